@@ -1,0 +1,53 @@
+// Lint: type-aware typescript-eslint, plus the purity boundary for model/ and render/.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+const ioModules = [
+  "node:*",
+  "fs",
+  "fs-extra",
+  "path",
+  "child_process",
+  "execa",
+  "pino",
+  "prom-client",
+  "chokidar",
+  "@kubernetes/client-node",
+];
+
+export default tseslint.config(
+  { ignores: ["node_modules/**", "dist/**", "**/*.js", "!eslint.config.js"] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
+      complexity: ["warn", 12],
+      "max-depth": ["warn", 3],
+      "max-params": ["warn", 4],
+    },
+  },
+  {
+    files: ["sidecar/src/model/**/*.ts", "sidecar/src/render/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ioModules, message: "model/ and render/ are pure: no I/O imports" }] },
+      ],
+    },
+  },
+  {
+    files: ["**/*.test.ts", "tests/**/*.ts", "bench/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-non-null-assertion": "off",
+      complexity: "off",
+      "max-depth": "off",
+      "max-params": "off",
+    },
+  },
+);

@@ -1,0 +1,142 @@
+// The YAML config file's schema: every key, its type, default and limits, in one place.
+// Unknown keys are errors (strict objects) so that typos never pass silently.
+
+import { z } from "zod";
+import * as ipaddr from "ipaddr.js";
+
+const asn = z.number().int().min(1).max(4294967295);
+/** Linux interface names: what reaches frr.conf must be a single safe token. */
+const interfaceName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be a Linux interface name (1-15 of A-Z a-z 0-9 _ . : -)");
+const ipAddress = z.string().refine((s) => ipaddr.isValid(s) && !s.includes("%"), "must be an IP address");
+const ipv4Address = z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), "must be an IPv4 address");
+const cidrOrIp = z.string().refine((s) => {
+  if (s.includes("/")) {
+    try {
+      ipaddr.parseCIDR(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return ipaddr.isValid(s);
+}, "must be an IP address or CIDR");
+const cidr = z.string().refine((s) => {
+  try {
+    ipaddr.parseCIDR(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, "must be a CIDR like 10.96.0.0/12 or fd00::/64");
+const family = z.enum(["ipv4", "ipv6"]);
+const remoteAs = z.union([asn, z.enum(["internal", "external"])]);
+const path = z.string().min(1).regex(/^[^\n\r\0]+$/, "must be a path");
+
+const neighbor = z
+  .strictObject({
+    /** Numbered session: the peer's address. */
+    address: ipAddress.optional(),
+    /** BGP unnumbered: the interface to peer over (IPv6 link-local, extended-nexthop). */
+    interface: interfaceName.optional(),
+    remoteAs,
+    description: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:@ -]{1,80}$/, "must be 1-80 of letters, digits, space, _ . : @ -")
+      .optional(),
+    families: z.array(family).min(1).optional(),
+    bfd: z.boolean().default(false),
+    gracefulRestart: z.boolean().default(false),
+    /** File holding the TCP-MD5 password (a mounted Secret); read at start, never logged. */
+    passwordFile: path.optional(),
+    ebgpMultihop: z.number().int().min(1).max(255).optional(),
+    timers: z.strictObject({ keepalive: z.number().int().min(0).max(65535), hold: z.number().int().min(0).max(65535) }).optional(),
+  })
+  .refine((n) => (n.address === undefined) !== (n.interface === undefined), {
+    message: "set exactly one of address (numbered) or interface (unnumbered)",
+  });
+
+export const configSchema = z.strictObject({
+  /** This node's name; the NODE_NAME environment variable wins (downward API). */
+  nodeName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Kubernetes node name").optional(),
+  bgp: z.strictObject({
+    asn,
+    routerId: ipv4Address.optional(),
+    /** Hostname written into frr.conf; defaults to the node name. */
+    hostname: z.string().regex(/^[A-Za-z0-9.-]{1,63}$/, "must be a hostname").optional(),
+    families: z.array(family).min(1).default(["ipv4", "ipv6"]),
+    neighbors: z.array(neighbor).default([]),
+    /** Global `bgp graceful-restart` (off: FRR issue 22953 — restarts on reload). */
+    gracefulRestart: z.boolean().default(false),
+  }),
+  advertise: z
+    .strictObject({
+      /** network | connected | auto (auto: connected if `interface` is not lo, else network; see README). */
+      mode: z.enum(["network", "connected", "auto"]).default("auto"),
+      /** Where service addresses are kept (the seed used lo). */
+      interface: interfaceName.default("lo"),
+      addressKinds: z
+        .strictObject({
+          clusterIP: z.boolean().default(true),
+          loadBalancer: z.boolean().default(true),
+          /** Off by default: CVE-2020-8554, anyone who can edit a Service could hijack traffic. */
+          externalIP: z.boolean().default(false),
+        })
+        .default({ clusterIP: true, loadBalancer: true, externalIP: false }),
+      allowedCidrs: z.array(cidr).min(1, "list at least one CIDR that service IPs may be advertised from"),
+      excludedIps: z.array(cidrOrIp).default([]),
+      namespaces: z
+        .strictObject({ include: z.array(z.string()).default([]), exclude: z.array(z.string()).default([]) })
+        .default({ include: [], exclude: [] }),
+      /** Kubernetes label selector string, e.g. "expose!=false,tier in (web,api)". */
+      serviceSelector: z.string().default(""),
+    }),
+  node: z
+    .strictObject({
+      /** Withdraw everything while the Node is cordoned (spec.unschedulable). */
+      withdrawWhenUnschedulable: z.boolean().default(false),
+      /** Operator's drain switch (env DRAIN=true also sets it). */
+      drain: z.boolean().default(false),
+    })
+    .default({ withdrawWhenUnschedulable: false, drain: false }),
+  frr: z
+    .strictObject({
+      templateDir: path.default("frr-templates"),
+      configFile: path.default("/etc/frr/frr.conf"),
+      vtysh: path.default("/usr/bin/vtysh"),
+      reloadScript: path.default("/usr/lib/frr/frr-reload.py"),
+      /** FRR pathspace (-N), for several FRR instances on one host (tests, labs). */
+      pathspace: z.string().regex(/^[A-Za-z0-9_-]{0,32}$/).default(""),
+      /** frr.conf `log` level. */
+      logLevel: z.enum(["emergencies", "alerts", "critical", "errors", "warnings", "notifications", "informational", "debugging"]).default("informational"),
+    })
+    .default({
+      templateDir: "frr-templates",
+      configFile: "/etc/frr/frr.conf",
+      vtysh: "/usr/bin/vtysh",
+      reloadScript: "/usr/lib/frr/frr-reload.py",
+      pathspace: "",
+      logLevel: "informational",
+    }),
+  timings: z
+    .strictObject({
+      batchWindowMs: z.number().int().min(0).max(10000).default(50),
+      resyncIntervalSeconds: z.number().min(1).max(86400).default(60),
+      reloadTimeoutSeconds: z.number().min(1).max(3600).default(120),
+      shutdownTimeoutSeconds: z.number().min(1).max(600).default(20),
+    })
+    .default({ batchWindowMs: 50, resyncIntervalSeconds: 60, reloadTimeoutSeconds: 120, shutdownTimeoutSeconds: 20 }),
+  server: z
+    .strictObject({
+      address: ipAddress.default("0.0.0.0"),
+      port: z.number().int().min(0).max(65535).default(9479),
+    })
+    .default({ address: "0.0.0.0", port: 9479 }),
+  log: z
+    .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info") })
+    .default({ level: "info" }),
+});
+
+export type ConfigFile = z.infer<typeof configSchema>;
+export type NeighborConfig = z.infer<typeof neighbor>;

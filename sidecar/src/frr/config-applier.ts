@@ -1,0 +1,144 @@
+// Brings FRR to a rendered frr.conf and keeps the file on disk equal to what FRR runs.
+// Pure prefix changes go as one vtysh batch; everything else through frr-reload.py
+// (--test, then --reload), with a real rollback to the last good file when FRR fails.
+
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic, renameAtomic } from "./atomic-write.js";
+import { computeNetworkDelta } from "./config-delta.js";
+import { FrrCommandError, redactSecrets, type FrrClient } from "./frr-client.js";
+
+export type ApplyOutcome =
+  | { readonly kind: "unchanged" }
+  | { readonly kind: "delta"; readonly commands: number }
+  | { readonly kind: "reloaded" };
+
+export class ConfigRejectedError extends Error {
+  override name = "ConfigRejectedError";
+  constructor(
+    message: string,
+    /** True when FRR may have applied part of the file and the last good one was re-applied. */
+    readonly rolledBack: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface ApplierLog {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
+}
+
+export class ConfigApplier {
+  /** The text FRR runs and the file holds, once known. */
+  private applied: string | undefined;
+
+  constructor(
+    private readonly frr: FrrClient,
+    private readonly configFile: string,
+    private readonly log: ApplierLog,
+  ) {}
+
+  get appliedConfig(): string | undefined {
+    return this.applied;
+  }
+
+  /** Forget what FRR runs (after an FRR restart): the next apply goes through frr-reload.py. */
+  invalidate(): void {
+    this.applied = undefined;
+  }
+
+  /**
+   * Applies `text`. `full` forces frr-reload.py (start, FRR restart, template/config change,
+   * periodic resync); otherwise a pure prefix change is sent as one batched delta.
+   */
+  async apply(text: string, full: boolean): Promise<ApplyOutcome> {
+    if (!full && this.applied !== undefined) {
+      if (text === this.applied) return { kind: "unchanged" };
+      const delta = computeNetworkDelta(this.applied, text);
+      if (delta !== undefined && delta.length === 0) {
+        await writeFileAtomic(this.configFile, text);
+        this.applied = text;
+        return { kind: "unchanged" };
+      }
+      if (delta !== undefined) {
+        const done = await this.tryDelta(text, delta);
+        if (done) return { kind: "delta", commands: delta.length };
+      }
+    }
+    await this.reloadFull(text);
+    return { kind: "reloaded" };
+  }
+
+  private async tryDelta(text: string, delta: readonly string[]): Promise<boolean> {
+    try {
+      await this.frr.applyCommands(delta, this.frr.batchFilePath());
+    } catch (err) {
+      // The reload below re-applies the whole file, which also repairs a half-applied batch.
+      this.log.warn({ err: describe(err) }, "delta apply failed; falling back to frr-reload");
+      this.applied = undefined;
+      return false;
+    }
+    await writeFileAtomic(this.configFile, text);
+    this.applied = text;
+    return true;
+  }
+
+  private async reloadFull(text: string): Promise<void> {
+    const candidate = `${this.configFile}.candidate`;
+    await writeFileAtomic(candidate, text);
+    try {
+      await this.frr.diff(candidate);
+    } catch (err) {
+      throw new ConfigRejectedError(`FRR rejected the rendered config: ${describe(err)}`, false);
+    }
+    try {
+      await this.frr.reload(candidate);
+    } catch (err) {
+      if (await this.isRunning(candidate)) {
+        // frr-reload.py can exit 1 although everything was applied (FRR issue 15880).
+        this.log.warn({ err: describe(err) }, "frr-reload.py failed but the running config matches; accepting");
+      } else {
+        await this.rollBack();
+        throw new ConfigRejectedError(`FRR failed to apply the rendered config: ${describe(err)}`, true);
+      }
+    }
+    await renameAtomic(candidate, this.configFile);
+    this.applied = text;
+  }
+
+  /** True when frr-reload.py sees nothing left to change between `file` and FRR's running config. */
+  private async isRunning(file: string): Promise<boolean> {
+    try {
+      const d = await this.frr.diff(file);
+      return d.toAdd.length === 0 && d.toDelete.length === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Re-applies the last good file: undoes whatever part of a bad file FRR accepted. */
+  private async rollBack(): Promise<void> {
+    let lastGood: string;
+    try {
+      lastGood = this.applied ?? (await readFile(this.configFile, "utf8"));
+    } catch {
+      this.log.error({}, "no last good frr.conf to roll back to");
+      this.applied = undefined;
+      return;
+    }
+    try {
+      await writeFileAtomic(this.configFile, lastGood);
+      await this.frr.reload(this.configFile);
+      this.log.warn({}, "rolled back FRR to the last good config");
+    } catch (err) {
+      this.log.error({ err: describe(err) }, "rollback to the last good config failed");
+      this.applied = undefined;
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof FrrCommandError) return err.message;
+  return redactSecrets(err instanceof Error ? err.message : String(err));
+}

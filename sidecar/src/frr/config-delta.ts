@@ -1,0 +1,76 @@
+// PURE: decides whether two rendered frr.conf texts differ only in BGP `network` lines and,
+// if so, the batch of vtysh config commands that turns the old into the new. Anything else
+// (a route-map, a neighbour, a template edit) returns undefined: the caller uses frr-reload.py.
+
+/** Where a line sits: the router block and the address-family inside it. */
+interface Placed {
+  readonly router: string;
+  readonly af: string;
+  readonly line: string;
+}
+
+const NETWORK_LINE = /^network \S+( route-map \S+)?$/;
+
+/** Commands for one `vtysh -f`: `no` lines first, so a prefix can change its route-map in one batch. */
+export function computeNetworkDelta(oldConf: string, newConf: string): string[] | undefined {
+  const before = splitConf(oldConf);
+  const after = splitConf(newConf);
+  if (before === undefined || after === undefined) return undefined;
+  if (before.other.join("\n") !== after.other.join("\n")) return undefined;
+  const removed = difference(before.networks, after.networks);
+  const added = difference(after.networks, before.networks);
+  if (removed.length === 0 && added.length === 0) return [];
+  return toCommands(removed, added);
+}
+
+/** Lines outside `network` statements, in order, plus the network statements keyed by place. */
+function splitConf(conf: string): { other: string[]; networks: Map<string, Placed> } | undefined {
+  const other: string[] = [];
+  const networks = new Map<string, Placed>();
+  let router = "";
+  let af = "";
+  for (const raw of conf.split("\n")) {
+    const line = raw.trim();
+    const indented = raw.length > 0 && raw !== raw.trimStart();
+    if (/^router\s/.test(line) && !indented) {
+      router = line;
+      af = "";
+    } else if (line.startsWith("address-family ") && router !== "") af = line;
+    else if (line === "exit-address-family") af = "";
+    else if (line === "exit" && af === "") router = "";
+    if (NETWORK_LINE.test(line)) {
+      // A network line outside `router bgp … / address-family … unicast` is not ours to patch.
+      if (!router.startsWith("router bgp ") || !/^address-family ipv[46] unicast$/.test(af)) return undefined;
+      const placed = { router, af, line };
+      networks.set(key(placed), placed);
+      continue;
+    }
+    other.push(line);
+  }
+  return { other, networks };
+}
+
+function key(p: Placed): string {
+  return `${p.router}\u0000${p.af}\u0000${p.line}`;
+}
+
+function difference(a: Map<string, Placed>, b: Map<string, Placed>): Placed[] {
+  return [...a.entries()].filter(([k]) => !b.has(k)).map(([, v]) => v);
+}
+
+function toCommands(removed: Placed[], added: Placed[]): string[] {
+  const groups = new Map<string, { router: string; af: string; lines: string[] }>();
+  const push = (p: Placed, line: string): void => {
+    const k = `${p.router}\u0000${p.af}`;
+    const g = groups.get(k) ?? { router: p.router, af: p.af, lines: [] };
+    g.lines.push(line);
+    groups.set(k, g);
+  };
+  // `no network P` needs only the prefix; the route-map part would be checked against the
+  // running one and fail if it differs.
+  for (const p of removed) push(p, `no ${p.line.replace(/ route-map \S+$/, "")}`);
+  for (const p of added) push(p, p.line);
+  const out: string[] = [];
+  for (const g of groups.values()) out.push(g.router, ` ${g.af}`, ...g.lines.map((l) => `  ${l}`), " exit-address-family", "exit");
+  return out;
+}

@@ -1,0 +1,124 @@
+// Talks to the FRR daemons through FRR's own tools: vtysh (queries, batched config deltas)
+// and frr-reload.py (validate and apply a whole file). Owns argv, timeouts and output parsing.
+
+import { join } from "node:path";
+import type { Runner, RunResult } from "../exec.js";
+
+export interface FrrClientOptions {
+  readonly vtysh: string;
+  readonly reloadScript: string;
+  /** FRR pathspace (-N); "" for the default instance. */
+  readonly pathspace: string;
+  /** Directory frr-reload.py uses for its temporary files (same volume as frr.conf). */
+  readonly workDir: string;
+  readonly reloadTimeoutMs: number;
+}
+
+export class FrrCommandError extends Error {
+  override name = "FrrCommandError";
+  constructor(
+    readonly command: string,
+    readonly result: RunResult,
+  ) {
+    super(`${command} exited ${result.exitCode}: ${summarise(result)}`);
+  }
+}
+
+export class FrrClient {
+  constructor(
+    private readonly run: Runner,
+    private readonly opts: FrrClientOptions,
+  ) {}
+
+  private vtysh(): string[] {
+    return this.opts.pathspace === "" ? [this.opts.vtysh] : [this.opts.vtysh, "-N", this.opts.pathspace];
+  }
+
+  private reloadArgs(mode: "--test" | "--reload", file: string): string[] {
+    const ns = this.opts.pathspace === "" ? [] : ["-N", this.opts.pathspace];
+    const bindir = this.opts.vtysh.includes("/") ? ["--bindir", this.opts.vtysh.replace(/\/[^/]+$/, "")] : [];
+    return ["python3", this.opts.reloadScript, mode, "--stdout", ...ns, ...bindir, "--rundir", this.opts.workDir, file];
+  }
+
+  /** True when bgpd and zebra answer. */
+  async isUp(): Promise<boolean> {
+    const r = await this.run([...this.vtysh(), "-c", "show daemons"], { timeoutMs: 5000 });
+    return r.exitCode === 0 && /\bzebra\b/.test(r.stdout) && /\bbgpd\b/.test(r.stdout);
+  }
+
+  async runningConfig(): Promise<string> {
+    const r = await this.run([...this.vtysh(), "-c", "show running-config"], { timeoutMs: 15000 });
+    if (r.exitCode !== 0) throw new FrrCommandError("vtysh show running-config", r);
+    return r.stdout;
+  }
+
+  /** Parsed `show bgp summary json` (both families), for metrics and tests. */
+  async bgpSummary(): Promise<unknown> {
+    const r = await this.run([...this.vtysh(), "-c", "show bgp summary json"], { timeoutMs: 5000 });
+    if (r.exitCode !== 0) throw new FrrCommandError("vtysh show bgp summary json", r);
+    return JSON.parse(r.stdout) as unknown;
+  }
+
+  /** frr-reload.py --test: the lines it would change; throws when FRR's grammar rejects the file. */
+  async diff(file: string): Promise<ReloadDiff> {
+    const r = await this.run(this.reloadArgs("--test", file), { timeoutMs: this.opts.reloadTimeoutMs });
+    // The exit code is the verdict: on a syntax error it still prints a (bogus) diff.
+    if (r.exitCode !== 0) throw new FrrCommandError("frr-reload.py --test", r);
+    return parseReloadDiff(r.stdout);
+  }
+
+  async reload(file: string): Promise<void> {
+    const r = await this.run(this.reloadArgs("--reload", file), { timeoutMs: this.opts.reloadTimeoutMs });
+    if (r.exitCode !== 0) throw new FrrCommandError("frr-reload.py --reload", r);
+  }
+
+  /** One vtysh process applies a whole batch of config commands (`vtysh -f`). */
+  async applyCommands(lines: readonly string[], batchFile: string): Promise<void> {
+    const { writeFile, rm } = await import("node:fs/promises");
+    await writeFile(batchFile, `configure terminal\n${lines.join("\n")}\nend\n`, { mode: 0o640 });
+    try {
+      const r = await this.run([...this.vtysh(), "-f", batchFile], { timeoutMs: this.opts.reloadTimeoutMs });
+      if (r.exitCode !== 0 || /^%/m.test(r.stdout) || /^%/m.test(r.stderr)) throw new FrrCommandError("vtysh -f (delta)", r);
+    } finally {
+      await rm(batchFile, { force: true });
+    }
+  }
+
+  batchFilePath(): string {
+    return join(this.opts.workDir, ".frr-advertiser-delta.conf");
+  }
+}
+
+export interface ReloadDiff {
+  readonly toDelete: readonly string[];
+  readonly toAdd: readonly string[];
+}
+
+/** Reads frr-reload.py --test output: "Lines To Delete" / "Lines To Add" sections. */
+export function parseReloadDiff(stdout: string): ReloadDiff {
+  const toDelete: string[] = [];
+  const toAdd: string[] = [];
+  let section: string[] | undefined;
+  for (const line of stdout.split("\n")) {
+    if (/^Lines To Delete/.test(line)) section = toDelete;
+    else if (/^Lines To Add/.test(line)) section = toAdd;
+    else if (/^=+$/.test(line.trim()) || line.trim() === "") continue;
+    else if (section !== undefined) section.push(line.trim());
+  }
+  return { toDelete, toAdd };
+}
+
+/** A short, secret-free account of a failed command for logs and errors. */
+function summarise(r: RunResult): string {
+  const text = `${r.stderr}\n${r.stdout}`
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .slice(-8)
+    .join(" | ");
+  return redactSecrets(text).slice(0, 2000);
+}
+
+/** frr-reload echoes config lines: never let a BGP password reach a log (as frr-k8s does). */
+export function redactSecrets(text: string): string {
+  return text.replace(/(\bpassword\s+)\S+/gi, "$1<redacted>");
+}

@@ -1,0 +1,142 @@
+// Converts Kubernetes objects (as the API, kubectl or client-node give them) into the model's
+// plain snapshot types. Tolerant of missing fields, strict about identity; never throws on one object.
+
+import type {
+  ClusterSnapshot,
+  EndpointSliceSnapshot,
+  EndpointSnapshot,
+  NodeSnapshot,
+  ServiceSnapshot,
+  TrafficPolicy,
+} from "../model/snapshot.js";
+
+type Obj = Record<string, unknown>;
+
+const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function obj(v: unknown): Obj {
+  return isObj(v) ? v : {};
+}
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(obj(v))) if (typeof val === "string") out[k] = val;
+  return out;
+}
+function bool(v: unknown): boolean | undefined {
+  return typeof v === "boolean" ? v : undefined;
+}
+function policy(v: unknown): TrafficPolicy {
+  return v === "Local" ? "Local" : "Cluster";
+}
+
+function identity(o: Obj, kind: string, namespaced: boolean): { namespace: string; name: string } {
+  const meta = obj(o["metadata"]);
+  const name = str(meta["name"]);
+  const namespace = namespaced ? (str(meta["namespace"]) ?? "default") : "";
+  if (name === undefined || name === "") throw new Error(`${kind} without metadata.name`);
+  return { namespace, name };
+}
+
+export function toServiceSnapshot(raw: unknown): ServiceSnapshot {
+  const o = obj(raw);
+  const spec = obj(o["spec"]);
+  const meta = obj(o["metadata"]);
+  const clusterIPs = strings(spec["clusterIPs"]);
+  const clusterIP = str(spec["clusterIP"]);
+  const ingress = Array.isArray(obj(obj(o["status"])["loadBalancer"])["ingress"])
+    ? (obj(obj(o["status"])["loadBalancer"])["ingress"] as unknown[])
+    : [];
+  return {
+    ...identity(o, "Service", true),
+    type: str(spec["type"]) ?? "ClusterIP",
+    clusterIPs: clusterIPs.length > 0 ? clusterIPs : clusterIP !== undefined && clusterIP !== "" ? [clusterIP] : [],
+    // Hostname-only ingress entries (cloud LBs) carry nothing we can advertise.
+    loadBalancerIPs: ingress.map((i) => str(obj(i)["ip"])).filter((ip): ip is string => ip !== undefined && ip !== ""),
+    externalIPs: strings(spec["externalIPs"]),
+    externalTrafficPolicy: policy(spec["externalTrafficPolicy"]),
+    internalTrafficPolicy: policy(spec["internalTrafficPolicy"]),
+    publishNotReadyAddresses: bool(spec["publishNotReadyAddresses"]) ?? false,
+    labels: stringMap(meta["labels"]),
+    annotations: stringMap(meta["annotations"]),
+  };
+}
+
+function toEndpoint(raw: unknown): EndpointSnapshot {
+  const e = obj(raw);
+  const c = obj(e["conditions"]);
+  return {
+    addresses: strings(e["addresses"]),
+    ready: bool(c["ready"]),
+    serving: bool(c["serving"]),
+    terminating: bool(c["terminating"]),
+    nodeName: str(e["nodeName"]),
+  };
+}
+
+export function toEndpointSliceSnapshot(raw: unknown): EndpointSliceSnapshot {
+  const o = obj(raw);
+  const labels = stringMap(obj(o["metadata"])["labels"]);
+  return {
+    ...identity(o, "EndpointSlice", true),
+    serviceName: labels[SERVICE_NAME_LABEL],
+    addressType: str(o["addressType"]) ?? "IPv4",
+    endpoints: Array.isArray(o["endpoints"]) ? (o["endpoints"] as unknown[]).map(toEndpoint) : [],
+  };
+}
+
+export function toNodeSnapshot(raw: unknown): NodeSnapshot {
+  const o = obj(raw);
+  const meta = obj(o["metadata"]);
+  const spec = obj(o["spec"]);
+  const taints = Array.isArray(spec["taints"]) ? (spec["taints"] as unknown[]) : [];
+  return {
+    name: identity(o, "Node", false).name,
+    labels: stringMap(meta["labels"]),
+    annotations: stringMap(meta["annotations"]),
+    unschedulable: bool(spec["unschedulable"]) ?? false,
+    taints: taints.map((t) => ({ key: str(obj(t)["key"]) ?? "", effect: str(obj(t)["effect"]) ?? "" })),
+  };
+}
+
+export interface ObjectSet {
+  readonly snapshot: ClusterSnapshot;
+  readonly nodes: readonly NodeSnapshot[];
+  /** Objects that could not be read (each skipped on its own). */
+  readonly problems: readonly string[];
+}
+
+/** Flattens `List`s and sorts objects by kind; unknown kinds are ignored, broken ones reported. */
+export function objectsToSnapshot(objects: readonly unknown[]): ObjectSet {
+  const services: ServiceSnapshot[] = [];
+  const endpointSlices: EndpointSliceSnapshot[] = [];
+  const nodes: NodeSnapshot[] = [];
+  const problems: string[] = [];
+  const visit = (raw: unknown, where: string): void => {
+    const o = obj(raw);
+    const kind = str(o["kind"]);
+    try {
+      if (kind !== undefined && kind.endsWith("List") && Array.isArray(o["items"])) {
+        (o["items"] as unknown[]).forEach((item, i) => {
+          visit(item, `${where}.items[${i}]`);
+        });
+      } else if (kind === "Service") services.push(toServiceSnapshot(o));
+      else if (kind === "EndpointSlice") endpointSlices.push(toEndpointSliceSnapshot(o));
+      else if (kind === "Node") nodes.push(toNodeSnapshot(o));
+    } catch (err) {
+      problems.push(`${where}: ${(err as Error).message}`);
+    }
+  };
+  objects.forEach((o, i) => {
+    visit(o, `object ${i}`);
+  });
+  return { snapshot: { services, endpointSlices }, nodes, problems };
+}

@@ -1,0 +1,56 @@
+// Composition root: picks the command and hands it the process's real I/O. Nothing else here.
+
+import { runRenderCommand, type CliIo } from "./cli/render-command.js";
+
+const USAGE = `frr-advertiser <command>
+
+commands:
+  render   print the frr.conf this node would get from a file of Kubernetes objects
+  run      the long-running sidecar in the FRR pod
+
+run "frr-advertiser <command> --help" for the options of a command`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const io: CliIo = {
+    stdout: (t: string) => process.stdout.write(t),
+    stderr: (t: string) => process.stderr.write(t),
+    stdin: readStdin,
+    env: process.env,
+  };
+  switch (command) {
+    case "render":
+      return runRenderCommand(rest, io);
+    case "run": {
+      // Loaded lazily: `render` must work without the live-sidecar dependencies being touched.
+      const { runRunCommand } = await import("./cli/run-command.js");
+      return runRunCommand(rest, io);
+    }
+    case undefined:
+    case "-h":
+    case "--help":
+      io.stdout(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      io.stderr(`frr-advertiser: unknown command "${command}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(
+      `frr-advertiser: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

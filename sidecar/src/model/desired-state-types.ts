@@ -1,0 +1,75 @@
+// The model's output: what this node advertises, and why, for every (service, address) pair.
+// Everything here is sorted and deduplicated by the model so that equal inputs give equal outputs.
+
+import type { AddressKind, IpFamily } from "./snapshot.js";
+
+/** Per-service BGP attributes parsed from annotations; already validated and canonical. */
+export interface BgpAttributes {
+  /** Standard communities "ASN:VALUE" (or well-known names: no-export, no-advertise, ...), sorted, unique. */
+  readonly communities: readonly string[];
+  /** Large communities "A:B:C", sorted, unique. */
+  readonly largeCommunities: readonly string[];
+  readonly localPreference: number | undefined;
+  /** MED */
+  readonly med: number | undefined;
+  /** ASNs prepended, in order. */
+  readonly asPathPrepend: readonly number[];
+}
+
+/** A distinct attribute set; every prefix carrying it shares one route-map entry. */
+export interface AttributeSet {
+  /** Stable name derived from the attributes' content (e.g. "FRRADV-A-1a2b3c4d5e6f7a8b"). */
+  readonly name: string;
+  readonly attributes: BgpAttributes;
+}
+
+export interface AdvertisedPrefix {
+  /** "10.0.0.7/32" or "fd00::7/128", canonical form. */
+  readonly prefix: string;
+  /** The bare address, canonical form ("fd00::7"). */
+  readonly address: string;
+  readonly family: IpFamily;
+  /** Name of the AttributeSet, or undefined when the prefix carries no attributes. */
+  readonly attributeSet: string | undefined;
+  /** "ns/name" of every Service that wants this prefix, sorted. */
+  readonly services: readonly string[];
+}
+
+/** Stable machine-readable verdict codes (metrics label values); `reason` is the human text. */
+export type ReasonCode =
+  | "advertised"
+  | "no-ready-endpoints"
+  | "no-local-ready-endpoints"
+  | "headless"
+  | "external-name"
+  | "address-kind-disabled"
+  | "namespace-excluded"
+  | "selector-excluded"
+  | "opted-out"
+  | "outside-allowed-cidrs"
+  | "excluded-ip"
+  | "invalid-address"
+  | "invalid-annotation"
+  | "node-excluded"
+  | "node-draining";
+
+export interface Decision {
+  readonly service: string;
+  /** The address as written in the Service ("" when the Service has none, e.g. ExternalName). */
+  readonly address: string;
+  readonly kind: AddressKind;
+  readonly advertise: boolean;
+  readonly code: ReasonCode;
+  readonly reason: string;
+}
+
+export interface DesiredState {
+  /** Sorted: IPv4 before IPv6, then numerically by address. */
+  readonly prefixes: readonly AdvertisedPrefix[];
+  /** Sorted by name. Only sets used by at least one advertised prefix. */
+  readonly attributeSets: readonly AttributeSet[];
+  /** Sorted by service, then kind, then address. */
+  readonly decisions: readonly Decision[];
+  /** Human-readable problems with cluster input (bad annotations, conflicts), sorted, unique. */
+  readonly problems: readonly string[];
+}

@@ -1,0 +1,32 @@
+// The part of the configuration the desired-state rules read, as plain data.
+// config/ validates the YAML into this shape; model/ never sees raw input.
+
+import type { AddressKind } from "./snapshot.js";
+
+/** A parsed Kubernetes label selector (the string form `a=b,c!=d,e in (x,y),!f,g`). */
+export type LabelRequirement =
+  | { readonly key: string; readonly op: "in"; readonly values: readonly string[] }
+  | { readonly key: string; readonly op: "notin"; readonly values: readonly string[] }
+  | { readonly key: string; readonly op: "exists" }
+  | { readonly key: string; readonly op: "doesnotexist" };
+
+export interface AdvertisePolicy {
+  /** Which address kinds may be advertised at all. */
+  readonly addressKinds: Readonly<Record<AddressKind, boolean>>;
+  /** Only addresses inside one of these CIDRs are advertised (normalised, e.g. "10.96.0.0/12"). */
+  readonly allowedCidrs: readonly string[];
+  /** Never advertised, never touched on the interface (single IPs or CIDRs). */
+  readonly excludedIps: readonly string[];
+  /** Empty = all namespaces. */
+  readonly includeNamespaces: readonly string[];
+  readonly excludeNamespaces: readonly string[];
+  /** All requirements must match the Service's labels. Empty = every Service. */
+  readonly serviceSelector: readonly LabelRequirement[];
+  /** Withdraw everything when the Node is cordoned (spec.unschedulable). */
+  readonly withdrawWhenUnschedulable: boolean;
+  /** Operator's drain switch from the config/env: advertise nothing from this node. */
+  readonly drain: boolean;
+}
+
+/** Annotation keys live under this prefix (public contract, see README). */
+export const ANNOTATION_PREFIX = "frr-advertiser.io/";
