@@ -7,6 +7,15 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
+import {
+  ApiError,
+  applyPatch,
+  canonical,
+  fieldSelectorTest,
+  isRecord,
+  labelSelectorTest,
+  statusBody,
+} from "./kube-api-semantics.js";
 
 // ---------------------------------------------------------------------------------------------- types
 
@@ -82,7 +91,13 @@ interface Resource {
 // Core Event comes before events.k8s.io's so that a bare "Event" means the core one.
 const RESOURCES: readonly Resource[] = [
   { group: "", version: "v1", plural: "services", kind: "Service", namespaced: true },
-  { group: "discovery.k8s.io", version: "v1", plural: "endpointslices", kind: "EndpointSlice", namespaced: true },
+  {
+    group: "discovery.k8s.io",
+    version: "v1",
+    plural: "endpointslices",
+    kind: "EndpointSlice",
+    namespaced: true,
+  },
   { group: "", version: "v1", plural: "nodes", kind: "Node", namespaced: false },
   { group: "", version: "v1", plural: "events", kind: "Event", namespaced: true },
   { group: "events.k8s.io", version: "v1", plural: "events", kind: "Event", namespaced: true },
@@ -150,135 +165,23 @@ function parseRoute(path: string): Route | undefined {
   return { resource, namespace, name, subresource };
 }
 
-// ------------------------------------------------------------------------------------------- errors
+// ------------------------------------------------------------------------------------------- objects
 
-const REASONS: Record<number, string> = {
-  400: "BadRequest",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "NotFound",
-  405: "MethodNotAllowed",
-  409: "Conflict",
-  410: "Expired",
-  415: "UnsupportedMediaType",
-  422: "Invalid",
-  429: "TooManyRequests",
-  500: "InternalError",
-  503: "ServiceUnavailable",
-  504: "Timeout",
-};
+type Predicate = (obj: StoredObject) => boolean;
 
-/** Thrown inside request handling; becomes a metav1.Status response. */
-class ApiError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly reason: string = REASONS[code] ?? "Unknown",
-  ) {
-    super(message);
-  }
-}
-
-function statusBody(code: number, message: string, reason: string = REASONS[code] ?? "Unknown") {
-  return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
+/** What a list or watch request selects: its namespace/name from the path plus both selectors. */
+function requestFilter(route: Route, query: Record<string, string>): Predicate {
+  const labels = labelSelectorTest(query.labelSelector ?? "");
+  const fields = fieldSelectorTest(query.fieldSelector ?? "");
+  return (obj) =>
+    (route.namespace === undefined || obj.metadata.namespace === route.namespace) &&
+    (route.name === undefined || obj.metadata.name === route.name) &&
+    labels(obj.metadata.labels ?? {}) &&
+    fields(obj.metadata);
 }
 
 function notFound(resource: Resource, name: string): ApiError {
   return new ApiError(404, `${resource.plural} "${name}" not found`);
-}
-
-// ---------------------------------------------------------------------------------------- selectors
-
-type Predicate = (obj: StoredObject) => boolean;
-type LabelTest = (labels: Record<string, string>) => boolean;
-
-const KEY = String.raw`[A-Za-z0-9][-A-Za-z0-9_./]*`;
-const VALUE = String.raw`[-A-Za-z0-9_.]*`;
-const SET_TERM = new RegExp(String.raw`^(${KEY})\s+(in|notin)\s+\(([^()]*)\)$`);
-const EQUALITY_TERM = new RegExp(String.raw`^(${KEY})\s*(==|=|!=)\s*(${VALUE})$`);
-const EXISTS_TERM = new RegExp(String.raw`^(!?)\s*(${KEY})$`);
-const VALUE_ONLY = new RegExp(String.raw`^${VALUE}$`);
-
-/** Split on commas outside parentheses: "a in (x,y),b" → ["a in (x,y)", "b"]. */
-function splitTerms(selector: string): string[] {
-  const terms: string[] = [];
-  let depth = 0;
-  let current = "";
-  for (const ch of selector) {
-    if (ch === "(") depth++;
-    if (ch === ")") depth--;
-    if (ch === "," && depth === 0) {
-      terms.push(current);
-      current = "";
-    } else {
-      current += ch;
-    }
-  }
-  terms.push(current);
-  return terms.map((t) => t.trim()).filter((t) => t !== "");
-}
-
-function parseLabelTerm(term: string): LabelTest {
-  const set = SET_TERM.exec(term);
-  if (set !== null) {
-    const [, key = "", op, list = ""] = set;
-    const values = list.split(",").map((v) => v.trim());
-    if (!values.every((v) => VALUE_ONLY.test(v))) throw new ApiError(400, `unable to parse requirement: ${term}`);
-    // Like the apiserver, "notin" (as "!=") also matches objects that lack the label.
-    return op === "in"
-      ? (labels) => values.includes(labels[key] ?? "\0missing")
-      : (labels) => !values.includes(labels[key] ?? "\0missing");
-  }
-  const equality = EQUALITY_TERM.exec(term);
-  if (equality !== null) {
-    const [, key = "", op, value = ""] = equality;
-    return op === "!=" ? (labels) => labels[key] !== value : (labels) => labels[key] === value;
-  }
-  const exists = EXISTS_TERM.exec(term);
-  if (exists !== null) {
-    const [, bang, key = ""] = exists;
-    return bang === "!" ? (labels) => !Object.hasOwn(labels, key) : (labels) => Object.hasOwn(labels, key);
-  }
-  throw new ApiError(400, `unable to parse requirement: ${term}`);
-}
-
-// The apiserver supports only these two fields for Services and EndpointSlices and answers 400 for others.
-const FIELDS: Record<string, (obj: StoredObject) => string> = {
-  "metadata.name": (obj) => obj.metadata.name,
-  "metadata.namespace": (obj) => obj.metadata.namespace ?? "",
-};
-
-function parseFieldTerm(term: string): Predicate {
-  const match = /^([^=!\s]+)\s*(==|=|!=)\s*(.*)$/.exec(term);
-  if (match === null) throw new ApiError(400, `invalid field selector: can't understand '${term}'`);
-  const [, field = "", op, value = ""] = match;
-  const read = FIELDS[field];
-  if (read === undefined) throw new ApiError(400, `field label not supported: ${field}`);
-  return op === "!=" ? (obj) => read(obj) !== value : (obj) => read(obj) === value;
-}
-
-/** What a list or watch request selects: its namespace/name from the path plus both selectors. */
-function requestFilter(route: Route, query: Record<string, string>): Predicate {
-  const labelTests = splitTerms(query.labelSelector ?? "").map(parseLabelTerm);
-  const fieldTests = splitTerms(query.fieldSelector ?? "").map(parseFieldTerm);
-  return (obj) =>
-    (route.namespace === undefined || obj.metadata.namespace === route.namespace) &&
-    (route.name === undefined || obj.metadata.name === route.name) &&
-    labelTests.every((test) => test(obj.metadata.labels ?? {})) &&
-    fieldTests.every((test) => test(obj));
-}
-
-// ------------------------------------------------------------------------------------------- objects
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** JSON with sorted keys, to compare objects regardless of key order. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    isRecord(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
 }
 
 function timestamp(): string {
@@ -309,7 +212,10 @@ function toStored(resource: Resource, input: unknown, pathNamespace: string | un
     throw new ApiError(400, `kind ${JSON.stringify(obj.kind)} does not match ${resource.plural}`);
   }
   if (obj.apiVersion !== undefined && obj.apiVersion !== apiVersionOf(resource)) {
-    throw new ApiError(400, `apiVersion ${JSON.stringify(obj.apiVersion)} does not match ${apiVersionOf(resource)}`);
+    throw new ApiError(
+      400,
+      `apiVersion ${JSON.stringify(obj.apiVersion)} does not match ${apiVersionOf(resource)}`,
+    );
   }
   const metadata = obj.metadata as ObjectMeta;
   let name = metadata.name;
@@ -319,109 +225,24 @@ function toStored(resource: Resource, input: unknown, pathNamespace: string | un
   if (name === undefined || name === "") throw new ApiError(422, "metadata.name: Required value");
   const bodyNamespace = metadata.namespace;
   if (pathNamespace !== undefined && bodyNamespace !== undefined && bodyNamespace !== pathNamespace) {
-    throw new ApiError(400, "the namespace of the provided object does not match the namespace sent on the request");
+    throw new ApiError(
+      400,
+      "the namespace of the provided object does not match the namespace sent on the request",
+    );
   }
   const namespace = resource.namespaced ? (pathNamespace ?? bodyNamespace ?? "default") : undefined;
   return {
     ...obj,
     kind: resource.kind,
     apiVersion: apiVersionOf(resource),
-    metadata: { ...omit(metadata, "namespace"), name, ...(namespace === undefined ? {} : { namespace }), resourceVersion: "", uid: "" },
+    metadata: {
+      ...omit(metadata, "namespace"),
+      name,
+      ...(namespace === undefined ? {} : { namespace }),
+      resourceVersion: "",
+      uid: "",
+    },
   };
-}
-
-// -------------------------------------------------------------------------------------------- patches
-
-function applyPatch(current: StoredObject, contentType: string | undefined, patch: unknown): unknown {
-  const mediaType = (contentType ?? "").split(";")[0]?.trim();
-  switch (mediaType) {
-    case "application/json-patch+json":
-      return applyJsonPatch(current, patch);
-    case "application/merge-patch+json":
-      return mergePatch(current, patch);
-    case "application/strategic-merge-patch+json":
-      // Strategic merge differs only for lists with merge keys; a merge patch is close enough here.
-      return mergePatch(current, patch);
-    default:
-      throw new ApiError(415, `unsupported patch media type ${mediaType ?? ""} (server-side apply is not faked)`);
-  }
-}
-
-/** RFC 7386. */
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isRecord(patch)) return patch;
-  const out: Record<string, unknown> = isRecord(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) Reflect.deleteProperty(out, key);
-    else out[key] = mergePatch(out[key], value);
-  }
-  return out;
-}
-
-/** RFC 6902 add/remove/replace/test (client-node's default patch type is json-patch). */
-function applyJsonPatch(doc: unknown, ops: unknown): unknown {
-  if (!Array.isArray(ops)) throw new ApiError(400, "a json patch must be an array of operations");
-  let root: unknown = structuredClone(doc);
-  for (const op of ops as unknown[]) root = applyJsonPatchOp(root, op);
-  return root;
-}
-
-function applyJsonPatchOp(root: unknown, op: unknown): unknown {
-  if (!isRecord(op) || typeof op.op !== "string" || typeof op.path !== "string") {
-    throw new ApiError(400, "invalid json patch operation");
-  }
-  const tokens = op.path
-    .split("/")
-    .slice(1)
-    .map((t) => t.replaceAll("~1", "/").replaceAll("~0", "~"));
-  const last = tokens.pop();
-  if (last === undefined) {
-    if (op.op === "add" || op.op === "replace") return op.value;
-    throw new ApiError(422, `json patch ${op.op} on the whole document`);
-  }
-  let parent = root;
-  for (const token of tokens) parent = childOf(parent, token);
-  const exists = childOf(parent, last) !== undefined;
-  switch (op.op) {
-    case "test":
-      if (canonical(childOf(parent, last)) !== canonical(op.value)) throw new ApiError(422, `test failed: ${op.path}`);
-      break;
-    case "remove":
-    case "replace":
-      if (!exists) throw new ApiError(422, `json patch ${op.op}: ${op.path} does not exist`);
-      if (op.op === "remove") removeChild(parent, last);
-      else setChild(parent, last, op.value, false);
-      break;
-    case "add":
-      setChild(parent, last, op.value, true);
-      break;
-    default:
-      throw new ApiError(400, `unsupported json patch operation ${op.op}`);
-  }
-  return root;
-}
-
-function childOf(node: unknown, token: string): unknown {
-  if (Array.isArray(node)) return (node as unknown[])[Number(token)];
-  return isRecord(node) ? node[token] : undefined;
-}
-
-function setChild(node: unknown, token: string, value: unknown, insert: boolean): void {
-  if (Array.isArray(node)) {
-    const list = node as unknown[];
-    const index = token === "-" ? list.length : Number(token);
-    if (!Number.isInteger(index) || index < 0 || index > list.length) throw new ApiError(422, `bad index ${token}`);
-    list.splice(index, insert ? 0 : 1, value);
-  } else if (isRecord(node)) {
-    node[token] = value;
-  } else {
-    throw new ApiError(422, `json patch path through a missing or scalar value at ${token}`);
-  }
-}
-
-function removeChild(node: unknown, token: string): void {
-  if (Array.isArray(node)) (node as unknown[]).splice(Number(token), 1);
-  else if (isRecord(node)) Reflect.deleteProperty(node, token);
 }
 
 // ------------------------------------------------------------------------------------------------ http
@@ -585,7 +406,9 @@ export class FakeKubeApi {
   remove(kind: string, namespace: string | undefined, name: string): StoredObject {
     const resource = resourceForKind(kind);
     const key = storeKey(resource, namespace, name);
-    if (!this.store.has(key)) throw new Error(`fake-kube-api: ${kind} ${namespace ?? ""}/${name} does not exist`);
+    if (!this.store.has(key)) {
+      throw new Error(`fake-kube-api: ${kind} ${namespace ?? ""}/${name} does not exist`);
+    }
     return structuredClone(this.deleteKey(resource, key));
   }
 
@@ -637,7 +460,9 @@ export class FakeKubeApi {
   expireWatches(): void {
     for (const watcher of [...this.watchers]) {
       this.watchers.delete(watcher);
-      watcher.res.end(JSON.stringify(expiredEvent("the resourceVersion for the provided watch is too old")) + "\n");
+      watcher.res.end(
+        JSON.stringify(expiredEvent("the resourceVersion for the provided watch is too old")) + "\n",
+      );
     }
   }
 
@@ -706,7 +531,13 @@ export class FakeKubeApi {
     this.rv++;
     const stored = withResourceVersion(next, this.rv);
     this.store.set(key, stored);
-    this.record({ resource, rv: this.rv, type: prev === undefined ? "ADDED" : "MODIFIED", object: stored, prev });
+    this.record({
+      resource,
+      rv: this.rv,
+      type: prev === undefined ? "ADDED" : "MODIFIED",
+      object: stored,
+      prev,
+    });
     return stored;
   }
 
@@ -754,7 +585,11 @@ export class FakeKubeApi {
     else run();
   }
 
-  private async dispatch(req: http.IncomingMessage, res: http.ServerResponse, record: RequestRecord): Promise<void> {
+  private async dispatch(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    record: RequestRecord,
+  ): Promise<void> {
     const fault = this.takeFault(record);
     if (fault !== undefined) throw new ApiError(fault, `injected fault (HTTP ${fault})`);
     if (HEALTH_PATHS.has(record.path)) {
@@ -779,7 +614,10 @@ export class FakeKubeApi {
       case "PATCH":
         if (!collection) {
           const body = await readJson(req);
-          const update = record.method === "PUT" ? body : applyPatch(this.mustGet(route), req.headers["content-type"], body);
+          const update =
+            record.method === "PUT"
+              ? body
+              : applyPatch(this.mustGet(route), req.headers["content-type"], body);
           sendJson(res, 200, this.update(route, update, record.method === "PUT"));
           return;
         }
@@ -787,7 +625,11 @@ export class FakeKubeApi {
       case "DELETE":
         if (!collection) {
           this.mustGet(route);
-          sendJson(res, 200, this.deleteKey(route.resource, storeKey(route.resource, route.namespace, route.name ?? "")));
+          sendJson(
+            res,
+            200,
+            this.deleteKey(route.resource, storeKey(route.resource, route.namespace, route.name ?? "")),
+          );
           return;
         }
         break;
@@ -827,7 +669,11 @@ export class FakeKubeApi {
     }
     const obj = toStored(route.resource, body, route.namespace);
     if (this.store.has(storeKey(route.resource, obj.metadata.namespace, obj.metadata.name))) {
-      throw new ApiError(409, `${route.resource.plural} "${obj.metadata.name}" already exists`, "AlreadyExists");
+      throw new ApiError(
+        409,
+        `${route.resource.plural} "${obj.metadata.name}" already exists`,
+        "AlreadyExists",
+      );
     }
     return this.commit(route.resource, obj);
   }
@@ -836,7 +682,9 @@ export class FakeKubeApi {
   private update(route: Route, body: unknown, checkVersion: boolean): StoredObject {
     const current = this.mustGet(route);
     const obj = toStored(route.resource, body, route.namespace);
-    if (obj.metadata.name !== route.name) throw new ApiError(400, "the name of the object does not match the URL");
+    if (obj.metadata.name !== route.name) {
+      throw new ApiError(400, "the name of the object does not match the URL");
+    }
     const sentVersion = isRecord(body) && isRecord(body.metadata) ? body.metadata.resourceVersion : undefined;
     if (checkVersion && sentVersion !== undefined && sentVersion !== current.metadata.resourceVersion) {
       throw new ApiError(
@@ -855,7 +703,9 @@ export class FakeKubeApi {
     const rvParam = record.query.resourceVersion ?? "";
     // "" and "0" mean "start from the current state": synthetic ADDED events for what exists now.
     const from = rvParam === "" || rvParam === "0" ? undefined : Number(rvParam);
-    if (from !== undefined && !Number.isSafeInteger(from)) throw new ApiError(400, `invalid resourceVersion ${rvParam}`);
+    if (from !== undefined && !Number.isSafeInteger(from)) {
+      throw new ApiError(400, `invalid resourceVersion ${rvParam}`);
+    }
     res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private" });
     res.flushHeaders(); // client-node's watch() waits for headers before it returns
     if (from !== undefined && from < this.compactedRv) {
@@ -865,7 +715,9 @@ export class FakeKubeApi {
     }
     const watcher: Watcher = { path: record.path, resource: route.resource, matches, res, held: [] };
     if (from === undefined) {
-      for (const object of this.select(route.resource, matches)) this.send(watcher, { type: "ADDED", object });
+      for (const object of this.select(route.resource, matches)) {
+        this.send(watcher, { type: "ADDED", object });
+      }
     } else {
       for (const change of this.history) {
         if (change.rv <= from || change.resource !== route.resource) continue;

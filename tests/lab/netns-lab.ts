@@ -114,8 +114,11 @@ export interface Lab extends LabInfo {
   ns(side: Side): string;
   /** argv prefix that runs vtysh for that namespace: ['ip','netns','exec',NS,'vtysh','-N',NS]. */
   vtyshArgs(side: Side): string[];
-  /** argv that applies `newConf` to the node with frr-reload.py (`extra` goes before the file). */
-  frrReloadArgs(newConf: string, extra?: string[]): string[];
+  /**
+   * argv that runs frr-reload.py on the node: `--reload` (default) or `--test` of `newConf`, with
+   * `--stdout -N NS --confdir confDir --rundir confDir`; `extra` goes before the file.
+   */
+  frrReloadArgs(newConf: string, opts?: { mode?: "reload" | "test"; extra?: readonly string[] }): string[];
   /** Run argv inside a namespace (`ip netns exec`). Throws on non-zero exit unless reject is false. */
   exec(side: Side, argv: readonly string[], opts?: { reject?: boolean }): Promise<ExecResult>;
   /** Run vtysh commands (`-c` each) in a namespace; returns stdout, throws on failure. */
@@ -166,10 +169,7 @@ export function minimalNodeConfig(info: LabInfo, opts: { networks?: readonly str
   const v4 = nets.filter((n) => !n.includes(":"));
   const v6 = nets.filter((n) => n.includes(":"));
   const neighbor = info.unnumbered
-    ? [
-        ` neighbor ${peer} interface remote-as external`,
-        ` neighbor ${peer} capability extended-nexthop`,
-      ]
+    ? [` neighbor ${peer} interface remote-as external`, ` neighbor ${peer} capability extended-nexthop`]
     : [` neighbor ${peer} remote-as ${info.torAsn}`];
   return [
     "frr defaults datacenter",
@@ -236,7 +236,8 @@ export function checkPrerequisites(): string[] {
   if (process.platform !== "linux") problems.push("not Linux");
   if (process.getuid?.() !== 0) problems.push("not root");
   for (const d of DAEMONS) {
-    if (!fs.existsSync(join(FRR_BIN_DIR, d))) problems.push(`${join(FRR_BIN_DIR, d)} missing (apt-get install frr)`);
+    if (!fs.existsSync(join(FRR_BIN_DIR, d)))
+      problems.push(`${join(FRR_BIN_DIR, d)} missing (apt-get install frr)`);
   }
   if (!fs.existsSync(FRR_RELOAD)) problems.push(`${FRR_RELOAD} missing (apt-get install frr-pythontools)`);
   for (const bin of ["vtysh", "ip", "python3"]) {
@@ -335,8 +336,7 @@ function listNetnsSync(): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Cleanup: one synchronous routine used by the exit/signal handlers and by sweepStaleLabs; destroy()
-// does the graceful async part first and then calls it too.
+// Cleanup: one synchronous routine used by destroy(), the exit/signal handlers and sweepStaleLabs().
 
 interface Footprint {
   namespaces: string[];
@@ -419,12 +419,14 @@ export function sweepStaleLabs(): Promise<string[]> {
   };
   for (const ns of listNetnsSync()) {
     const m = NAME_RE.exec(ns);
-    if (m?.[1] !== undefined && m[2] !== undefined && dead(m[2])) entry(`${m[1]}-${m[2]}`).namespaces.push(ns);
+    if (m?.[1] !== undefined && m[2] !== undefined && dead(m[2]))
+      entry(`${m[1]}-${m[2]}`).namespaces.push(ns);
   }
   for (const base of [FRR_RUN_DIR, FRR_ETC_DIR]) {
     for (const name of safeReaddir(base)) {
       const m = NAME_RE.exec(name);
-      if (m?.[1] !== undefined && m[2] !== undefined && dead(m[2])) entry(`${m[1]}-${m[2]}`).dirs.push(join(base, name));
+      if (m?.[1] !== undefined && m[2] !== undefined && dead(m[2]))
+        entry(`${m[1]}-${m[2]}`).dirs.push(join(base, name));
     }
   }
   for (const name of safeReaddir(tmpdir())) {
@@ -544,7 +546,13 @@ interface BgpTableJson {
 interface BgpSummaryAf {
   peers?: Record<
     string,
-    { state?: string; connectionsEstablished?: number; connectionsDropped?: number; peerUptimeMsec?: number } | undefined
+    | {
+        state?: string;
+        connectionsEstablished?: number;
+        connectionsDropped?: number;
+        peerUptimeMsec?: number;
+      }
+    | undefined
   >;
 }
 
@@ -559,6 +567,10 @@ interface IpAddrJson {
 function normalisePrefix(dst: string, family: Family): string {
   if (dst === "default") return family === 4 ? "0.0.0.0/0" : "::/0";
   return dst.includes("/") ? dst : `${dst}/${family === 4 ? 32 : 128}`;
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e);
 }
 
 function describe(routes: ReadonlySet<string>): string {
@@ -593,7 +605,7 @@ class NetnsLab implements Lab {
   readonly torConfDir: string;
 
   private readonly torBgpVty: VtyClient;
-  private destroying: Promise<void> | null = null;
+  private destroyed = false;
 
   constructor(id: string, dir: string, opts: LabOptions) {
     this.id = id;
@@ -619,8 +631,22 @@ class NetnsLab implements Lab {
     const { id, unnumbered, nodeAsn, torAsn, nodeNs, torNs, nodeIf, torIf, nodeRouterId, torRouterId } = this;
     const { nodeAddr4, torAddr4, nodeAddr6, torAddr6, prefixLen4, prefixLen6 } = this;
     return {
-      id, unnumbered, nodeAsn, torAsn, nodeNs, torNs, nodeIf, torIf, nodeRouterId, torRouterId,
-      nodeAddr4, torAddr4, nodeAddr6, torAddr6, prefixLen4, prefixLen6,
+      id,
+      unnumbered,
+      nodeAsn,
+      torAsn,
+      nodeNs,
+      torNs,
+      nodeIf,
+      torIf,
+      nodeRouterId,
+      torRouterId,
+      nodeAddr4,
+      torAddr4,
+      nodeAddr6,
+      torAddr6,
+      prefixLen4,
+      prefixLen6,
     };
   }
 
@@ -641,16 +667,23 @@ class NetnsLab implements Lab {
     return ["ip", "netns", "exec", ns, "vtysh", "-N", ns];
   }
 
-  frrReloadArgs(newConf: string, extra: string[] = []): string[] {
+  frrReloadArgs(
+    newConf: string,
+    opts: { mode?: "reload" | "test"; extra?: readonly string[] } = {},
+  ): string[] {
     const ns = this.nodeNs;
-    return [
-      "ip", "netns", "exec", ns, "python3", FRR_RELOAD, "--reload", "--stdout",
-      "-N", ns, "--confdir", this.confDir, "--rundir", this.confDir, ...extra, newConf,
-    ];
+    const mode = `--${opts.mode ?? "reload"}`;
+    const dirs = ["--confdir", this.confDir, "--rundir", this.confDir];
+    return ["ip", "netns", "exec", ns, "python3", FRR_RELOAD, mode, "--stdout", "-N", ns, ...dirs]
+      .concat(opts.extra ?? [])
+      .concat(newConf);
   }
 
   async exec(side: Side, argv: readonly string[], opts: { reject?: boolean } = {}): Promise<ExecResult> {
-    const r = await execa("ip", ["netns", "exec", this.ns(side), ...argv], { reject: false, stdin: "ignore" });
+    const r = await execa("ip", ["netns", "exec", this.ns(side), ...argv], {
+      reject: false,
+      stdin: "ignore",
+    });
     const res = { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
     if (res.exitCode !== 0 && opts.reject !== false) {
       throw new Error(
@@ -686,7 +719,8 @@ class NetnsLab implements Lab {
   }
 
   private async readTor(source: RouteSource, family: Family | undefined): Promise<Set<string>> {
-    const read = (f: Family): Promise<Set<string>> => (source === "bgp" ? this.torRoutes(f) : this.torFibRoutes(f));
+    const read = (f: Family): Promise<Set<string>> =>
+      source === "bgp" ? this.torRoutes(f) : this.torFibRoutes(f);
     if (family !== undefined) return read(family);
     const [a, b] = await Promise.all([read(4), read(6)]);
     return new Set([...a, ...b]);
@@ -714,7 +748,7 @@ class NetnsLab implements Lab {
       await sleep(interval);
     }
     const fam = opts.family === undefined ? "IPv4+IPv6" : `IPv${opts.family}`;
-    const err = lastErr === null ? "" : ` (last read failed: ${String(lastErr)})`;
+    const err = lastErr === null ? "" : ` (last read failed: ${errText(lastErr)})`;
     throw new Error(
       `waitForTorRoutes: predicate still false after ${timeoutMs} ms; tor ${source === "bgp" ? "BGP table" : "FIB (proto bgp)"} ${fam} has ${describe(last)}${err}`,
     );
@@ -757,7 +791,7 @@ class NetnsLab implements Lab {
       await sleep(20);
     }
     const shown = [...states].map(([k, v]) => `${k}=${v}`).join(", ") || "no peers";
-    const err = lastErr === null ? "" : ` (last read failed: ${String(lastErr)})`;
+    const err = lastErr === null ? "" : ` (last read failed: ${errText(lastErr)})`;
     throw new Error(`waitForSession: not Established after ${timeoutMs} ms on ${this.torNs}: ${shown}${err}`);
   }
 
@@ -774,7 +808,8 @@ class NetnsLab implements Lab {
     if (!["SIGTERM", "SIGINT", "SIGKILL"].includes(signal)) return;
     const deadline = Date.now() + 10_000;
     while (pidAlive(pid)) {
-      if (Date.now() > deadline) throw new Error(`killDaemon: ${which} (pid ${pid}) still alive after ${signal}`);
+      if (Date.now() > deadline)
+        throw new Error(`killDaemon: ${which} (pid ${pid}) still alive after ${signal}`);
       await sleep(10);
     }
   }
@@ -784,11 +819,26 @@ class NetnsLab implements Lab {
     const dir = this.sideDir(side);
     const pidFile = this.pidFile(which, side);
     const old = readPid(pidFile);
-    if (old !== null && pidInNs(old, nsInode(ns))) throw new Error(`startDaemon: ${which} already runs in ${ns}`);
+    if (old !== null && pidInNs(old, nsInode(ns)))
+      throw new Error(`startDaemon: ${which} already runs in ${ns}`);
     await fsp.rm(pidFile, { force: true });
     const argv = [
-      join(FRR_BIN_DIR, which), "-d", "-N", ns, "-f", join(dir, "frr.conf"),
-      "-u", "frr", "-g", "frr", "-i", pidFile, "-A", "127.0.0.1", "--log", `file:${join(dir, `${which}.log`)}`,
+      join(FRR_BIN_DIR, which),
+      "-d",
+      "-N",
+      ns,
+      "-f",
+      join(dir, "frr.conf"),
+      "-u",
+      "frr",
+      "-g",
+      "frr",
+      "-i",
+      pidFile,
+      "-A",
+      "127.0.0.1",
+      "--log",
+      `file:${join(dir, `${which}.log`)}`,
       ...(which === "zebra" ? ["-s", "90000000"] : []),
     ];
     const r = await execa("ip", ["netns", "exec", ns, ...argv], { reject: false, stdin: "ignore" });
@@ -801,7 +851,8 @@ class NetnsLab implements Lab {
     for (;;) {
       const pid = readPid(pidFile);
       if (pid !== null && pidAlive(pid) && fs.existsSync(sockPath)) return;
-      if (Date.now() > deadline) throw new Error(`startDaemon: ${which} in ${ns} did not come up (see ${dir})`);
+      if (Date.now() > deadline)
+        throw new Error(`startDaemon: ${which} in ${ns} did not come up (see ${dir})`);
       await sleep(10);
     }
   }
@@ -839,46 +890,52 @@ class NetnsLab implements Lab {
       await execa("ip", ["netns", "add", ns]);
       // Before the veth exists: no DAD (link-local usable at once), no RA-learned routes.
       const sysctl = [
-        "net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad",
-        "net.ipv6.conf.all.accept_ra", "net.ipv6.conf.default.accept_ra",
+        "net.ipv6.conf.all.accept_dad",
+        "net.ipv6.conf.default.accept_dad",
+        "net.ipv6.conf.all.accept_ra",
+        "net.ipv6.conf.default.accept_ra",
       ].map((k) => `echo 0 > /proc/sys/${k.replaceAll(".", "/")}`);
       await execa("ip", ["netns", "exec", ns, "sh", "-c", sysctl.join("; ")]);
       await execa("ip", ["-n", ns, "link", "set", "lo", "up"]);
     }
-    await execa("ip", [
-      "link", "add", "name", this.nodeIf, "netns", this.nodeNs, "type", "veth",
-      "peer", "name", this.torIf, "netns", this.torNs,
-    ]);
+    // Created directly inside the namespaces: nothing of the lab ever exists in the root namespace.
+    const veth = `link add name ${this.nodeIf} netns ${this.nodeNs} type veth peer name ${this.torIf} netns ${this.torNs}`;
+    await execa("ip", veth.split(" "));
     if (!this.unnumbered) {
-      const addr = [
-        [this.nodeNs, this.nodeIf, `${this.nodeAddr4}/${this.prefixLen4}`, `${this.nodeAddr6}/${this.prefixLen6}`],
-        [this.torNs, this.torIf, `${this.torAddr4}/${this.prefixLen4}`, `${this.torAddr6}/${this.prefixLen6}`],
+      const ends = [
+        [this.nodeNs, this.nodeIf, this.nodeAddr4, this.nodeAddr6],
+        [this.torNs, this.torIf, this.torAddr4, this.torAddr6],
       ] as const;
-      for (const [ns, ifname, a4, a6] of addr) {
-        await execa("ip", ["-n", ns, "addr", "add", a4, "dev", ifname]);
-        await execa("ip", ["-n", ns, "addr", "add", a6, "dev", ifname, "nodad"]);
+      for (const [ns, ifname, a4, a6] of ends) {
+        await execa("ip", ["-n", ns, "addr", "add", `${a4}/${this.prefixLen4}`, "dev", ifname]);
+        await execa("ip", ["-n", ns, "addr", "add", `${a6}/${this.prefixLen6}`, "dev", ifname, "nodad"]);
       }
     }
     await execa("ip", ["-n", this.nodeNs, "link", "set", this.nodeIf, "up"]);
     await execa("ip", ["-n", this.torNs, "link", "set", this.torIf, "up"]);
     await Promise.all([this.startDaemon("zebra", "tor"), this.startDaemon("zebra", "node")]);
     await Promise.all(
-      (["tor", "node"] as const).flatMap((s) => [this.startDaemon("bgpd", s), this.startDaemon("staticd", s)]),
+      (["tor", "node"] as const).flatMap((s) => [
+        this.startDaemon("bgpd", s),
+        this.startDaemon("staticd", s),
+      ]),
     );
   }
 
   destroy(): Promise<void> {
-    this.destroying ??= this.doDestroy().catch(() => undefined);
-    return this.destroying;
-  }
-
-  private async doDestroy(): Promise<void> {
-    this.torBgpVty.close();
-    // SIGKILL straight away: FRR 8.4 daemons need 1.5–2 s to exit on SIGTERM, and a graceful exit
-    // buys nothing here (the namespaces, and with them the routes and the veth, go away).
-    await Promise.resolve();
-    cleanupSync(this.footprint());
-    live.delete(this.id);
+    if (!this.destroyed) {
+      this.destroyed = true;
+      this.torBgpVty.close();
+      // SIGKILL straight away: FRR 8.4 daemons need 1.5–2 s to exit on SIGTERM, and a graceful exit
+      // buys nothing here (the namespaces, and with them the routes and the veth, go away).
+      try {
+        cleanupSync(this.footprint());
+      } catch {
+        /* never throws */
+      }
+      live.delete(this.id);
+    }
+    return Promise.resolve();
   }
 }
 

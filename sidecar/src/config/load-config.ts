@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
-import * as ipaddr from "ipaddr.js";
+import { parseCidr } from "../model/ip.js";
 import { configSchema, type ConfigFile, type NeighborConfig } from "./schema.js";
 import { parseLabelSelector } from "../model/label-selector.js";
 import type { AdvertisePolicy } from "../model/policy.js";
@@ -189,13 +189,10 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 }
 
 function normaliseCidr(c: string): string {
-  const [addr, len] = ipaddr.parseCIDR(c);
   // Host bits are dropped so that "10.96.0.1/12" and "10.96.0.0/12" mean the same filter.
-  const network =
-    addr.kind() === "ipv4"
-      ? ipaddr.IPv4.networkAddressFromCIDR(`${addr.toString()}/${len}`)
-      : ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${len}`);
-  return `${network.toString()}/${len}`;
+  const r = parseCidr(c, "mask");
+  if (!r.ok) throw new Error(`unreachable: ${c} passed the schema`);
+  return r.value.text;
 }
 
 function isTrue(v: string | undefined): boolean {

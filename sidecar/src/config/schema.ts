@@ -2,34 +2,19 @@
 // Unknown keys are errors (strict objects) so that typos never pass silently.
 
 import { z } from "zod";
-import * as ipaddr from "ipaddr.js";
+import { parseCidr, parseIp, parseIpOrCidr } from "../model/ip.js";
 
 const asn = z.number().int().min(1).max(4294967295);
 /** Linux interface names: what reaches frr.conf must be a single safe token. */
 const interfaceName = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be a Linux interface name (1-15 of A-Z a-z 0-9 _ . : -)");
-const ipAddress = z.string().refine((s) => ipaddr.isValid(s) && !s.includes("%"), "must be an IP address");
-const ipv4Address = z.string().refine((s) => ipaddr.IPv4.isValidFourPartDecimal(s), "must be an IPv4 address");
-const cidrOrIp = z.string().refine((s) => {
-  if (s.includes("/")) {
-    try {
-      ipaddr.parseCIDR(s);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  return ipaddr.isValid(s);
-}, "must be an IP address or CIDR");
-const cidr = z.string().refine((s) => {
-  try {
-    ipaddr.parseCIDR(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, "must be a CIDR like 10.96.0.0/12 or fd00::/64");
+const ipAddress = z.string().refine((s) => parseIp(s).ok, "must be an IP address");
+const ipv4Address = z.string().refine((s) => { const r = parseIp(s); return r.ok && r.value.family === "ipv4"; }, "must be an IPv4 address");
+// The model's own strict parsers: what passes here is exactly what the rules can read
+// (ipaddr.js alone would accept 10.0.0.01 or 0x0a.0.0.1).
+const cidrOrIp = z.string().refine((s) => parseIpOrCidr(s, "mask").ok, "must be an IP address or CIDR (dotted decimal / RFC 5952)");
+const cidr = z.string().refine((s) => s.includes("/") && parseCidr(s, "mask").ok, "must be a CIDR like 10.96.0.0/12 or fd00::/64");
 const family = z.enum(["ipv4", "ipv6"]);
 const remoteAs = z.union([asn, z.enum(["internal", "external"])]);
 const path = z.string().min(1).regex(/^[^\n\r\0]+$/, "must be a path");
@@ -106,6 +91,8 @@ export const configSchema = z.strictObject({
       configFile: path.default("/etc/frr/frr.conf"),
       vtysh: path.default("/usr/bin/vtysh"),
       reloadScript: path.default("/usr/lib/frr/frr-reload.py"),
+      /** FRR's state directory (pid files, vty sockets); the pathspace is appended. */
+      runDir: path.default("/var/run/frr"),
       /** FRR pathspace (-N), for several FRR instances on one host (tests, labs). */
       pathspace: z.string().regex(/^[A-Za-z0-9_-]{0,32}$/).default(""),
       /** frr.conf `log` level. */
@@ -116,6 +103,7 @@ export const configSchema = z.strictObject({
       configFile: "/etc/frr/frr.conf",
       vtysh: "/usr/bin/vtysh",
       reloadScript: "/usr/lib/frr/frr-reload.py",
+      runDir: "/var/run/frr",
       pathspace: "",
       logLevel: "informational",
     }),
@@ -125,8 +113,19 @@ export const configSchema = z.strictObject({
       resyncIntervalSeconds: z.number().min(1).max(86400).default(60),
       reloadTimeoutSeconds: z.number().min(1).max(3600).default(120),
       shutdownTimeoutSeconds: z.number().min(1).max(600).default(20),
+      /** How often FRR's running config is compared with frr.conf (frr-reload.py --test); 0 = never. */
+      driftCheckIntervalSeconds: z.number().min(0).max(86400).default(300),
+      /** How often FRR's daemons are checked for a restart. */
+      frrPollIntervalMs: z.number().int().min(50).max(60000).default(500),
     })
-    .default({ batchWindowMs: 50, resyncIntervalSeconds: 60, reloadTimeoutSeconds: 120, shutdownTimeoutSeconds: 20 }),
+    .default({
+      batchWindowMs: 50,
+      resyncIntervalSeconds: 60,
+      reloadTimeoutSeconds: 120,
+      shutdownTimeoutSeconds: 20,
+      driftCheckIntervalSeconds: 300,
+      frrPollIntervalMs: 500,
+    }),
   server: z
     .strictObject({
       address: ipAddress.default("0.0.0.0"),

@@ -45,7 +45,8 @@ function splitConf(conf: string): { other: string[]; networks: Map<string, Place
       networks.set(key(placed), placed);
       continue;
     }
-    other.push(line);
+    // Blank lines and `!` comments mean nothing to FRR.
+    if (line !== "" && !line.startsWith("!")) other.push(line);
   }
   return { other, networks };
 }

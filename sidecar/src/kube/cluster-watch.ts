@@ -160,6 +160,10 @@ export class ClusterWatch {
 
   private wire(resource: string, informer: ListWatch<KubernetesObject>): void {
     const guard = (fn: (o: KubernetesObject) => void) => (o: KubernetesObject) => {
+      // client-node 2.0.1 can re-open a stopped informer's watch after its backoff: events
+      // from any informer but the current one are stale and dropped.
+      const current = this.watched.find((w) => w.resource === resource)?.informer;
+      if (this.stopping || current !== informer) return;
       // A throwing watch callback would become an unhandled rejection and kill the process.
       try {
         fn(o);

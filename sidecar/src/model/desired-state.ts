@@ -322,6 +322,7 @@ function inputProblems(
   return problems;
 }
 
+/** A memo keyed by identity: config/ hands out one frozen policy, so the result never goes stale. */
 const networkCache = new WeakMap<AdvertisePolicy, PolicyNetworks>();
 
 /**

@@ -66,7 +66,7 @@ function parseIpv4Octets(text: string): Groups {
   for (const part of parts) {
     if (!IPV4_OCTET.test(part)) return { ok: false, error: `octet "${part}" is not 0..255` };
     if (part.length > 1 && part.startsWith("0")) {
-      return { ok: false, error: `octet "${part}" has a leading zero (octal or decimal?)` };
+      return { ok: false, error: `octet "${part}" has a leading zero, ambiguous between octal and decimal` };
     }
     const octet = Number(part);
     if (octet > 255) return { ok: false, error: `octet "${part}" is not 0..255` };

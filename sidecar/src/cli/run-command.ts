@@ -1,0 +1,208 @@
+// `frr-advertiser run`: wires the live sidecar (watch → desired state → render → apply → report)
+// and owns its lifecycle: wait for FRR, apply, keep in sync, withdraw cleanly on SIGTERM.
+
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfigFile, type Config } from "../config/load-config.js";
+import { createRunner } from "../exec.js";
+import { ConfigApplier } from "../frr/config-applier.js";
+import { FrrClient } from "../frr/frr-client.js";
+import { FrrLiveness } from "../frr/frr-liveness.js";
+import { ClusterWatch, loadKubeConfig } from "../kube/cluster-watch.js";
+import { createLogger, type Logger } from "../log.js";
+import { Metrics } from "../metrics.js";
+import { combineEvaluations } from "../model/desired-state.js";
+import { createAddressSync } from "../netif/address-sync.js";
+import { ClusterStore } from "../reconcile/cluster-store.js";
+import { Reconciler } from "../reconcile/reconciler.js";
+import { withdrawAll } from "../reconcile/withdraw.js";
+import { toTemplateContext } from "../render/context.js";
+import { renderFrrConf, type CompiledTemplates } from "../render/renderer.js";
+import { startServer } from "../server.js";
+import { TemplateSource } from "../templates/template-source.js";
+import type { CliIo } from "./render-command.js";
+
+const USAGE = "usage: frr-advertiser run [--config FILE]   (default: $CONFIG_FILE or /etc/frr-advertiser/config.yaml)";
+
+export async function runRunCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  let configPath: string;
+  try {
+    const { values } = parseArgs({ args: [...argv], options: { config: { type: "string" } }, strict: true });
+    configPath = values.config ?? io.env["CONFIG_FILE"] ?? "/etc/frr-advertiser/config.yaml";
+  } catch (err) {
+    io.stderr(`frr-advertiser run: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = await loadConfigFile(configPath, { NODE_NAME: io.env["NODE_NAME"], DRAIN: io.env["DRAIN"] });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(`frr-advertiser run: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.log.level);
+  return new Sidecar(config, log).run();
+}
+
+class Sidecar {
+  private readonly metrics = new Metrics();
+  private readonly store = new ClusterStore();
+  private readonly runner;
+  private readonly frr: FrrClient;
+  private readonly applier: ConfigApplier;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    this.runner = createRunner(config.timings.reloadTimeoutSeconds * 1000);
+    this.frr = new FrrClient(this.runner, {
+      vtysh: config.frr.vtysh,
+      reloadScript: config.frr.reloadScript,
+      pathspace: config.frr.pathspace,
+      workDir: dirname(config.frr.configFile),
+      reloadTimeoutMs: config.timings.reloadTimeoutSeconds * 1000,
+    });
+    this.applier = new ConfigApplier(this.frr, config.frr.configFile, log.child({ component: "frr" }));
+  }
+
+  async run(): Promise<number> {
+    const { config, log } = this;
+    log.info({ node: config.nodeName, mode: config.mode, modeReason: config.modeReason, interface: config.interface }, "starting");
+    const templates = new TemplateSource(config.frr.templateDir, (t) => this.trialRender(t), log.child({ component: "templates" }));
+    // A template set that cannot render the empty state at start is a broken invariant: exit.
+    await templates.load();
+    const addresses = createAddressSync(this.runner, config, log.child({ component: "netif" }));
+    const reconciler = new Reconciler({
+      store: this.store,
+      config,
+      templates: () => templates.current,
+      applier: this.applier,
+      addresses,
+      isSynced: () => watch.synced,
+      runningNetworks: () => this.runningNetworks(),
+      report: (r) => {
+        this.metrics.observe(r);
+        if (r.outcome === "failed") log.error({ stage: r.stage, err: r.error }, "reconcile failed; last good config stays in force");
+        else if (r.outcome === "applied") log.info({ frr: r.frr, prefixes: r.state?.prefixes.length, ms: r.durationMs }, "applied");
+      },
+    });
+    templates.onChange(() => {
+      reconciler.templatesChanged();
+    });
+    const watch = new ClusterWatch(loadKubeConfig(), this.store, {
+      nodeName: config.nodeName,
+      onChange: () => {
+        reconciler.schedule();
+      },
+      onRestart: (resource) => this.metrics.informerRestarts.inc({ resource }),
+      log: log.child({ component: "kube" }),
+    });
+    const liveness = new FrrLiveness({
+      stateDir: config.frr.pathspace === "" ? config.frr.runDir : join(config.frr.runDir, config.frr.pathspace),
+      daemons: ["zebra", "bgpd"],
+      intervalMs: config.timings.frrPollIntervalMs,
+      isUp: () => this.frr.isUp(),
+      onUp: () => {
+        log.info({}, "FRR answers; applying the full config");
+        this.applier.invalidate();
+        reconciler.requestFullApply();
+      },
+      onDown: () => log.warn({}, "FRR restarted or stopped"),
+    });
+    const server = await startServer(config.server.address, config.server.port, {
+      notReadyReasons: () => [
+        ...(watch.synced ? [] : ["informers not synced"]),
+        ...(liveness.isUp ? [] : ["FRR not answering"]),
+        ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
+      ],
+    }, this.metrics.registry);
+    liveness.start();
+    templates.watch();
+    await watch.start();
+    reconciler.schedule(0);
+    const resync = setInterval(() => {
+      reconciler.requestAddressRepair();
+    }, config.timings.resyncIntervalSeconds * 1000);
+    const drift = this.startDriftCheck(reconciler);
+    const exitCode = await new Promise<number>((resolve) => {
+      const onSignal = (signal: string) => {
+        if (this.shuttingDown) return;
+        this.shuttingDown = true;
+        log.info({ signal }, "shutting down: withdrawing routes");
+        clearInterval(resync);
+        if (drift) clearInterval(drift);
+        void this.shutdown(watch, reconciler, liveness, templates, addresses).then(resolve);
+      };
+      process.once("SIGTERM", () => onSignal("SIGTERM"));
+      process.once("SIGINT", () => onSignal("SIGINT"));
+    });
+    server.close();
+    return exitCode;
+  }
+
+  private trialRender(t: CompiledTemplates): void {
+    renderFrrConf(t, toTemplateContext(this.config, combineEvaluations([])));
+  }
+
+  private async runningNetworks(): Promise<ReadonlySet<string>> {
+    const text = await this.frr.runningConfig();
+    const out = new Set<string>();
+    for (const m of text.matchAll(/^\s*network (\S+)/gm)) if (m[1] !== undefined) out.add(m[1]);
+    return out;
+  }
+
+  /** Compares FRR's running config with frr.conf now and then; any drift → full re-apply. */
+  private startDriftCheck(reconciler: Reconciler): NodeJS.Timeout | undefined {
+    const seconds = this.config.timings.driftCheckIntervalSeconds;
+    if (seconds === 0) return undefined;
+    return setInterval(() => {
+      if (this.applier.appliedConfig === undefined) return;
+      this.frr.diff(this.config.frr.configFile).then(
+        (d) => {
+          if (d.toAdd.length + d.toDelete.length === 0) return;
+          this.log.warn({ add: d.toAdd.length, delete: d.toDelete.length }, "FRR's running config drifted from frr.conf; re-applying");
+          reconciler.requestFullApply();
+        },
+        (err: unknown) => this.log.warn({ err: String(err) }, "drift check failed"),
+      );
+    }, seconds * 1000);
+  }
+
+  private async shutdown(
+    watch: ClusterWatch,
+    reconciler: Reconciler,
+    liveness: FrrLiveness,
+    templates: TemplateSource,
+    addresses: ReturnType<typeof createAddressSync>,
+  ): Promise<number> {
+    const deadline = Date.now() + this.config.timings.shutdownTimeoutSeconds * 1000;
+    await watch.stop();
+    await templates.close();
+    await reconciler.stop();
+    liveness.stop();
+    try {
+      await withdrawAll(
+        {
+          mode: this.config.mode,
+          render: (s) => renderFrrConf(templates.current, toTemplateContext(this.config, s)),
+          applier: this.applier,
+          addresses,
+          bgpSummary: () => this.frr.bgpSummary(),
+          log: this.log,
+        },
+        reconciler.desiredState,
+        deadline,
+      );
+      this.log.info({}, "withdrawn; exiting");
+      return 0;
+    } catch (err) {
+      this.log.error({ err: String(err) }, "clean withdrawal failed");
+      return 1;
+    }
+  }
+}

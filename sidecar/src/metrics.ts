@@ -1,0 +1,82 @@
+// Prometheus metrics (prom-client) on a registry of our own, created in main and injected.
+// Names share the frr_advertiser_ prefix; label values are bounded (families, reason codes).
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ReconcileReport } from "./reconcile/reconciler.js";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly prefixes = new Gauge({
+    name: "frr_advertiser_prefixes_advertised",
+    help: "Service prefixes this node advertises, per address family",
+    labelNames: ["family"],
+    registers: [this.registry],
+  });
+  readonly decisions = new Gauge({
+    name: "frr_advertiser_service_addresses",
+    help: "Service addresses per verdict reason code",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: "frr_advertiser_reconcile_duration_seconds",
+    help: "Duration of reconciles that did work",
+    labelNames: ["outcome"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly frrApplies = new Counter({
+    name: "frr_advertiser_frr_applies_total",
+    help: "Changes sent to FRR, by method (delta, reload) and result",
+    labelNames: ["method", "result"],
+    registers: [this.registry],
+  });
+  readonly stale = new Gauge({
+    name: "frr_advertiser_config_stale",
+    help: "1 while the last reconcile failed and FRR runs an older config",
+    registers: [this.registry],
+  });
+  readonly lastSuccess = new Gauge({
+    name: "frr_advertiser_last_success_timestamp_seconds",
+    help: "Unix time of the last successful reconcile",
+    registers: [this.registry],
+  });
+  readonly informerRestarts = new Counter({
+    name: "frr_advertiser_informer_restarts_total",
+    help: "Informers restarted after a watch or list failure",
+    labelNames: ["resource"],
+    registers: [this.registry],
+  });
+  readonly problems = new Gauge({
+    name: "frr_advertiser_input_problems",
+    help: "Problems with cluster input (bad annotations, conflicts) in the current state",
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "frr_advertiser_" });
+  }
+
+  observe(r: ReconcileReport): void {
+    if (r.outcome === "waiting" || r.outcome === "unchanged") return;
+    this.reconcileDuration.observe({ outcome: r.outcome }, r.durationMs / 1000);
+    if (r.outcome === "failed") {
+      this.stale.set(1);
+      if (r.stage === "frr") this.frrApplies.inc({ method: "reload", result: "error" });
+      return;
+    }
+    this.stale.set(0);
+    this.lastSuccess.set(Date.now() / 1000);
+    if (r.frr === "delta" || r.frr === "reloaded") {
+      this.frrApplies.inc({ method: r.frr === "delta" ? "delta" : "reload", result: "ok" });
+    }
+    if (r.state === undefined) return;
+    this.prefixes.set({ family: "ipv4" }, r.state.prefixes.filter((p) => p.family === "ipv4").length);
+    this.prefixes.set({ family: "ipv6" }, r.state.prefixes.filter((p) => p.family === "ipv6").length);
+    const byCode = new Map<string, number>();
+    for (const d of r.state.decisions) byCode.set(d.code, (byCode.get(d.code) ?? 0) + 1);
+    this.decisions.reset();
+    for (const [reason, n] of byCode) this.decisions.set({ reason }, n);
+    this.problems.set(r.state.problems.length);
+  }
+}

@@ -1,0 +1,72 @@
+// Wires interface addresses for `run`: ip adapter + owned-state file + reconciler, behind the
+// Reconciler's AddressSync port. Throws when a change did not take effect, so the pass is retried.
+
+import { join } from "node:path";
+import type { Config } from "../config/load-config.js";
+import type { Runner } from "../exec.js";
+import type { Logger } from "../log.js";
+import type { AddressSync } from "../reconcile/reconciler.js";
+import { AddressReconciler, type AddressSyncOutcome } from "./address-reconciler.js";
+import { DEFAULT_IP_TIMEOUT_MS, IpAddressAdapter, type AddressFailure } from "./ip-addresses.js";
+import { OwnedAddressStore } from "./owned-state.js";
+
+/**
+ * Must survive the pod, not just the container: addresses on a hostNetwork interface outlive a
+ * deleted pod, so the chart mounts a hostPath here. On an emptyDir a re-created pod would find
+ * its old addresses un-owned: never removed (safe), but left behind.
+ */
+export const DEFAULT_STATE_DIR = "/var/lib/frr-advertiser";
+
+export interface LiveAddressSync extends AddressSync {
+  readonly reconciler: AddressReconciler;
+}
+
+export function createAddressSync(
+  runner: Runner,
+  config: Config,
+  log: Logger,
+  stateDir = DEFAULT_STATE_DIR,
+): LiveAddressSync {
+  const iface = config.interface;
+  const adapter = new IpAddressAdapter({
+    iface,
+    run: (argv, input) =>
+      runner(argv, { timeoutMs: DEFAULT_IP_TIMEOUT_MS, ...(input === undefined ? {} : { input }) }),
+  });
+  const store = new OwnedAddressStore({
+    // One file per interface: switching interfaces must not forget what we own on the old one.
+    path: join(stateDir, `owned-addresses.${iface}.json`),
+    iface,
+    warn: (message) => {
+      log.warn({ iface }, message);
+    },
+  });
+  const reconciler = new AddressReconciler({ adapter, store });
+  return {
+    reconciler,
+    async sync(desired, phase) {
+      const outcome = await reconciler.syncAddresses(desired, config.policy.excludedIps, phase);
+      report(outcome, log);
+    },
+  };
+}
+
+function report(outcome: AddressSyncOutcome, log: Logger): void {
+  const { phase, add, remove, owned, failed, rejected } = outcome;
+  if (add.length + remove.length > 0) {
+    log.info(
+      { phase, added: add.length, removed: remove.length, owned: owned.length, failed: failed.length },
+      "interface addresses changed",
+    );
+  }
+  const foreign = rejected.filter((r) => r.op === "add" && !failed.some((f) => f.address === r.address));
+  if (foreign.length > 0)
+    log.warn({ addresses: foreign.map((r) => r.address) }, "addresses appeared meanwhile; left un-owned");
+  if (failed.length > 0)
+    throw new Error(`${failed.length} address change(s) did not take effect: ${describe(failed)}`);
+}
+
+function describe(failed: readonly AddressFailure[]): string {
+  const shown = failed.slice(0, 5).map((f) => `${f.op} ${f.address} (${f.reason})`);
+  return failed.length > 5 ? `${shown.join(", ")}, …` : shown.join(", ");
+}

@@ -1,0 +1,239 @@
+// Host addresses (/32, /128) on one interface through iproute2: `ip -j addr show` to list, one
+// `ip -force -batch -` per chunk to change. The only code that writes ip(8) input: every address is
+// re-validated here, so nothing that came from the cluster can smuggle in a command.
+
+import { isIP } from "node:net";
+import { createRunner, type RunResult, type Runner } from "../exec.js";
+import { parseIp, type IpAddress } from "../model/ip.js";
+import { isCanonicalAddress } from "./plan-addresses.js";
+
+export type { RunResult };
+
+/** Runs argv (argv[0] is the program, no shell) with optional stdin; a non-zero exit is a result, not a rejection. */
+export type ProcessRunner = (argv: readonly string[], input?: string) => Promise<RunResult>;
+
+export interface IpAddressAdapterOptions {
+  readonly iface: string;
+  /** Default: exec.ts (execa) with DEFAULT_IP_TIMEOUT_MS. Tests inject fakes; the netns test prefixes `ip netns exec NS`. */
+  readonly run?: ProcessRunner;
+  /** Lines per `ip -batch` process (default DEFAULT_MAX_LINES_PER_BATCH). */
+  readonly maxLinesPerBatch?: number;
+}
+
+export interface AddressChange {
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
+}
+
+export interface AddressFailure {
+  readonly address: string;
+  readonly op: "add" | "remove";
+  readonly reason: string;
+}
+
+export interface ApplyResult {
+  /** Host addresses on the interface after the batch, re-listed: the truth to verify against. */
+  readonly present: Set<string>;
+  /** Changes that did not take effect (verified by re-listing). */
+  readonly failed: readonly AddressFailure[];
+  /**
+   * Lines ip(8) rejected, whatever the end state. An add rejected as "Address already assigned"
+   * means someone else put the address there after we listed: it is not ours.
+   */
+  readonly rejected: readonly AddressFailure[];
+  /** Number of `ip -batch` processes run. */
+  readonly batches: number;
+}
+
+/**
+ * Bounds one process's run time and stdin; 10k additions are 2 processes. ip's time is
+ * kernel-bound and superlinear for IPv6 removal (measured: 10k /128s ≈ 40 s, 5k ≈ 6 s, 2k ≈ 0.6 s),
+ * so smaller chunks would not make a mass removal faster, only start more processes.
+ */
+export const DEFAULT_MAX_LINES_PER_BATCH = 5_000;
+export const DEFAULT_IP_TIMEOUT_MS = 120_000;
+
+/** Linux interface names (IFNAMSIZ − 1), no leading "-" so it can never read as an option. */
+const IFACE_NAME = /^[A-Za-z0-9_.:][A-Za-z0-9_.:-]{0,14}$/;
+/** Characters an address may contain at all; isIP and the canonical check do the real work. */
+const ADDRESS_CHARS = /^[0-9a-f.:]{2,39}$/;
+const COMMAND_FAILED = /^Command failed -:(\d+)$/;
+
+export class IpCommandError extends Error {
+  override readonly name = "IpCommandError";
+}
+
+export class InvalidAddressError extends Error {
+  override readonly name = "InvalidAddressError";
+}
+
+interface BatchLine {
+  readonly op: "add" | "remove";
+  readonly address: string;
+  readonly text: string;
+}
+
+export class IpAddressAdapter {
+  readonly iface: string;
+  readonly #run: ProcessRunner;
+  readonly #maxLines: number;
+
+  constructor(options: IpAddressAdapterOptions) {
+    if (!IFACE_NAME.test(options.iface)) throw new Error(`"${options.iface}" is not a valid interface name`);
+    const maxLines = options.maxLinesPerBatch ?? DEFAULT_MAX_LINES_PER_BATCH;
+    if (!Number.isInteger(maxLines) || maxLines < 1)
+      throw new Error(`maxLinesPerBatch must be ≥ 1, got ${maxLines}`);
+    this.iface = options.iface;
+    this.#run = options.run ?? fromProjectRunner(createRunner(DEFAULT_IP_TIMEOUT_MS));
+    this.#maxLines = maxLines;
+  }
+
+  /** Host addresses (/32, /128) on the interface, canonical; link-local and host-scope (::1) ones left out. */
+  async list(): Promise<Set<string>> {
+    const result = await this.#run(["ip", "-j", "address", "show", "dev", this.iface]);
+    if (result.exitCode !== 0) {
+      throw new IpCommandError(
+        `ip address show dev ${this.iface} exited ${result.exitCode}: ${result.stderr.trim()}`,
+      );
+    }
+    return parseHostAddresses(result.stdout);
+  }
+
+  /**
+   * Adds, then removes, in as few `ip -force -batch -` processes as the chunk size allows (one for
+   * up to maxLinesPerBatch changes). -force keeps going past a failing line; the re-list afterwards
+   * says what really happened. Every address is validated before anything runs: all or nothing.
+   */
+  async apply(change: AddressChange): Promise<ApplyResult> {
+    const lines = batchLines(change, this.iface);
+    const rejected: AddressFailure[] = [];
+    let batches = 0;
+    for (let start = 0; start < lines.length; start += this.#maxLines) {
+      rejected.push(...(await this.#runBatch(lines.slice(start, start + this.#maxLines))));
+      batches += 1;
+    }
+    const present = await this.list();
+    return { present, failed: verify(lines, present, rejected), rejected, batches };
+  }
+
+  async #runBatch(chunk: readonly BatchLine[]): Promise<AddressFailure[]> {
+    const input = chunk.map((line) => `${line.text}\n`).join("");
+    const result = await this.#run(["ip", "-force", "-batch", "-"], input);
+    if (result.exitCode === 0) return [];
+    return rejectedLines(chunk, result.stderr);
+  }
+}
+
+/** Adapts the project's runner (exec.ts: execa, timeout, SIGKILL, exit 124 on timeout) to this port. */
+export function fromProjectRunner(runner: Runner): ProcessRunner {
+  return (argv, input) => runner(argv, input === undefined ? {} : { input });
+}
+
+/** Throws unless the text is a canonical IPv4/IPv6 address: the last gate before ip(8) input. */
+export function assertSafeAddress(address: string): 4 | 6 {
+  const family = ADDRESS_CHARS.test(address) ? isIP(address) : 0;
+  if (family === 0 || !isCanonicalAddress(address)) {
+    throw new InvalidAddressError(
+      `refusing to pass ${JSON.stringify(address)} to ip: not a canonical IP address`,
+    );
+  }
+  return family === 4 ? 4 : 6;
+}
+
+/**
+ * The batch lines. IPv6 needs no "-6" (ip infers the family from the address; "-6 address …" is
+ * not even valid inside a batch) but gets "nodad" so the address is usable at once on interfaces
+ * that do DAD. Not "noprefixroute": zebra then installs no connected route, so FRR would not
+ * advertise the address.
+ */
+export function batchLines(change: AddressChange, iface: string): BatchLine[] {
+  const adds = change.add.map((address): BatchLine => {
+    const v6 = assertSafeAddress(address) === 6;
+    const text = `address add ${address}/${v6 ? 128 : 32} dev ${iface}${v6 ? " nodad" : ""}`;
+    return { op: "add", address, text };
+  });
+  const removes = change.remove.map((address): BatchLine => {
+    const length = assertSafeAddress(address) === 6 ? 128 : 32;
+    return { op: "remove", address, text: `address del ${address}/${length} dev ${iface}` };
+  });
+  return [...adds, ...removes];
+}
+
+/**
+ * With -force, ip prints "Error: …" for a failing line, then "Command failed -:N" (N counts the
+ * chunk's lines from 1). Output it cannot tie to a line (ip crashed, namespace gone) marks every
+ * line of the chunk, so the verification has a reason to quote.
+ */
+export function rejectedLines(chunk: readonly BatchLine[], stderr: string): AddressFailure[] {
+  const out: AddressFailure[] = [];
+  let pending: string[] = [];
+  for (const raw of stderr.split("\n")) {
+    const match = COMMAND_FAILED.exec(raw.trim());
+    if (match === null) {
+      if (raw.trim() !== "") pending.push(raw.trim());
+      continue;
+    }
+    const line = chunk[Number(match[1]) - 1];
+    if (line !== undefined)
+      out.push({ address: line.address, op: line.op, reason: pending.join("; ") || "failed" });
+    pending = [];
+  }
+  if (out.length > 0 || pending.length === 0) return out;
+  const reason = `ip -batch failed: ${pending.join("; ")}`;
+  return chunk.map((line) => ({ address: line.address, op: line.op, reason }));
+}
+
+function verify(
+  lines: readonly BatchLine[],
+  present: ReadonlySet<string>,
+  rejected: readonly AddressFailure[],
+) {
+  const reasons = new Map(rejected.map((r) => [`${r.op} ${r.address}`, r.reason]));
+  const failed: AddressFailure[] = [];
+  for (const line of lines) {
+    const done = line.op === "add" ? present.has(line.address) : !present.has(line.address);
+    if (done) continue;
+    const reason =
+      reasons.get(`${line.op} ${line.address}`) ?? "no error from ip, but not in effect after the batch";
+    failed.push({ address: line.address, op: line.op, reason });
+  }
+  return failed;
+}
+
+/** Parses `ip -j address show` output into canonical host addresses. */
+export function parseHostAddresses(stdout: string): Set<string> {
+  const links: unknown = JSON.parse(stdout);
+  if (!Array.isArray(links)) throw new IpCommandError("ip -j address show: expected a JSON array");
+  const out = new Set<string>();
+  for (const link of links as unknown[]) {
+    for (const info of addrInfo(link)) {
+      const address = hostAddress(info);
+      if (address !== undefined) out.add(address);
+    }
+  }
+  return out;
+}
+
+function addrInfo(link: unknown): unknown[] {
+  if (typeof link !== "object" || link === null) return [];
+  const info = (link as { addr_info?: unknown }).addr_info;
+  return Array.isArray(info) ? (info as unknown[]) : [];
+}
+
+/** A /32 or /128 of global (or site/…) scope, canonical; undefined for everything we never manage. */
+function hostAddress(info: unknown): string | undefined {
+  if (typeof info !== "object" || info === null) return undefined;
+  const { family, local, prefixlen, scope } = info as Record<string, unknown>;
+  if (typeof local !== "string" || scope === "host" || scope === "link") return undefined;
+  const hostLength = family === "inet" ? 32 : family === "inet6" ? 128 : undefined;
+  if (hostLength === undefined || prefixlen !== hostLength) return undefined;
+  // ip prints RFC 5952 text already; anything the strict parser refuses (::ffff:a.b.c.d) is skipped.
+  const parsed = parseIp(local);
+  if (!parsed.ok || isLinkLocal(parsed.value)) return undefined;
+  return parsed.value.text;
+}
+
+/** fe80::/10, whatever scope the kernel reports. */
+function isLinkLocal(address: IpAddress): boolean {
+  return address.family === "ipv6" && address.value >> 118n === 0x3fan;
+}

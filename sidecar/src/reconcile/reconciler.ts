@@ -1,0 +1,228 @@
+// The level-triggered loop: an event only schedules; one reconcile at a time reads the whole
+// store, re-evaluates the Services that changed, renders, and applies in black-hole-free order
+// (addresses added → FRR → addresses removed). Failures keep the last good config and retry.
+
+import type { Config } from "../config/load-config.js";
+import { combineEvaluations, evaluateService, type ServiceEvaluation } from "../model/desired-state.js";
+import type { DesiredState } from "../model/desired-state-types.js";
+import { toTemplateContext } from "../render/context.js";
+import { renderFrrConf, type CompiledTemplates } from "../render/renderer.js";
+import type { ApplyOutcome } from "../frr/config-applier.js";
+import type { ClusterStore } from "./cluster-store.js";
+
+export interface FrrApplier {
+  readonly appliedConfig: string | undefined;
+  apply(text: string, full: boolean): Promise<ApplyOutcome>;
+}
+
+export interface AddressSync {
+  /** "add" adds missing desired addresses only; "remove" removes owned, undesired ones only. */
+  sync(desired: ReadonlySet<string>, phase: "add" | "remove"): Promise<void>;
+}
+
+export interface ReconcileReport {
+  readonly outcome: "unchanged" | "applied" | "failed" | "waiting";
+  /** Set when FRR was touched. */
+  readonly frr?: ApplyOutcome["kind"];
+  readonly error?: string;
+  readonly stage?: "render" | "addresses" | "frr";
+  readonly durationMs: number;
+  readonly state: DesiredState | undefined;
+}
+
+export interface ReconcilerDeps {
+  readonly store: ClusterStore;
+  readonly config: Config;
+  /** The current (validated) templates; swapped by the template watcher. */
+  readonly templates: () => CompiledTemplates;
+  readonly applier: FrrApplier;
+  readonly addresses: AddressSync;
+  /** True once every informer has listed; nothing is applied before the first sync. */
+  readonly isSynced: () => boolean;
+  /** Network prefixes FRR runs now (first apply after start or FRR restart). */
+  readonly runningNetworks: () => Promise<ReadonlySet<string>>;
+  readonly report: (r: ReconcileReport) => void;
+  readonly now?: () => number;
+}
+
+export class Reconciler {
+  private readonly evaluations = new Map<string, ServiceEvaluation>();
+  private state: DesiredState | undefined;
+  private lastText: string | undefined;
+  private needFull = true;
+  private needAddresses = true;
+  private failing = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private stopped = false;
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  get desiredState(): DesiredState | undefined {
+    return this.state;
+  }
+
+  get healthy(): boolean {
+    return !this.failing && this.deps.applier.appliedConfig !== undefined;
+  }
+
+  /** Coalesces a burst of events into one reconcile after the batching window. */
+  schedule(delayMs = this.deps.config.timings.batchWindowMs): void {
+    if (this.stopped) return;
+    if (this.running !== undefined) {
+      this.rerun = true;
+      return;
+    }
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.reconcileOnce()
+        .then(this.deps.report)
+        .finally(() => {
+          this.running = undefined;
+          if (this.rerun) {
+            this.rerun = false;
+            this.schedule();
+          }
+        });
+    }, delayMs);
+  }
+
+  /** The next apply goes through frr-reload.py (templates/config changed, FRR restarted, resync). */
+  requestFullApply(): void {
+    this.needFull = true;
+    this.schedule();
+  }
+
+  /** Re-list the interface's addresses on the next pass (periodic drift repair). */
+  requestAddressRepair(): void {
+    this.needAddresses = true;
+    this.schedule();
+  }
+
+  /** Templates changed: every Service stays, only the render differs. */
+  templatesChanged(): void {
+    this.lastText = undefined;
+    this.requestFullApply();
+  }
+
+  /** Stops scheduling and waits for a reconcile in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  async reconcileOnce(): Promise<ReconcileReport> {
+    const now = this.deps.now ?? Date.now;
+    const started = now();
+    const done = (r: Omit<ReconcileReport, "durationMs" | "state">): ReconcileReport => ({
+      ...r,
+      durationMs: now() - started,
+      state: this.state,
+    });
+    if (this.state === undefined && !this.deps.isSynced()) return done({ outcome: "waiting" });
+    const changed = this.refreshState();
+    const state = this.state;
+    if (state === undefined) return done({ outcome: "waiting" });
+    if (!changed && !this.needFull && !this.needAddresses && !this.failing) return done({ outcome: "unchanged" });
+    let text: string;
+    try {
+      text = this.render(state);
+    } catch (err) {
+      return this.fail(done, "render", err);
+    }
+    if (text === this.lastText && !this.needFull && !this.needAddresses && !this.failing) {
+      return done({ outcome: "unchanged" });
+    }
+    return this.apply(state, text, done);
+  }
+
+  private async apply(
+    state: DesiredState,
+    text: string,
+    done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
+  ): Promise<ReconcileReport> {
+    const desired = new Set(state.prefixes.map((p) => p.address));
+    const full = this.needFull;
+    let frr: ApplyOutcome | undefined;
+    try {
+      await this.deps.addresses.sync(desired, "add");
+    } catch (err) {
+      return this.fail(done, "addresses", err);
+    }
+    try {
+      frr = await this.applyFrr(state, text, full);
+    } catch (err) {
+      // Still remove what is no longer wanted: with import-check, a missing address also
+      // withdraws the route, which is what the failed apply was trying to do.
+      await this.deps.addresses.sync(desired, "remove").catch(() => undefined);
+      return this.fail(done, "frr", err);
+    }
+    try {
+      await this.deps.addresses.sync(desired, "remove");
+    } catch (err) {
+      return this.fail(done, "addresses", err);
+    }
+    this.lastText = text;
+    this.needFull = false;
+    this.needAddresses = false;
+    this.failing = false;
+    this.failures = 0;
+    return done({ outcome: frr.kind === "unchanged" ? "unchanged" : "applied", frr: frr.kind });
+  }
+
+  /**
+   * The first apply after start or an FRR restart goes in two steps: frr-reload.py with only
+   * the prefixes FRR already runs (so healthy routes are never withdrawn and the reload stays
+   * small), then the remaining prefixes as one batched delta.
+   */
+  private async applyFrr(state: DesiredState, text: string, full: boolean): Promise<ApplyOutcome> {
+    if (this.deps.applier.appliedConfig === undefined && this.deps.config.mode === "network") {
+      const running = await this.deps.runningNetworks();
+      const kept = { ...state, prefixes: state.prefixes.filter((p) => running.has(p.prefix)) };
+      if (kept.prefixes.length < state.prefixes.length) {
+        await this.deps.applier.apply(this.render(kept), true);
+        return this.deps.applier.apply(text, false);
+      }
+    }
+    return this.deps.applier.apply(text, full);
+  }
+
+  private render(state: DesiredState): string {
+    return renderFrrConf(this.deps.templates(), toTemplateContext(this.deps.config, state));
+  }
+
+  private fail(
+    done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
+    stage: "render" | "addresses" | "frr",
+    err: unknown,
+  ): ReconcileReport {
+    this.failing = true;
+    this.failures++;
+    // Retry with backoff; the last good config stays in force meanwhile.
+    const delay = Math.min(30000, 500 * 2 ** Math.min(this.failures - 1, 6));
+    setTimeout(() => {
+      this.schedule(0);
+    }, delay).unref();
+    return done({ outcome: "failed", stage, error: err instanceof Error ? err.message : String(err) });
+  }
+
+  /** Re-evaluates only the Services that changed; true if the desired state may differ. */
+  private refreshState(): boolean {
+    const { store, config } = this.deps;
+    const dirty = store.takeDirty();
+    if (!dirty.all && dirty.keys.length === 0 && this.state !== undefined) return false;
+    const keys = dirty.all ? [...store.serviceKeys(), ...this.evaluations.keys()] : dirty.keys;
+    if (dirty.all) this.evaluations.clear();
+    for (const key of keys) {
+      const svc = store.service(key);
+      if (svc === undefined) this.evaluations.delete(key);
+      else this.evaluations.set(key, evaluateService(svc, store.slicesOf(key), store.node, config.policy));
+    }
+    this.state = combineEvaluations(this.evaluations.values());
+    return true;
+  }
+}

@@ -1,0 +1,29 @@
+// Turns one attribute set into FRR `set` lines. Communities are `additive`: on a route we originate
+// that equals replacing, but it keeps any community an operator's own earlier entry already set.
+
+import type { BgpAttributes } from "../model/desired-state-types.js";
+import { SHAPE, checked, checkedInt } from "./guard.js";
+
+const UINT32_MAX = 4294967295;
+
+/** In the order `show running-config` prints them, so the file reads like FRR's own output. */
+export function formatSetLines(a: BgpAttributes): string[] {
+  const lines: string[] = [];
+  if (a.asPathPrepend.length > 0) {
+    const asns = a.asPathPrepend.map((asn) => checkedInt(asn, 1, UINT32_MAX, "as-path prepend ASN"));
+    lines.push(`set as-path prepend ${asns.join(" ")}`);
+  }
+  if (a.communities.length > 0) {
+    const values = a.communities.map((c) => checked(c, SHAPE.community, "community"));
+    lines.push(`set community ${values.join(" ")} additive`);
+  }
+  if (a.largeCommunities.length > 0) {
+    const values = a.largeCommunities.map((c) => checked(c, SHAPE.largeCommunity, "large community"));
+    lines.push(`set large-community ${values.join(" ")} additive`);
+  }
+  if (a.localPreference !== undefined) {
+    lines.push(`set local-preference ${checkedInt(a.localPreference, 0, UINT32_MAX, "local-preference")}`);
+  }
+  if (a.med !== undefined) lines.push(`set metric ${checkedInt(a.med, 0, UINT32_MAX, "MED")}`);
+  return lines;
+}

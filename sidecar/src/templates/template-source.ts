@@ -1,0 +1,71 @@
+// Holds the current, validated template set and swaps it live when the files change
+// (a ConfigMap update arrives as a `..data` symlink swap). A set that fails to load, compile
+// or trial-render is reported and ignored: the last good one stays in force.
+
+import { watch, type FSWatcher } from "chokidar";
+import { compileTemplates, type CompiledTemplates } from "../render/renderer.js";
+import { loadTemplateDir } from "./load-template-dir.js";
+
+export interface TemplateLog {
+  info(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
+}
+
+export class TemplateSource {
+  private compiled: CompiledTemplates | undefined;
+  private watcher: FSWatcher | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private readonly listeners: (() => void)[] = [];
+  /** Why the newest files were refused, while the last good set stays in use. */
+  lastError: string | undefined;
+
+  constructor(
+    private readonly dir: string,
+    /** Throws when the set cannot render (e.g. a trial render of the empty state). */
+    private readonly validate: (t: CompiledTemplates) => void,
+    private readonly log: TemplateLog,
+  ) {}
+
+  get current(): CompiledTemplates {
+    if (this.compiled === undefined) throw new Error("templates not loaded");
+    return this.compiled;
+  }
+
+  /** Loads, compiles and validates; throws with the reason when the set is unusable. */
+  async load(): Promise<void> {
+    const compiled = compileTemplates(await loadTemplateDir(this.dir));
+    this.validate(compiled);
+    this.compiled = compiled;
+    this.lastError = undefined;
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  watch(debounceMs = 200): void {
+    // Polling-free inotify watch of the whole directory; symlinks are followed so the
+    // ConfigMap's atomic `..data` swap shows up as changes of the files behind it.
+    this.watcher = watch(this.dir, { ignoreInitial: true, followSymlinks: true, depth: 3 });
+    this.watcher.on("all", () => {
+      if (this.debounce) clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => void this.reload(), debounceMs);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.debounce) clearTimeout(this.debounce);
+    await this.watcher?.close();
+  }
+
+  private async reload(): Promise<void> {
+    try {
+      await this.load();
+      this.log.info({ dir: this.dir }, "templates changed; re-applying");
+      for (const l of this.listeners) l();
+    } catch (err) {
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.log.error({ dir: this.dir, err: this.lastError }, "new templates refused; the last good ones stay in force");
+    }
+  }
+}

@@ -1,0 +1,198 @@
+// End-to-end checks of the netns FRR lab (needs root, frr, frr-pythontools, iproute2).
+// Skipped when the machine cannot run it, unless FA_LAB_REQUIRED=1 (then it fails).
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import {
+  checkPrerequisites,
+  createLab,
+  FRR_RUN_DIR,
+  hasAll,
+  hasNone,
+  LAB_PREFIX,
+  minimalNodeConfig,
+  sweepStaleLabs,
+  type Lab,
+} from "./netns-lab.js";
+
+const problems = checkPrerequisites();
+if (problems.length > 0 && process.env.FA_LAB_REQUIRED === "1") {
+  throw new Error(`netns lab required but: ${problems.join("; ")}`);
+}
+const skip = problems.length > 0 ? `netns lab unavailable: ${problems.join("; ")}` : false;
+
+const WAIT = 10_000;
+const V4 = "10.96.0.10/32";
+const V6 = "fd00:96::10/128";
+
+async function netnsList(): Promise<string[]> {
+  const r = await execa("ip", ["netns", "list"]);
+  return r.stdout
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter(Boolean);
+}
+
+async function announce(lab: Lab, prefix: string, on = true): Promise<void> {
+  const afi = prefix.includes(":") ? "ipv6" : "ipv4";
+  await lab.vtysh(
+    "node",
+    "configure terminal",
+    `router bgp ${lab.nodeAsn}`,
+    `address-family ${afi} unicast`,
+    `${on ? "" : "no "}network ${prefix}`,
+  );
+}
+
+void describe("netns lab, numbered", { skip }, () => {
+  let lab: Lab;
+
+  before(async () => {
+    lab = await createLab({ nodeConfig: minimalNodeConfig });
+  });
+  after(async () => {
+    await lab.destroy();
+  });
+
+  void it("creates the namespaces, the veth and the addresses", async () => {
+    const names = await netnsList();
+    assert.ok(names.includes(lab.nodeNs) && names.includes(lab.torNs));
+    assert.ok(lab.nodeIf.length <= 15 && lab.torIf.length <= 15);
+    const addrs = await lab.nodeAddresses(lab.nodeIf);
+    assert.ok(addrs.includes(`${lab.nodeAddr4}/31`), addrs.join(" "));
+    assert.ok(addrs.includes(`${lab.nodeAddr6}/127`), addrs.join(" "));
+    assert.ok(existsSync(lab.confFile));
+  });
+
+  void it("establishes the session", async () => {
+    await lab.waitForSession(WAIT);
+    const sessions = await lab.torSessions();
+    assert.ok(sessions.length > 0);
+    assert.ok(sessions.every((s) => s.state === "Established"));
+  });
+
+  void it("carries a network statement to the tor's BGP table and FIB, and withdraws it", async () => {
+    await lab.exec("node", ["ip", "addr", "add", V4, "dev", "lo"]); // import-check: must be in the RIB
+    await announce(lab, V4);
+    await lab.waitForTorRoutes(hasAll(V4), WAIT, { family: 4 });
+    await lab.waitForTorRoutes(hasAll(V4), WAIT, { family: 4, source: "fib" });
+    assert.ok((await lab.torFibRoutes(4)).has(V4));
+
+    await announce(lab, V4, false);
+    await lab.waitForTorRoutes(hasNone(V4), WAIT, { family: 4 });
+    await lab.waitForTorRoutes(hasNone(V4), WAIT, { family: 4, source: "fib" });
+  });
+
+  void it("carries IPv6 over the IPv4 session, next hop on the node's veth", async () => {
+    await lab.exec("node", ["ip", "addr", "add", V6, "dev", "lo"]);
+    await announce(lab, V6);
+    await lab.waitForTorRoutes(hasAll(V6), WAIT, { family: 6, source: "fib" });
+    const r = await lab.exec("tor", ["ip", "-6", "-j", "route", "show", V6]);
+    const [route] = JSON.parse(r.stdout) as { gateway?: string }[];
+    // FRR sends the global (fd00:0:2::a) and the link-local next hop and installs the link-local one.
+    const nodeVeth = (await lab.nodeAddresses(lab.nodeIf)).map((a) => a.split("/")[0]);
+    assert.ok(nodeVeth.includes(route?.gateway), `${route?.gateway} not in ${nodeVeth.join(" ")}`);
+  });
+
+  void it("applies a config with frr-reload.py from confDir", async () => {
+    await lab.exec("node", ["ip", "addr", "add", "10.96.0.11/32", "dev", "lo"]);
+    await writeFile(lab.confFile, minimalNodeConfig(lab, { networks: ["10.96.0.11/32", V6] }));
+    const [cmd, ...args] = lab.frrReloadArgs(lab.confFile);
+    await execa(cmd!, args);
+    await lab.waitForTorRoutes(hasAll("10.96.0.11/32", V6), WAIT);
+  });
+
+  void it("re-establishes the session after bgpd is killed and restarted", async () => {
+    const before = await lab.torSessions();
+    await lab.killDaemon("bgpd", "SIGKILL");
+    await lab.waitForTorRoutes(hasNone("10.96.0.11/32"), WAIT, { family: 4 });
+    await lab.startDaemon("bgpd");
+    await lab.waitForSession(WAIT);
+    const now = await lab.torSessions();
+    assert.ok(now[0]!.established > before[0]!.established, "a new connection was established");
+    // bgpd re-read frr.conf from confDir: the reloaded network is back.
+    await lab.waitForTorRoutes(hasAll("10.96.0.11/32", V6), WAIT);
+  });
+
+  void it("gives a clear error when waiting times out", async () => {
+    await assert.rejects(
+      lab.waitForTorRoutes(hasAll("10.96.0.99/32"), 100, { family: 4 }),
+      /10\.96\.0\.11\/32/,
+    );
+  });
+
+  void it("destroy removes everything and is idempotent", async () => {
+    await lab.destroy();
+    await lab.destroy();
+    const mine = (await netnsList()).filter((n) => n.startsWith(lab.id));
+    assert.deepEqual(mine, []);
+    assert.equal(existsSync(lab.dir), false);
+    assert.equal(existsSync(join(FRR_RUN_DIR, lab.nodeNs)), false);
+  });
+});
+
+void describe("netns lab, unnumbered", { skip }, () => {
+  let lab: Lab;
+
+  before(async () => {
+    lab = await createLab({ unnumbered: true, nodeAsn: 65101, torAsn: 65100, nodeConfig: minimalNodeConfig });
+  });
+  after(async () => {
+    await lab.destroy();
+  });
+
+  void it("has only link-local addresses on the veth", async () => {
+    assert.equal(lab.nodeAddr4, null);
+    const addrs = await lab.nodeAddresses(lab.nodeIf);
+    assert.ok(addrs.length > 0 && addrs.every((a) => a.startsWith("fe80:")), addrs.join(" "));
+  });
+
+  void it("carries an IPv6 /128 and an IPv4 /32 with an IPv6 next hop", async () => {
+    await lab.waitForSession(WAIT);
+    for (const p of [V4, V6]) await lab.exec("node", ["ip", "addr", "add", p, "dev", "lo"]);
+    await announce(lab, V4);
+    await announce(lab, V6);
+    await lab.waitForTorRoutes(hasAll(V4, V6), WAIT);
+    await lab.waitForTorRoutes(hasAll(V4, V6), WAIT, { source: "fib" });
+    const r = await lab.exec("tor", ["ip", "-j", "route", "show", V4]);
+    const [route] = JSON.parse(r.stdout) as { via?: { family?: string; host?: string } }[];
+    assert.equal(route?.via?.family, "inet6", r.stdout);
+    assert.match(route.via.host ?? "", /^fe80:/);
+  });
+
+  void it("re-establishes the session after bgpd is stopped (SIGTERM) and started", async () => {
+    await lab.killDaemon("bgpd", "SIGTERM");
+    await lab.waitForTorRoutes(hasNone(V4, V6), WAIT);
+    await lab.startDaemon("bgpd");
+    await lab.waitForSession(WAIT);
+    // The vtysh-added networks are gone with the restart (frr.conf has none); the session is back.
+    assert.deepEqual([...(await lab.torRoutes(4))], []);
+  });
+});
+
+void describe("sweepStaleLabs", { skip }, () => {
+  void it("removes the lab of a process that died without cleaning up", async () => {
+    const fixture = fileURLToPath(new URL("./fixtures/orphan-lab.ts", import.meta.url));
+    const child = await execa(process.execPath, ["--import", "tsx", fixture], { reject: false });
+    assert.equal(child.signal, "SIGKILL", child.stderr);
+    const orphan = JSON.parse(child.stdout) as { nodeNs: string; torNs: string; dir: string };
+    assert.ok((await netnsList()).includes(orphan.nodeNs), "the orphan is there before the sweep");
+
+    const removed = await sweepStaleLabs();
+    assert.ok(removed.includes(orphan.nodeNs) && removed.includes(orphan.torNs), removed.join(" "));
+    const names = await netnsList();
+    assert.ok(!names.includes(orphan.nodeNs) && !names.includes(orphan.torNs));
+    assert.equal(existsSync(orphan.dir), false);
+  });
+
+  void it("leaves no namespace of this process behind", async () => {
+    const mine = (await netnsList()).filter(
+      (n) => n.startsWith(LAB_PREFIX) && n.includes(`-${process.pid}-`),
+    );
+    assert.deepEqual(mine, []);
+  });
+});
