@@ -28,14 +28,24 @@ const caseNames = readdirSync(CASES, { withFileTypes: true })
   .map((d) => d.name)
   .sort();
 
-async function renderCase(dir: string): Promise<string> {
+/** The same objects in reverse order, inside Lists too: the render must not depend on order. */
+function reversed(objects: readonly unknown[]): unknown[] {
+  return [...objects].reverse().map((o) => {
+    if (typeof o !== "object" || o === null || !Array.isArray((o as { items?: unknown }).items)) return o;
+    return { ...o, items: [...(o as { items: unknown[] }).items].reverse() };
+  });
+}
+
+async function renderCase(dir: string, order: (objects: unknown[]) => unknown[] = (o) => o): Promise<string> {
   const configFile = join(dir, "config.yaml");
   // Password files are named relative to the case folder; NODE_NAME is unset so config.yaml decides.
   const config = await parseConfig(await readFile(configFile, "utf8"), configFile, {}, async (file) =>
     (await readFile(resolve(dir, file), "utf8")).replace(/\r?\n$/, ""),
   );
   const objectsFile = join(dir, "objects.yaml");
-  const { snapshot, nodes, problems } = objectsToSnapshot(parseObjects(await readFile(objectsFile, "utf8"), objectsFile));
+  const { snapshot, nodes, problems } = objectsToSnapshot(
+    order(parseObjects(await readFile(objectsFile, "utf8"), objectsFile)),
+  );
   assert.deepEqual(problems, [], `${objectsFile}: unreadable objects`);
   const node = nodes.find((n) => n.name === config.nodeName);
   assert.ok(node, `${objectsFile}: no Node named ${config.nodeName}`);
@@ -44,18 +54,29 @@ async function renderCase(dir: string): Promise<string> {
   return renderFrrConf(templates, toTemplateContext(config, state));
 }
 
-describe("golden: render", () => {
-  it("has cases", () => {
+void describe("golden: render", () => {
+  void it("has cases", () => {
     assert.ok(caseNames.length >= 5, `expected at least 5 cases in ${CASES}`);
   });
   for (const name of caseNames) {
-    it(name, async () => {
+    void it(name, async () => {
       const dir = join(CASES, name);
       const expectedFile = join(dir, "expected.conf");
       const actual = await renderCase(dir);
       if (UPDATE) writeFileSync(expectedFile, actual);
-      assert.ok(existsSync(expectedFile), `${expectedFile} is missing; run with UPDATE_GOLDEN=1 and review it`);
-      assert.equal(actual, readFileSync(expectedFile, "utf8"), `${name}: render differs from expected.conf (UPDATE_GOLDEN=1 rewrites it)`);
+      assert.ok(
+        existsSync(expectedFile),
+        `${expectedFile} is missing; run with UPDATE_GOLDEN=1 and review it`,
+      );
+      assert.equal(
+        actual,
+        readFileSync(expectedFile, "utf8"),
+        `${name}: render differs from expected.conf (UPDATE_GOLDEN=1 rewrites it)`,
+      );
+    });
+    void it(`${name}: same render with the objects in reverse order`, async () => {
+      const dir = join(CASES, name);
+      assert.equal(await renderCase(dir, reversed), await renderCase(dir));
     });
   }
 });
@@ -83,15 +104,17 @@ function dryRunOrSkip(t: TestContext, file: string): SyntaxCheck | undefined {
   const result = vtyshDryRun(file);
   if (result !== undefined) return result;
   if (process.env["CI"] !== undefined && process.env["CI"] !== "") {
-    assert.fail(`${VTYSH} not found, but CI is set: install FRR (apt-get install frr) so goldens are checked by FRR`);
+    assert.fail(
+      `${VTYSH} not found, but CI is set: install FRR (apt-get install frr) so goldens are checked by FRR`,
+    );
   }
   t.skip(`${VTYSH} not found: FRR syntax check skipped (install FRR, or set VTYSH=/path/to/vtysh)`);
   return undefined;
 }
 
-describe("golden: FRR accepts every expected.conf (vtysh --dryrun)", () => {
+void describe("golden: FRR accepts every expected.conf (vtysh --dryrun)", () => {
   for (const name of caseNames) {
-    it(name, (t) => {
+    void it(name, (t) => {
       const file = join(CASES, name, "expected.conf");
       assert.ok(existsSync(file), `${file} is missing`);
       const result = dryRunOrSkip(t, file);
@@ -101,10 +124,13 @@ describe("golden: FRR accepts every expected.conf (vtysh --dryrun)", () => {
     });
   }
 
-  it("rejects broken/frr.conf (the check can fail)", (t) => {
+  void it("rejects broken/frr.conf (the check can fail)", (t) => {
     const result = dryRunOrSkip(t, BROKEN);
     if (result === undefined) return;
     assert.notEqual(result.status, 0, "vtysh --dryrun accepted a misspelled keyword");
-    assert.ok(result.errors.some((l) => /remote-az/.test(l)), `expected a complaint about remote-az, got ${JSON.stringify(result.errors)}`);
+    assert.ok(
+      result.errors.some((l) => /remote-az/.test(l)),
+      `expected a complaint about remote-az, got ${JSON.stringify(result.errors)}`,
+    );
   });
 });

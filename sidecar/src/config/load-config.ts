@@ -32,6 +32,8 @@ export interface Config {
   /** Why this mode (the auto rule is documented in the README). */
   readonly modeReason: string;
   readonly interface: string;
+  readonly netns: string;
+  readonly stateFile: string;
   readonly policy: AdvertisePolicy;
   readonly frr: ConfigFile["frr"];
   readonly timings: ConfigFile["timings"];
@@ -107,6 +109,8 @@ export async function parseConfig(
     mode,
     modeReason,
     interface: file.advertise.interface,
+    netns: file.advertise.netns,
+    stateFile: file.advertise.stateFile,
     policy: {
       addressKinds: file.advertise.addressKinds,
       allowedCidrs: file.advertise.allowedCidrs.map(normaliseCidr),

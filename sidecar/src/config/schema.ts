@@ -61,6 +61,10 @@ export const configSchema = z.strictObject({
       mode: z.enum(["network", "connected", "auto"]).default("auto"),
       /** Where service addresses are kept (the seed used lo). */
       interface: interfaceName.default("lo"),
+      /** Network namespace of that interface (`ip -n`); "" = our own. For labs where FRR runs in a netns. */
+      netns: z.string().regex(/^[A-Za-z0-9_.-]{0,64}$/, "must be a network namespace name").default(""),
+      /** Where the set of addresses we added is recorded, so a restart never touches others' addresses. */
+      stateFile: path.default("/var/lib/frr-advertiser/addresses.json"),
       addressKinds: z
         .strictObject({
           clusterIP: z.boolean().default(true),

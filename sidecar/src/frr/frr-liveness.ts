@@ -1,11 +1,12 @@
-// Notices FRR restarting under us by watching the daemons' pid files (cheap: a file read
-// per poll, no vtysh) and reports when FRR answers again, so the config can be re-applied.
+// Notices FRR restarting under us by watching the daemons' vty sockets (a restarted daemon
+// re-creates its socket: new inode; cheap, one stat per poll, no vtysh) and reports when FRR
+// answers again, so the config can be re-applied.
 
-import { readFile } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface FrrLivenessOptions {
-  /** FRR state dir including the pathspace, e.g. /var/run/frr or /var/run/frr/NS. */
+  /** FRR state dir including the pathspace, e.g. /var/run/frr or /var/run/frr/NS (holds DAEMON.vty). */
   readonly stateDir: string;
   readonly daemons: readonly string[];
   readonly intervalMs: number;
@@ -18,7 +19,7 @@ export interface FrrLivenessOptions {
 
 export class FrrLiveness {
   private timer: NodeJS.Timeout | undefined;
-  private lastPids: string | undefined;
+  private lastIds: string | undefined;
   private up = false;
   private polling = false;
 
@@ -51,14 +52,14 @@ export class FrrLiveness {
     if (this.polling) return;
     this.polling = true;
     try {
-      const pids = await this.readPids();
-      if (pids !== this.lastPids) {
+      const ids = await this.socketIdentity();
+      if (ids !== this.lastIds) {
         // A new pid (or a vanished one) means a daemon restarted: confirm it answers first.
         if (this.up) this.opts.onDown();
         this.up = false;
       }
-      this.lastPids = pids;
-      if (!this.up && pids !== undefined && (await this.opts.isUp())) {
+      this.lastIds = ids;
+      if (!this.up && ids !== undefined && (await this.opts.isUp())) {
         this.up = true;
         this.opts.onUp();
       }
@@ -67,12 +68,15 @@ export class FrrLiveness {
     }
   }
 
-  private async readPids(): Promise<string | undefined> {
+  private async socketIdentity(): Promise<string | undefined> {
     try {
-      const pids = await Promise.all(
-        this.opts.daemons.map(async (d) => (await readFile(join(this.opts.stateDir, `${d}.pid`), "utf8")).trim()),
+      const ids = await Promise.all(
+        this.opts.daemons.map(async (d) => {
+          const st = await stat(join(this.opts.stateDir, `${d}.vty`), { bigint: true });
+          return `${st.ino}:${st.ctimeNs}`;
+        }),
       );
-      return pids.join(",");
+      return ids.join(",");
     } catch {
       return undefined;
     }

@@ -35,7 +35,12 @@ export class FakeIp {
   #list(): RunResult {
     const info = [...this.addresses].map((text) => {
       const [local = "", len = ""] = text.split("/");
-      return { family: local.includes(":") ? "inet6" : "inet", local, prefixlen: Number(len), scope: "global" };
+      return {
+        family: local.includes(":") ? "inet6" : "inet",
+        local,
+        prefixlen: Number(len),
+        scope: "global",
+      };
     });
     const link = { ifindex: 1, ifname: this.iface, addr_info: [...this.extraInfo, ...info] };
     return { stdout: JSON.stringify([link]), stderr: "", exitCode: 0 };

@@ -210,7 +210,10 @@ void describe("planAddresses", () => {
   });
 
   void test("rejects inputs that are not addresses (a caller bug, never a guess)", () => {
-    assert.throws(() => planAddresses({ desired: ["10.0.0.7/32"], present: [], owned: [] }), /desired address/);
+    assert.throws(
+      () => planAddresses({ desired: ["10.0.0.7/32"], present: [], owned: [] }),
+      /desired address/,
+    );
     assert.throws(() => planAddresses({ desired: [], present: ["lo"], owned: [] }), /present address/);
     assert.throws(() => planAddresses({ desired: [], present: [], owned: ["10.0.0.07"] }), /owned address/);
     assert.throws(

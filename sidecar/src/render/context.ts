@@ -2,6 +2,7 @@
 // All decisions and formatting happen here, so templates need nothing but {{#each}} and {{#if}}.
 
 import type { Config, Neighbor } from "../config/load-config.js";
+import type { AdvertisePolicy } from "../model/policy.js";
 import type { AdvertisedPrefix, AttributeSet, DesiredState } from "../model/desired-state-types.js";
 import type { IpFamily } from "../model/snapshot.js";
 import { compareIps, parseIp } from "../model/ip.js";
@@ -28,13 +29,32 @@ export const EMPTY_DESIRED_STATE: DesiredState = Object.freeze({
   problems: [],
 });
 
-export function toTemplateContext(config: Config, state: DesiredState): TemplateContext {
+/** The part of the Config the context reads (a whole Config fits); tests build just this. */
+export interface RenderConfig {
+  readonly bgp: Config["bgp"];
+  readonly mode: Config["mode"];
+  readonly modeReason: string;
+  readonly interface: string;
+  readonly policy: Pick<AdvertisePolicy, "allowedCidrs" | "excludedIps">;
+  readonly frr: Pick<Config["frr"], "logLevel">;
+}
+
+export function toTemplateContext(config: RenderConfig, state: DesiredState): TemplateContext {
   const enabled = new Set<IpFamily>(config.bgp.families);
   const neighbors = toNeighbors(config.bgp.neighbors, enabled);
-  const setLines = new Map(state.attributeSets.map((s) => [checked(s.name, SHAPE.name, "attribute set name"), setLinesOf(s)]));
+  const setLines = new Map(
+    state.attributeSets.map((s) => [checked(s.name, SHAPE.name, "attribute set name"), setLinesOf(s)]),
+  );
   const byFamily = groupByFamily(state.prefixes);
   const build = (family: IpFamily): FamilyContext =>
-    toFamily({ family, config, enabled: enabled.has(family), prefixes: byFamily[family], neighbors, setLines });
+    toFamily({
+      family,
+      config,
+      enabled: enabled.has(family),
+      prefixes: byFamily[family],
+      neighbors,
+      setLines,
+    });
   const ipv4 = build("ipv4");
   const ipv6 = build("ipv6");
   const families = [ipv4, ipv6].filter((f) => f.enabled);
@@ -62,7 +82,9 @@ export function toTemplateContext(config: Config, state: DesiredState): Template
       prefixes: families.reduce((n, f) => n + f.prefixes.length, 0),
       ipv4Prefixes: ipv4.enabled ? ipv4.prefixes.length : 0,
       ipv6Prefixes: ipv6.enabled ? ipv6.prefixes.length : 0,
-      attributeSets: new Set(families.flatMap((f) => f.prefixes.map((p) => p.attributeSet).filter((s) => s !== ""))).size,
+      attributeSets: new Set(
+        families.flatMap((f) => f.prefixes.map((p) => p.attributeSet).filter((s) => s !== "")),
+      ).size,
       neighbors: neighbors.length,
     },
   };
@@ -80,7 +102,7 @@ function groupByFamily(prefixes: readonly AdvertisedPrefix[]): Record<IpFamily, 
 
 interface FamilyInput {
   readonly family: IpFamily;
-  readonly config: Config;
+  readonly config: RenderConfig;
   readonly enabled: boolean;
   readonly prefixes: readonly AdvertisedPrefix[];
   readonly neighbors: readonly NeighborContext[];
@@ -102,7 +124,9 @@ function toFamily(input: FamilyInput): FamilyContext {
     name: names.allowedPrefixListName(family),
     entries: allowedEntries(family, config.policy.allowedCidrs, config.policy.excludedIps),
   };
-  const connected = isNetwork ? { lists: [], entries: [] } : connectedPolicy(family, prefixes, input.setLines);
+  const connected = isNetwork
+    ? { lists: [], entries: [] }
+    : connectedPolicy(family, prefixes, input.setLines);
   return {
     enabled: input.enabled,
     afi: family,
@@ -115,7 +139,9 @@ function toFamily(input: FamilyInput): FamilyContext {
     attributePrefixLists: connected.lists,
     connectedRouteMap: {
       name: names.connectedRouteMapName(family),
-      entries: isNetwork ? [] : [...connected.entries, { seq: PLAIN_ENTRY_SEQ, prefixList: allowedPrefixList.name, sets: [] }],
+      entries: isNetwork
+        ? []
+        : [...connected.entries, { seq: PLAIN_ENTRY_SEQ, prefixList: allowedPrefixList.name, sets: [] }],
     },
   };
 }
@@ -163,14 +189,16 @@ function toNeighbors(list: readonly Neighbor[], enabled: ReadonlySet<IpFamily>):
 
 function toNeighbor(n: Neighbor, enabled: ReadonlySet<IpFamily>): NeighborContext {
   const address = n.address === undefined ? "" : canonicalAddress(n.address, "neighbor address");
-  const iface = n.interface === undefined ? "" : checked(n.interface, SHAPE.interfaceName, "neighbor interface");
+  const iface =
+    n.interface === undefined ? "" : checked(n.interface, SHAPE.interfaceName, "neighbor interface");
   const wants = (f: IpFamily): boolean => enabled.has(f) && n.families.includes(f);
   return {
     id: iface !== "" ? iface : address,
     isUnnumbered: iface !== "",
     address,
     interface: iface,
-    remoteAs: typeof n.remoteAs === "number" ? checkedInt(n.remoteAs, 1, 4294967295, "remote-as") : n.remoteAs,
+    remoteAs:
+      typeof n.remoteAs === "number" ? checkedInt(n.remoteAs, 1, 4294967295, "remote-as") : n.remoteAs,
     description: n.description === undefined ? "" : checked(n.description, SHAPE.description, "description"),
     bfd: n.bfd,
     gracefulRestart: n.gracefulRestart,

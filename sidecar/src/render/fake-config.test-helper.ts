@@ -1,8 +1,14 @@
-// Test support for render/: a complete, valid Config and desired-state builders, so tests
+// Test support for render/: a valid RenderConfig and desired-state builders, so tests
 // state only what they vary. Not imported by production code.
 
 import type { Config, Neighbor } from "../config/load-config.js";
-import type { AdvertisedPrefix, AttributeSet, BgpAttributes, DesiredState } from "../model/desired-state-types.js";
+import type { RenderConfig } from "./context.js";
+import type {
+  AdvertisedPrefix,
+  AttributeSet,
+  BgpAttributes,
+  DesiredState,
+} from "../model/desired-state-types.js";
 import type { IpFamily } from "../model/snapshot.js";
 
 export interface ConfigOverrides {
@@ -18,10 +24,9 @@ export function neighbor(fields: Partial<Neighbor> & Pick<Neighbor, "remoteAs">)
   return { bfd: false, gracefulRestart: false, families: ["ipv4", "ipv6"], password: undefined, ...fields };
 }
 
-export function fakeConfig(o: ConfigOverrides = {}): Config {
+export function fakeConfig(o: ConfigOverrides = {}): RenderConfig {
   const mode = o.mode ?? "network";
   return {
-    nodeName: "node-a",
     bgp: {
       asn: 65001,
       routerId: "10.0.0.1",
@@ -34,31 +39,22 @@ export function fakeConfig(o: ConfigOverrides = {}): Config {
     modeReason: `advertise.mode is ${mode}`,
     interface: mode === "network" ? "lo" : "kube-lb",
     policy: {
-      addressKinds: { clusterIP: true, loadBalancer: true, externalIP: false },
       allowedCidrs: o.allowedCidrs ?? ["10.96.0.0/12", "fd00:10::/64"],
       excludedIps: o.excludedIps ?? [],
-      includeNamespaces: [],
-      excludeNamespaces: [],
-      serviceSelector: [],
-      withdrawWhenUnschedulable: false,
-      drain: false,
     },
-    frr: {
-      templateDir: "frr-templates",
-      configFile: "/etc/frr/frr.conf",
-      vtysh: "/usr/bin/vtysh",
-      reloadScript: "/usr/lib/frr/frr-reload.py",
-      pathspace: "",
-      logLevel: o.logLevel ?? "informational",
-    },
-    timings: { batchWindowMs: 50, resyncIntervalSeconds: 60, reloadTimeoutSeconds: 120, shutdownTimeoutSeconds: 20 },
-    server: { address: "0.0.0.0", port: 9479 },
-    log: { level: "info" },
+    frr: { logLevel: o.logLevel ?? "informational" },
   };
 }
 
 export function attributes(fields: Partial<BgpAttributes>): BgpAttributes {
-  return { communities: [], largeCommunities: [], localPreference: undefined, med: undefined, asPathPrepend: [], ...fields };
+  return {
+    communities: [],
+    largeCommunities: [],
+    localPreference: undefined,
+    med: undefined,
+    asPathPrepend: [],
+    ...fields,
+  };
 }
 
 /** The n-th test prefix: 10.96.x.y for IPv4, fd00:10::n for IPv6 (increasing with n). */
@@ -74,6 +70,9 @@ export function prefixAt(family: IpFamily, n: number, attributeSet?: string): Ad
   };
 }
 
-export function desiredState(prefixes: readonly AdvertisedPrefix[], attributeSets: readonly AttributeSet[] = []): DesiredState {
+export function desiredState(
+  prefixes: readonly AdvertisedPrefix[],
+  attributeSets: readonly AttributeSet[] = [],
+): DesiredState {
   return { prefixes, attributeSets, decisions: [], problems: [] };
 }

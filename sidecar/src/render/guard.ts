@@ -10,7 +10,8 @@ export class ContextInvariantError extends Error {
 
 /** Returns `value` if it matches `shape`; throws otherwise, quoting it as JSON so a newline shows. */
 export function checked(value: string, shape: RegExp, what: string): string {
-  if (!shape.test(value)) throw new ContextInvariantError(`${what} ${JSON.stringify(value)} is not ${shape.source}`);
+  if (!shape.test(value))
+    throw new ContextInvariantError(`${what} ${JSON.stringify(value)} is not ${shape.source}`);
   return value;
 }
 
@@ -25,7 +26,8 @@ export function checkedInt(value: number, min: number, max: number, what: string
 export const SHAPE = {
   name: /^[A-Za-z0-9_.-]{1,63}$/,
   hostPrefix: /^(?:[0-9.]{7,15}\/32|[0-9a-f:]{2,39}\/128)$/,
-  community: /^(?:[0-9]{1,5}:[0-9]{1,5}|graceful-shutdown|accept-own|blackhole|no-export|no-advertise|local-AS|no-peer)$/,
+  community:
+    /^(?:[0-9]{1,5}:[0-9]{1,5}|graceful-shutdown|accept-own|blackhole|no-export|no-advertise|local-AS|no-peer)$/,
   largeCommunity: /^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$/,
   interfaceName: /^[A-Za-z0-9_.:-]{1,15}$/,
   hostname: /^[A-Za-z0-9.-]{1,63}$/,

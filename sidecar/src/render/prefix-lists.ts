@@ -20,13 +20,15 @@ function parseAll(texts: readonly string[], family: IpFamily, what: string): Cid
     if (!parsed.ok) throw new ContextInvariantError(`${what} ${JSON.stringify(text)}: ${parsed.error}`);
     if (parsed.value.family === family) out.set(parsed.value.text, parsed.value);
   }
-  return [...out.values()].sort((a, b) => (a.network === b.network ? a.length - b.length : a.network < b.network ? -1 : 1));
+  return [...out.values()].sort((a, b) =>
+    a.network === b.network ? a.length - b.length : a.network < b.network ? -1 : 1,
+  );
 }
 
 /**
  * The static outbound filter of one family: excluded IPs denied first, then each allowed CIDR's
- * host routes (/32, /128) permitted. Host-length entries carry no ge/le: `ge 32` on a /32 is
- * accepted by FRR 8.4 but rejected by later releases (len < ge <= le).
+ * host routes (/32, /128) permitted. Host-length entries carry no ge/le: FRR 8.4.4 accepts
+ * `ge 32` on a /32, but other releases refuse it ("make sure: len < ge-value <= le-value").
  */
 export function allowedEntries(
   family: IpFamily,
@@ -37,7 +39,9 @@ export function allowedEntries(
   const allowed = parseAll(allowedCidrs, family, "allowed CIDR");
   if (allowed.length === 0) return [{ seq: 10, line: "deny any" }];
   const lines = [
-    ...parseAll(excludedIps, family, "excluded IP").map((c) => (c.length === bits ? `deny ${c.text}` : `deny ${c.text} le ${bits}`)),
+    ...parseAll(excludedIps, family, "excluded IP").map((c) =>
+      c.length === bits ? `deny ${c.text}` : `deny ${c.text} le ${bits}`,
+    ),
     ...allowed.map((c) => (c.length === bits ? `permit ${c.text}` : `permit ${c.text} ge ${bits}`)),
   ];
   return lines.map((line, i) => ({ seq: (i + 1) * 10, line }));

@@ -1,10 +1,9 @@
 // Compiles the frr.conf templates in an isolated Handlebars environment and renders them.
-// Pure given the template sources: no file access, no helpers of our own, no global state.
+// Pure given the template sources: no file access, no global state, only Handlebars' built-in helpers.
 
 import Handlebars from "handlebars";
-import type { Config } from "../config/load-config.js";
 import type { TemplateContext } from "./context-types.js";
-import { EMPTY_DESIRED_STATE, toTemplateContext } from "./context.js";
+import { EMPTY_DESIRED_STATE, toTemplateContext, type RenderConfig } from "./context.js";
 
 export interface TemplateSources {
   /** frr.conf.hbs */
@@ -68,7 +67,8 @@ function requireDefinedArguments(env: typeof Handlebars): void {
       const options = args.at(-1) as { loc?: hbs.AST.SourceLocation } | undefined;
       if (args.length === 2 && args[0] === undefined) {
         // Same " - LINE:COLUMN" suffix as Handlebars' own errors, formatted by toRenderError.
-        const at = options?.loc === undefined ? "" : ` - ${options.loc.start.line}:${options.loc.start.column}`;
+        const at =
+          options?.loc === undefined ? "" : ` - ${options.loc.start.line}:${options.loc.start.column}`;
         throw new Error(`"#${name}" argument not defined${at}`);
       }
       return Reflect.apply(builtin, this, args) as unknown;
@@ -105,7 +105,10 @@ function toRenderError(file: string, err: unknown): RenderError {
   // Handlebars ends located messages with " - LINE:COLUMN" (column from 0).
   const detail = message
     .replace(/ in \[object Object\]/g, "")
-    .replace(/ - (\d+):(\d+)$/, (_m, line: string, col: string) => ` (line ${line}, column ${Number(col) + 1})`);
+    .replace(
+      / - (\d+):(\d+)$/,
+      (_m, line: string, col: string) => ` (line ${line}, column ${Number(col) + 1})`,
+    );
   return new RenderError(file, detail.trim());
 }
 
@@ -113,14 +116,17 @@ function toRenderError(file: string, err: unknown): RenderError {
 export function renderFrrConf(compiled: CompiledTemplates, context: TemplateContext): string {
   const text = compiled.render(context);
   const lines = text.split(/\r?\n/).map((line) => line.trimEnd());
-  return `${lines.join("\n").replace(/\n{3,}/g, "\n\n").replace(/^\n+|\n+$/g, "")}\n`;
+  return `${lines
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .replace(/^\n+|\n+$/g, "")}\n`;
 }
 
 /**
  * Renders the empty desired state: run at start and on every template change, so a broken
  * template is refused before it could replace the last good one.
  */
-export function trialRender(compiled: CompiledTemplates, config: Config): string {
+export function trialRender(compiled: CompiledTemplates, config: RenderConfig): string {
   return renderFrrConf(compiled, toTemplateContext(config, EMPTY_DESIRED_STATE));
 }
 

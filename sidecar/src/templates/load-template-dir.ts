@@ -25,7 +25,10 @@ export async function loadTemplateDir(dir: string): Promise<TemplateSources> {
   for (const file of await listPartials(partialsDir)) {
     const name = PARTIAL_FILE.exec(file)?.[1];
     if (name === undefined) {
-      throw new TemplateLoadError(join(partialsDir, file), "a partial's name may hold only letters, digits, _ and -");
+      throw new TemplateLoadError(
+        join(partialsDir, file),
+        "a partial's name may hold only letters, digits, _ and -",
+      );
     }
     partials[name] = await readTemplate(join(partialsDir, file));
   }

@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { AddressReconciler } from "./address-reconciler.js";
+import { FakeIp } from "./fake-ip.test-helper.js";
+import { IpAddressAdapter, type AddressChange, type ApplyResult } from "./ip-addresses.js";
+import { OwnedAddressStore } from "./owned-state.js";
+
+let dir = "";
+let n = 0;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "fa-recon-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const FOREIGN = "192.0.2.99";
+
+/** One "node": a fake interface and a state file; reconcilers made from it are "process restarts". */
+function node() {
+  const ip = new FakeIp("lo");
+  const path = join(dir, `owned-${n++}.json`);
+  const log: string[] = [];
+  const run = ip.run;
+  const start = (opts: { crash?: "before-apply" | "after-apply" } = {}) => {
+    const adapter = new IpAddressAdapter({
+      iface: "lo",
+      run: (argv, input) => {
+        if (argv.includes("-batch")) log.push("batch");
+        return run(argv, input);
+      },
+    });
+    const store = new OwnedAddressStore({ path, iface: "lo" });
+    const saving = {
+      load: () => store.load(),
+      save: async (a: Iterable<string>) => {
+        const list = [...a].sort();
+        log.push(`save ${list.join(",")}`);
+        await store.save(list);
+      },
+    };
+    const crashing = {
+      list: () => adapter.list(),
+      apply: async (change: AddressChange): Promise<ApplyResult> => {
+        if (opts.crash === "before-apply") throw new Error("SIGKILL before ip ran");
+        const result = await adapter.apply(change);
+        if (opts.crash === "after-apply") throw new Error("SIGKILL after ip ran");
+        return result;
+      },
+    };
+    return new AddressReconciler({ adapter: crashing, store: saving });
+  };
+  const onIface = () => [...ip.addresses].map((a) => a.split("/")[0]).sort();
+  const stateFile = async () =>
+    (JSON.parse(await readFile(path, "utf8")) as { addresses: string[] }).addresses;
+  return { ip, log, start, onIface, stateFile };
+}
+
+void describe("AddressReconciler", () => {
+  void test("fresh start: adds in one batch, records ownership before and after", async () => {
+    const nd = node();
+    const out = await nd.start().syncAddresses(new Set(["10.0.0.7", "fd00::7"]));
+    assert.deepEqual(out.add, ["10.0.0.7", "fd00::7"]);
+    assert.deepEqual(out.owned, ["10.0.0.7", "fd00::7"]);
+    assert.deepEqual(out.failed, []);
+    assert.deepEqual(nd.onIface(), ["10.0.0.7", "fd00::7"]);
+    // Intent saved BEFORE the batch; the verified set equals the intent, so no second save.
+    assert.deepEqual(nd.log, ["save 10.0.0.7,fd00::7", "batch"]);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7", "fd00::7"]);
+  });
+
+  void test("restart after SIGKILL: no adds, no removes, foreign untouched, drain removes only ours", async () => {
+    const nd = node();
+    nd.ip.addresses.add(`${FOREIGN}/32`);
+    await nd.start().syncAddresses(["10.0.0.7", "fd00::7"]);
+    nd.log.length = 0;
+    const restarted = nd.start();
+    const again = await restarted.syncAddresses(["10.0.0.7", "fd00::7"]);
+    assert.deepEqual([again.add, again.remove], [[], []]);
+    assert.deepEqual(nd.log, [], "no batch, no save");
+    const drained = await restarted.syncAddresses(new Set());
+    assert.deepEqual(drained.remove, ["10.0.0.7", "fd00::7"]);
+    assert.deepEqual(nd.onIface(), [FOREIGN]);
+    assert.deepEqual(await nd.stateFile(), []);
+  });
+
+  void test("a desired address someone else already put there is never removed", async () => {
+    const nd = node();
+    nd.ip.addresses.add(`${FOREIGN}/32`);
+    const r = nd.start();
+    const out = await r.syncAddresses([FOREIGN, "10.0.0.7"]);
+    assert.deepEqual(out.add, ["10.0.0.7"]);
+    assert.deepEqual(out.owned, ["10.0.0.7"]);
+    await r.syncAddresses([]);
+    assert.deepEqual(nd.onIface(), [FOREIGN]);
+  });
+
+  void test("crash after intent was saved but before ip ran: next start re-adds, nothing orphaned", async () => {
+    const nd = node();
+    await assert.rejects(nd.start({ crash: "before-apply" }).syncAddresses(["10.0.0.7"]), /SIGKILL/);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7"]);
+    assert.deepEqual(nd.onIface(), []);
+    const out = await nd.start().syncAddresses(["10.0.0.7"]);
+    assert.deepEqual(out.add, ["10.0.0.7"]);
+    assert.deepEqual(out.owned, ["10.0.0.7"]);
+  });
+
+  void test("crash after ip added but before the final save: the addresses are still ours", async () => {
+    const nd = node();
+    await assert.rejects(
+      nd.start({ crash: "after-apply" }).syncAddresses(["10.0.0.7", "10.0.0.8"]),
+      /SIGKILL/,
+    );
+    assert.deepEqual(nd.onIface(), ["10.0.0.7", "10.0.0.8"]);
+    const out = await nd.start().syncAddresses(["10.0.0.7"]);
+    assert.deepEqual(out.remove, ["10.0.0.8"]);
+    assert.deepEqual(nd.onIface(), ["10.0.0.7"]);
+  });
+
+  void test("crash during a removal: the address stays owned until it is gone", async () => {
+    const nd = node();
+    await nd.start().syncAddresses(["10.0.0.7", "10.0.0.8"]);
+    await assert.rejects(nd.start({ crash: "before-apply" }).syncAddresses(["10.0.0.7"]), /SIGKILL/);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7", "10.0.0.8"]);
+    const out = await nd.start().syncAddresses(["10.0.0.7"]);
+    assert.deepEqual(out.remove, ["10.0.0.8"]);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7"]);
+  });
+
+  void test("phases: addOnly never removes, removeOnly never adds", async () => {
+    const nd = node();
+    const r = nd.start();
+    await r.syncAddresses(["10.0.0.1"]);
+    const added = await r.addOnly(["10.0.0.2"]);
+    assert.deepEqual([added.add, added.remove], [["10.0.0.2"], []]);
+    assert.deepEqual(nd.onIface(), ["10.0.0.1", "10.0.0.2"]);
+    const removed = await r.removeOnly(["10.0.0.3"]);
+    assert.deepEqual([removed.add, removed.remove], [[], ["10.0.0.1", "10.0.0.2"]]);
+    assert.deepEqual(nd.onIface(), []);
+    assert.deepEqual(removed.owned, []);
+  });
+
+  void test("excluded addresses are neither added nor removed", async () => {
+    const nd = node();
+    const r = nd.start();
+    await r.syncAddresses(["10.0.0.1", "10.0.0.2"]);
+    const out = await r.syncAddresses(["10.0.0.3", "10.9.0.1"], ["10.0.0.2", "10.9.0.0/16"]);
+    assert.deepEqual([out.add, out.remove], [["10.0.0.3"], ["10.0.0.1"]]);
+    assert.deepEqual(nd.onIface(), ["10.0.0.2", "10.0.0.3"]);
+  });
+
+  void test("a refused add is reported, not owned, and retried next time", async () => {
+    const nd = node();
+    nd.ip.refuse.add("10.0.0.8");
+    const r = nd.start();
+    const out = await r.syncAddresses(["10.0.0.7", "10.0.0.8"]);
+    assert.deepEqual(
+      out.failed.map((f) => f.address),
+      ["10.0.0.8"],
+    );
+    assert.deepEqual(out.owned, ["10.0.0.7"]);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7"]);
+    nd.ip.refuse.clear();
+    const retry = await r.syncAddresses(["10.0.0.7", "10.0.0.8"]);
+    assert.deepEqual([retry.add, retry.failed], [["10.0.0.8"], []]);
+  });
+
+  void test("an address that appears between list and batch is someone else's", async () => {
+    const ip = new FakeIp("lo");
+    const adapter = new IpAddressAdapter({
+      iface: "lo",
+      run: (argv, input) => {
+        if (argv.includes("-batch")) ip.addresses.add(`${FOREIGN}/32`); // the race
+        return ip.run(argv, input);
+      },
+    });
+    const store = new OwnedAddressStore({ path: join(dir, `race-${n++}.json`), iface: "lo" });
+    const r = new AddressReconciler({ adapter, store });
+    const out = await r.syncAddresses([FOREIGN, "10.0.0.7"]);
+    assert.deepEqual(out.failed, []);
+    assert.deepEqual(out.owned, ["10.0.0.7"]);
+    await r.syncAddresses([]);
+    assert.ok(ip.addresses.has(`${FOREIGN}/32`));
+  });
+
+  void test("overlapping calls run one at a time", async () => {
+    const ip = new FakeIp("lo");
+    let active = 0;
+    let maxActive = 0;
+    const adapter = new IpAddressAdapter({
+      iface: "lo",
+      run: async (argv, input) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        active--;
+        return ip.run(argv, input);
+      },
+    });
+    const store = new OwnedAddressStore({ path: join(dir, `serial-${n++}.json`), iface: "lo" });
+    const r = new AddressReconciler({ adapter, store });
+    const desired = new Set(["10.0.0.1"]);
+    const first = r.syncAddresses(desired);
+    desired.add("10.0.0.2"); // mutating the caller's set after the call does not leak into it
+    const results = await Promise.all([first, r.syncAddresses(["10.0.0.3"]), r.syncAddresses(["10.0.0.3"])]);
+    assert.equal(maxActive, 1);
+    assert.deepEqual(
+      results.map((o) => [o.add, o.remove]),
+      [
+        [["10.0.0.1"], []],
+        [["10.0.0.3"], ["10.0.0.1"]],
+        [[], []],
+      ],
+    );
+  });
+
+  void test("a failure does not jam the queue", async () => {
+    const nd = node();
+    const r = nd.start({ crash: "before-apply" });
+    await assert.rejects(r.syncAddresses(["10.0.0.1"]));
+    const out = await r.syncAddresses([]);
+    assert.deepEqual(out.owned, []);
+  });
+});

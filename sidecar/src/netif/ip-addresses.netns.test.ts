@@ -1,0 +1,175 @@
+// The adapter against the real kernel and iproute2, inside a network namespace this test creates
+// (and deletes in after(), even on failure). Never touches the host's interfaces.
+// Needs root and `ip netns`; skipped otherwise, unless FA_NETNS_REQUIRED=1 (then it fails).
+
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createRunner } from "../exec.js";
+import { AddressReconciler } from "./address-reconciler.js";
+import { IpAddressAdapter, IpCommandError, type ProcessRunner } from "./ip-addresses.js";
+import { OwnedAddressStore } from "./owned-state.js";
+
+const NS = `faip${randomBytes(4).toString("hex")}`;
+const host = createRunner(30_000);
+
+async function ip(...args: string[]): Promise<string> {
+  const r = await host(["ip", ...args]);
+  if (r.exitCode !== 0) throw new Error(`ip ${args.join(" ")}: exit ${r.exitCode}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** Why the namespace cannot be made (not root, no netns support), or "" once it exists. */
+async function createNamespace(): Promise<string> {
+  if (process.getuid?.() !== 0) return "needs root";
+  const r = await host(["ip", "netns", "add", NS]);
+  if (r.exitCode !== 0) return `ip netns add failed: ${r.stderr.trim()}`;
+  await ip("-n", NS, "link", "set", "lo", "up");
+  return "";
+}
+
+let unavailable = "";
+let created = false;
+let stateDir = "";
+let batchProcesses = 0;
+
+/** The production adapter's argv, run inside the namespace; counts `ip -batch` processes. */
+const inNamespace: ProcessRunner = (argv, input) => {
+  if (argv.includes("-batch")) batchProcesses++;
+  return host(["ip", "netns", "exec", NS, ...argv], input === undefined ? {} : { input });
+};
+
+function adapter(iface = "lo"): IpAddressAdapter {
+  return new IpAddressAdapter({ iface, run: inNamespace });
+}
+
+/** What the kernel holds, independently of the adapter: local → flags. */
+async function kernelAddresses(): Promise<Map<string, Record<string, unknown>>> {
+  const links = JSON.parse(await ip("-n", NS, "-j", "address", "show", "dev", "lo")) as {
+    addr_info: Record<string, unknown>[];
+  }[];
+  return new Map(
+    links.flatMap((l) => l.addr_info).map((a) => [`${String(a.local)}/${String(a.prefixlen)}`, a]),
+  );
+}
+
+async function flushGlobal(): Promise<void> {
+  await ip("-n", NS, "address", "flush", "dev", "lo", "scope", "global");
+}
+
+before(async () => {
+  unavailable = await createNamespace();
+  created = unavailable === "";
+  if (!created && process.env.FA_NETNS_REQUIRED === "1")
+    throw new Error(`netns test required but: ${unavailable}`);
+  stateDir = await mkdtemp(join(tmpdir(), "fa-netns-"));
+});
+
+after(async () => {
+  // Only our uniquely named namespace; its addresses vanish with it.
+  if (created) await host(["ip", "netns", "del", NS]);
+  if (stateDir !== "") await rm(stateDir, { recursive: true, force: true });
+});
+
+void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
+  void test("v4 + v6 host addresses in ONE batch, then listed", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    batchProcesses = 0;
+    const a = adapter();
+    const result = await a.apply({ add: ["10.0.0.7", "fd00::7", "2001:db8::1:0:0:1"], remove: [] });
+    assert.equal(batchProcesses, 1);
+    assert.deepEqual(result.failed, []);
+    assert.deepEqual(result.rejected, []);
+    assert.deepEqual([...(await a.list())].sort(), ["10.0.0.7", "2001:db8::1:0:0:1", "fd00::7"]);
+    const kernel = await kernelAddresses();
+    const v6 = kernel.get("fd00::7/128");
+    assert.equal(v6?.nodad, true, "IPv6 added with nodad");
+    assert.equal(v6.tentative, undefined, "usable at once");
+    assert.ok(kernel.has("127.0.0.1/8") && kernel.has("::1/128"), "loopback's own addresses untouched");
+  });
+
+  void test("-force: a failing line (already assigned / not found) does not stop the rest", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    await ip("-n", NS, "address", "add", "10.0.0.8/32", "dev", "lo");
+    await ip("-n", NS, "address", "add", "fd00::8/128", "dev", "lo", "nodad");
+    batchProcesses = 0;
+    const result = await adapter().apply({
+      add: ["10.0.0.8", "10.0.0.9", "fd00::8", "fd00::9"],
+      remove: ["10.0.0.200", "fd00::200"],
+    });
+    assert.equal(batchProcesses, 1);
+    assert.deepEqual([...result.present].sort(), ["10.0.0.8", "10.0.0.9", "fd00::8", "fd00::9"]);
+    assert.deepEqual(result.failed, []);
+    t.diagnostic(`ip's messages: ${JSON.stringify(result.rejected)}`);
+    assert.deepEqual(
+      result.rejected.map((r) => `${r.op} ${r.address}`),
+      ["add 10.0.0.8", "add fd00::8", "remove 10.0.0.200", "remove fd00::200"],
+    );
+    assert.ok(result.rejected.every((r) => r.reason.startsWith("Error:")));
+  });
+
+  void test("a foreign address survives a full sync cycle and a drain", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    await ip("-n", NS, "address", "add", "192.0.2.99/32", "dev", "lo");
+    await ip("-n", NS, "address", "add", "2001:db8::99/128", "dev", "lo", "nodad");
+    const store = new OwnedAddressStore({ path: join(stateDir, "owned.lo.json"), iface: "lo" });
+    const r = new AddressReconciler({ adapter: adapter(), store });
+    // The foreign v4 is also desired: it must stay un-owned.
+    const up = await r.syncAddresses(["10.0.0.7", "fd00::7", "192.0.2.99"]);
+    assert.deepEqual(up.add, ["10.0.0.7", "fd00::7"]);
+    // A restarted process (fresh reconciler, same state file) drains to nothing.
+    const restarted = new AddressReconciler({ adapter: adapter(), store });
+    const down = await restarted.syncAddresses(new Set());
+    assert.deepEqual(down.remove, ["10.0.0.7", "fd00::7"]);
+    assert.deepEqual(down.failed, []);
+    assert.deepEqual([...(await adapter().list())].sort(), ["192.0.2.99", "2001:db8::99"]);
+    assert.deepEqual([...(await store.load())], []);
+  });
+
+  void test("1,000 addresses (v4 + v6) added in one batch, removed in one batch", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    const v4 = Array.from({ length: 500 }, (_, i) => `10.77.${i >> 8}.${i & 255}`);
+    const v6 = Array.from({ length: 500 }, (_, i) => `fd00:77::${(i + 1).toString(16)}`);
+    const a = adapter();
+    batchProcesses = 0;
+    let started = performance.now();
+    const added = await a.apply({ add: [...v4, ...v6], remove: [] });
+    t.diagnostic(`add 1,000: ${(performance.now() - started).toFixed(0)} ms (batch + re-list)`);
+    assert.equal(batchProcesses, 1);
+    assert.deepEqual(added.failed, []);
+    assert.equal(added.present.size, 1_000);
+    started = performance.now();
+    const removed = await a.apply({ add: [], remove: [...v4, ...v6] });
+    t.diagnostic(`remove 1,000: ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal(batchProcesses, 2);
+    assert.deepEqual(removed.failed, []);
+    assert.equal(removed.present.size, 0);
+  });
+
+  void test("a missing interface is an error, not an empty list", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await assert.rejects(adapter("faipnone0").list(), IpCommandError);
+  });
+});
