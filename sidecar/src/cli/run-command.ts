@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfigFile, type Config } from "../config/load-config.js";
 import { createRunner } from "../exec.js";
 import { ConfigApplier } from "../frr/config-applier.js";
-import { FrrClient } from "../frr/frr-client.js";
+import { FrrClient, isEmptyDiff } from "../frr/frr-client.js";
 import { FrrLiveness } from "../frr/frr-liveness.js";
 import { ClusterWatch, loadKubeConfig } from "../kube/cluster-watch.js";
 import { createLogger, type Logger } from "../log.js";
@@ -121,6 +121,8 @@ class Sidecar {
         ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
       ],
     }, this.metrics.registry);
+    const bound = server.address();
+    log.info({ address: config.server.address, port: typeof bound === "object" && bound !== null ? bound.port : config.server.port }, "serving /healthz /readyz /metrics");
     liveness.start();
     templates.watch();
     await watch.start();
@@ -164,7 +166,7 @@ class Sidecar {
       if (this.applier.appliedConfig === undefined) return;
       this.frr.diff(this.config.frr.configFile).then(
         (d) => {
-          if (d.toAdd.length + d.toDelete.length === 0) return;
+          if (isEmptyDiff(d)) return;
           this.log.warn({ add: d.toAdd.length, delete: d.toDelete.length }, "FRR's running config drifted from frr.conf; re-applying");
           reconciler.requestFullApply();
         },

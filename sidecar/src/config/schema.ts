@@ -119,6 +119,8 @@ export const configSchema = z.strictObject({
       shutdownTimeoutSeconds: z.number().min(1).max(600).default(20),
       /** How often FRR's running config is compared with frr.conf (frr-reload.py --test); 0 = never. */
       driftCheckIntervalSeconds: z.number().min(0).max(86400).default(300),
+      /** Network mode: how long an address stays after FRR was told to withdraw its route. */
+      withdrawGraceMs: z.number().int().min(0).max(60000).default(1000),
       /** How often FRR's daemons are checked for a restart. */
       frrPollIntervalMs: z.number().int().min(50).max(60000).default(500),
     })
@@ -128,6 +130,7 @@ export const configSchema = z.strictObject({
       reloadTimeoutSeconds: 120,
       shutdownTimeoutSeconds: 20,
       driftCheckIntervalSeconds: 300,
+      withdrawGraceMs: 1000,
       frrPollIntervalMs: 500,
     }),
   server: z

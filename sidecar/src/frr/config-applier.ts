@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic, renameAtomic } from "./atomic-write.js";
 import { computeNetworkDelta } from "./config-delta.js";
-import { FrrCommandError, redactSecrets, type FrrClient } from "./frr-client.js";
+import { FrrCommandError, isEmptyDiff, redactSecrets, type FrrClient, type ReloadDiff } from "./frr-client.js";
 
 export type ApplyOutcome =
   | { readonly kind: "unchanged" }
@@ -87,8 +87,9 @@ export class ConfigApplier {
   private async reloadFull(text: string): Promise<void> {
     const candidate = `${this.configFile}.candidate`;
     await writeFileAtomic(candidate, text);
+    let policyChanged: boolean;
     try {
-      await this.frr.diff(candidate);
+      policyChanged = touchesPolicy(await this.frr.diff(candidate));
     } catch (err) {
       throw new ConfigRejectedError(`FRR rejected the rendered config: ${describe(err)}`, false);
     }
@@ -105,13 +106,17 @@ export class ConfigApplier {
     }
     await renameAtomic(candidate, this.configFile);
     this.applied = text;
+    // Route-map changes are not re-processed by FRR on their own (delay-timer 0 in the
+    // templates): re-send what peers got under the new export policy.
+    if (policyChanged) await this.frr.softClearOut().catch((err: unknown) => {
+      this.log.warn({ err: describe(err) }, "clear bgp soft out failed");
+    });
   }
 
   /** True when frr-reload.py sees nothing left to change between `file` and FRR's running config. */
   private async isRunning(file: string): Promise<boolean> {
     try {
-      const d = await this.frr.diff(file);
-      return d.toAdd.length === 0 && d.toDelete.length === 0;
+      return isEmptyDiff(await this.frr.diff(file));
     } catch {
       return false;
     }
@@ -141,4 +146,9 @@ export class ConfigApplier {
 function describe(err: unknown): string {
   if (err instanceof FrrCommandError) return err.message;
   return redactSecrets(err instanceof Error ? err.message : String(err));
+}
+
+/** True when a reload changes route-maps or prefix-lists (their lines or what they match/set). */
+export function touchesPolicy(d: ReloadDiff): boolean {
+  return [...d.toAdd, ...d.toDelete].some((l) => /^(route-map |ip prefix-list |ipv6 prefix-list |bgp community-list |bgp large-community-list )/.test(l.replace(/^no /, "")));
 }

@@ -75,13 +75,20 @@ export class FrrClient {
   /** One vtysh process applies a whole batch of config commands (`vtysh -f`). */
   async applyCommands(lines: readonly string[], batchFile: string): Promise<void> {
     const { writeFile, rm } = await import("node:fs/promises");
-    await writeFile(batchFile, `configure terminal\n${lines.join("\n")}\nend\n`, { mode: 0o640 });
+    // vtysh -f reads the file in config mode already, like frr.conf itself.
+    await writeFile(batchFile, `${lines.join("\n")}\n`, { mode: 0o640 });
     try {
       const r = await this.run([...this.vtysh(), "-f", batchFile], { timeoutMs: this.opts.reloadTimeoutMs });
       if (r.exitCode !== 0 || /^%/m.test(r.stdout) || /^%/m.test(r.stderr)) throw new FrrCommandError("vtysh -f (delta)", r);
     } finally {
       await rm(batchFile, { force: true });
     }
+  }
+
+  /** Re-sends every peer's routes under the current outbound policy (no session reset). */
+  async softClearOut(): Promise<void> {
+    const r = await this.run([...this.vtysh(), "-c", "clear bgp * soft out"], { timeoutMs: 15000 });
+    if (r.exitCode !== 0) throw new FrrCommandError("vtysh clear bgp * soft out", r);
   }
 
   batchFilePath(): string {
@@ -92,6 +99,17 @@ export class FrrClient {
 export interface ReloadDiff {
   readonly toDelete: readonly string[];
   readonly toAdd: readonly string[];
+}
+
+/**
+ * Lines frr-reload.py --test always lists as "to add" although FRR runs them (FRR 8.4 does not
+ * print them back, or prints the container's hostname): they are not drift.
+ */
+const ALWAYS_READDED = /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+|frr defaults \S+|frr version .*)$/;
+
+/** True when the diff holds nothing but lines FRR re-adds on every run. */
+export function isEmptyDiff(d: ReloadDiff): boolean {
+  return d.toDelete.length === 0 && d.toAdd.every((l) => ALWAYS_READDED.test(l));
 }
 
 /** Reads frr-reload.py --test output: "Lines To Delete" / "Lines To Add" sections. */

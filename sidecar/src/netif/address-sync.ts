@@ -1,7 +1,7 @@
 // Wires interface addresses for `run`: ip adapter + owned-state file + reconciler, behind the
 // Reconciler's AddressSync port. Throws when a change did not take effect, so the pass is retried.
 
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Config } from "../config/load-config.js";
 import type { Runner } from "../exec.js";
 import type { Logger } from "../log.js";
@@ -10,32 +10,30 @@ import { AddressReconciler, type AddressSyncOutcome } from "./address-reconciler
 import { DEFAULT_IP_TIMEOUT_MS, IpAddressAdapter, type AddressFailure } from "./ip-addresses.js";
 import { OwnedAddressStore } from "./owned-state.js";
 
-/**
- * Must survive the pod, not just the container: addresses on a hostNetwork interface outlive a
- * deleted pod, so the chart mounts a hostPath here. On an emptyDir a re-created pod would find
- * its old addresses un-owned: never removed (safe), but left behind.
- */
-export const DEFAULT_STATE_DIR = "/var/lib/frr-advertiser";
+// advertise.stateFile must survive the pod, not just the container: addresses on a hostNetwork
+// interface outlive a deleted pod, so the chart mounts a hostPath there. On an emptyDir a
+// re-created pod would find its old addresses un-owned: never removed (safe), but left behind.
 
 export interface LiveAddressSync extends AddressSync {
   readonly reconciler: AddressReconciler;
 }
 
-export function createAddressSync(
-  runner: Runner,
-  config: Config,
-  log: Logger,
-  stateDir = DEFAULT_STATE_DIR,
-): LiveAddressSync {
+export function createAddressSync(runner: Runner, config: Config, log: Logger): LiveAddressSync {
   const iface = config.interface;
+  // `ip -n NS` when the interface lives in another network namespace (labs, tests).
+  const netns = config.netns === "" ? [] : ["-n", config.netns];
   const adapter = new IpAddressAdapter({
     iface,
     run: (argv, input) =>
-      runner(argv, { timeoutMs: DEFAULT_IP_TIMEOUT_MS, ...(input === undefined ? {} : { input }) }),
+      runner(argv[0] === "ip" ? ["ip", ...netns, ...argv.slice(1)] : argv, {
+        timeoutMs: DEFAULT_IP_TIMEOUT_MS,
+        ...(input === undefined ? {} : { input }),
+      }),
   });
+  const stateDir = dirname(config.stateFile);
   const store = new OwnedAddressStore({
     // One file per interface: switching interfaces must not forget what we own on the old one.
-    path: join(stateDir, `owned-addresses.${iface}.json`),
+    path: join(stateDir, `${basename(config.stateFile, ".json")}.${iface}.json`),
     iface,
     warn: (message) => {
       log.warn({ iface }, message);

@@ -57,6 +57,11 @@ export class Reconciler {
   private running: Promise<void> | undefined;
   private rerun = false;
   private stopped = false;
+  /** Network mode: address → when FRR was told to stop announcing it (address removal waits). */
+  private readonly withdrawnAt = new Map<string, number>();
+  private lastDesired = new Set<string>();
+  /** address → attribute set name it was last applied with ("" = none). */
+  private lastAttributes = new Map<string, string>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -148,8 +153,13 @@ export class Reconciler {
     const desired = new Set(state.prefixes.map((p) => p.address));
     const full = this.needFull;
     let frr: ApplyOutcome | undefined;
+    const connected = this.deps.config.mode === "connected";
     try {
-      await this.deps.addresses.sync(desired, "add");
+      // Connected mode: the address is the announcement, so withdrawals go first and new
+      // addresses appear only once FRR's filters (and attribute prefix-lists) are in place.
+      // An address whose attributes changed is re-added so redistribution re-evaluates it.
+      if (connected) await this.deps.addresses.sync(this.withoutChangedAttributes(state, desired), "remove");
+      else await this.deps.addresses.sync(desired, "add");
     } catch (err) {
       return this.fail(done, "addresses", err);
     }
@@ -158,14 +168,16 @@ export class Reconciler {
     } catch (err) {
       // Still remove what is no longer wanted: with import-check, a missing address also
       // withdraws the route, which is what the failed apply was trying to do.
-      await this.deps.addresses.sync(desired, "remove").catch(() => undefined);
+      if (!connected) await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove").catch(() => undefined);
       return this.fail(done, "frr", err);
     }
     try {
-      await this.deps.addresses.sync(desired, "remove");
+      if (connected) await this.deps.addresses.sync(desired, "add");
+      else await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove");
     } catch (err) {
       return this.fail(done, "addresses", err);
     }
+    this.lastAttributes = new Map(state.prefixes.map((p) => [p.address, p.attributeSet ?? ""]));
     this.lastText = text;
     this.needFull = false;
     this.needAddresses = false;
@@ -189,6 +201,45 @@ export class Reconciler {
       }
     }
     return this.deps.applier.apply(text, full);
+  }
+
+  /**
+   * In network mode an address outlives its `network` line by a grace period, so FRR has sent
+   * the withdrawal before the address goes (no black hole) without the loop waiting for it.
+   * Connected mode has no such line: there the address itself is the switch.
+   */
+  private keepDuringGrace(desired: ReadonlySet<string>): Set<string> {
+    const graceMs = this.deps.config.timings.withdrawGraceMs;
+    const now = (this.deps.now ?? Date.now)();
+    if (this.deps.config.mode === "network" && graceMs > 0) {
+      for (const a of this.lastDesired) if (!desired.has(a)) this.withdrawnAt.set(a, now);
+    }
+    for (const a of desired) this.withdrawnAt.delete(a);
+    this.lastDesired = new Set(desired);
+    const keep = new Set(desired);
+    let next = Infinity;
+    for (const [a, at] of this.withdrawnAt) {
+      if (now - at >= graceMs) this.withdrawnAt.delete(a);
+      else {
+        keep.add(a);
+        next = Math.min(next, at + graceMs - now);
+      }
+    }
+    if (next !== Infinity) {
+      setTimeout(() => {
+        this.requestAddressRepair();
+      }, next + 5).unref();
+    }
+    return keep;
+  }
+
+  private withoutChangedAttributes(state: DesiredState, desired: ReadonlySet<string>): Set<string> {
+    const keep = new Set(desired);
+    for (const p of state.prefixes) {
+      const before = this.lastAttributes.get(p.address);
+      if (before !== undefined && before !== (p.attributeSet ?? "")) keep.delete(p.address);
+    }
+    return keep;
   }
 
   private render(state: DesiredState): string {

@@ -1,0 +1,248 @@
+// End-to-end harness: a netns lab (node FRR + tor FRR over veth), a fake Kubernetes API server,
+// and the real `frr-advertiser run` process wired to both. Everything is torn down by stop().
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { stringify } from "yaml";
+import { FakeKubeApi, writeKubeconfig, type KubeObject } from "../fakes/fake-kube-api.js";
+import { createLab, type Lab } from "../lab/netns-lab.js";
+
+export const REPO = resolve(import.meta.dirname, "..", "..");
+export const NODE = "node-a";
+const NODE_BIN = process.execPath;
+
+export interface SidecarLabOptions {
+  readonly unnumbered?: boolean;
+  readonly mode?: "network" | "connected";
+  readonly templateDir?: string;
+  /** Merged over the generated config (top-level keys replaced). */
+  readonly config?: Record<string, unknown>;
+  /** Objects present before the sidecar starts (the Node is always added). */
+  readonly objects?: readonly KubeObject[];
+}
+
+export interface LogLine {
+  readonly msg?: string;
+  readonly level?: string;
+  readonly [k: string]: unknown;
+}
+
+export class SidecarProcess {
+  readonly logs: LogLine[] = [];
+  readonly stderr: string[] = [];
+  private exit: Promise<number | null>;
+  port: number | undefined;
+
+  constructor(readonly child: ChildProcess) {
+    let buf = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          const parsed = JSON.parse(line) as LogLine;
+          this.logs.push(parsed);
+          if (parsed.msg === "serving /healthz /readyz /metrics" && typeof parsed["port"] === "number") this.port = parsed["port"];
+        } catch {
+          this.stderr.push(line);
+        }
+      }
+    });
+    child.stderr?.on("data", (d: Buffer) => this.stderr.push(d.toString()));
+    this.exit = new Promise((res) => child.once("exit", (code) => res(code)));
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async waitForLog(pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.logs.find(pred);
+      if (hit) return hit;
+      if (!this.alive) throw new Error(`sidecar exited while waiting for ${what}:\n${this.tail()}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${this.tail()}`);
+      await sleep(20);
+    }
+  }
+
+  tail(n = 30): string {
+    return [...this.logs.slice(-n).map((l) => JSON.stringify(l)), ...this.stderr.slice(-10)].join("\n");
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.alive && this.child.pid !== undefined) process.kill(this.child.pid, sig);
+  }
+
+  /** Resolves with the exit code (null when killed by a signal). */
+  waitForExit(): Promise<number | null> {
+    return this.exit;
+  }
+
+  async get(path: string): Promise<{ status: number; body: string }> {
+    if (this.port === undefined) throw new Error("sidecar has not reported its port yet");
+    const r = await fetch(`http://127.0.0.1:${this.port}${path}`);
+    return { status: r.status, body: await r.text() };
+  }
+}
+
+export class SidecarLab {
+  sidecar: SidecarProcess | undefined;
+  constructor(
+    readonly lab: Lab,
+    readonly api: FakeKubeApi,
+    readonly dir: string,
+    readonly configPath: string,
+    readonly kubeconfig: string,
+  ) {}
+
+  get stateFile(): string {
+    return join(this.dir, "addresses.json");
+  }
+
+  /** Starts `frr-advertiser run` (through tsx, so the test runs the sources it ships). */
+  start(): SidecarProcess {
+    const child = spawn(NODE_BIN, ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "run", "--config", this.configPath], {
+      cwd: REPO,
+      env: { ...process.env, KUBECONFIG: this.kubeconfig, NODE_NAME: NODE, KUBERNETES_SERVICE_HOST: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.sidecar = new SidecarProcess(child);
+    return this.sidecar;
+  }
+
+  async waitReady(timeoutMs = 20000): Promise<void> {
+    const s = this.sidecar;
+    if (!s) throw new Error("not started");
+    await s.waitForLog((l) => l.msg === "applied", timeoutMs, "the first apply");
+  }
+
+  /** Stops the sidecar gracefully (SIGTERM) and waits for it to exit. */
+  async stopSidecar(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
+    const s = this.sidecar;
+    if (!s?.alive) return s?.child.exitCode ?? null;
+    s.signal(signal);
+    return s.waitForExit();
+  }
+
+  async stop(): Promise<void> {
+    const s = this.sidecar;
+    if (s?.alive && s.child.pid !== undefined) {
+      process.kill(s.child.pid, "SIGKILL");
+      await s.waitForExit();
+    }
+    await this.api.stop().catch(() => undefined);
+    await this.lab.destroy();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<SidecarLab> {
+  const dir = await mkdtemp(join(tmpdir(), "fa-e2e-"));
+  const lab = await createLab({ unnumbered: opts.unnumbered ?? false });
+  const api = new FakeKubeApi();
+  try {
+    const { url } = await api.start();
+    api.upsert(node());
+    for (const o of opts.objects ?? []) api.upsert(o);
+    const kubeconfig = join(dir, "kubeconfig");
+    await writeKubeconfig(url, kubeconfig);
+    const configPath = join(dir, "config.yaml");
+    const config = {
+      nodeName: NODE,
+      bgp: {
+        asn: lab.nodeAsn,
+        routerId: lab.nodeRouterId,
+        neighbors: [
+          lab.unnumbered
+            ? { interface: lab.nodeIf, remoteAs: "external" }
+            : { address: lab.torAddr4, remoteAs: "external" },
+        ],
+      },
+      advertise: {
+        mode: opts.mode ?? "network",
+        interface: "lo",
+        netns: lab.nodeNs,
+        stateFile: join(dir, "addresses.json"),
+        allowedCidrs: ["10.96.0.0/12", "203.0.113.0/24", "fd00:96::/64"],
+        excludedIps: ["10.96.0.1"],
+      },
+      frr: {
+        templateDir: opts.templateDir ?? join(REPO, "frr-templates"),
+        configFile: lab.confFile,
+        pathspace: lab.nodeNs,
+      },
+      timings: { batchWindowMs: 20, frrPollIntervalMs: 200, resyncIntervalSeconds: 5, shutdownTimeoutSeconds: 10 },
+      server: { address: "127.0.0.1", port: 0 },
+      log: { level: "debug" },
+      ...opts.config,
+    };
+    await writeFile(configPath, stringify(config));
+    return new SidecarLab(lab, api, dir, configPath, kubeconfig);
+  } catch (err) {
+    await api.stop().catch(() => undefined);
+    await lab.destroy();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+// ------------------------------------------------------------------ Kubernetes object builders
+
+export function node(labels: Record<string, string> = {}, extra: Record<string, unknown> = {}): KubeObject {
+  return { apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels }, spec: {}, ...extra } as KubeObject;
+}
+
+export interface ServiceOptions {
+  readonly namespace?: string;
+  readonly clusterIPs?: readonly string[];
+  readonly lbIPs?: readonly string[];
+  readonly etp?: "Local" | "Cluster";
+  readonly annotations?: Record<string, string>;
+}
+
+export function service(name: string, o: ServiceOptions = {}): KubeObject {
+  const clusterIPs = o.clusterIPs ?? [];
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name, namespace: o.namespace ?? "default", annotations: o.annotations ?? {} },
+    spec: {
+      type: o.lbIPs ? "LoadBalancer" : "ClusterIP",
+      clusterIP: clusterIPs[0] ?? "None",
+      clusterIPs: clusterIPs.length > 0 ? clusterIPs : ["None"],
+      externalTrafficPolicy: o.lbIPs ? (o.etp ?? "Cluster") : undefined,
+    },
+    status: { loadBalancer: { ingress: (o.lbIPs ?? []).map((ip) => ({ ip })) } },
+  } as KubeObject;
+}
+
+export interface EndpointOptions {
+  readonly ready?: boolean;
+  readonly nodeName?: string;
+  readonly family?: "IPv4" | "IPv6";
+  readonly namespace?: string;
+}
+
+export function slice(svc: string, endpoints: readonly EndpointOptions[], sliceName = `${svc}-1`, o: EndpointOptions = {}): KubeObject {
+  return {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: { name: sliceName, namespace: o.namespace ?? "default", labels: { "kubernetes.io/service-name": svc } },
+    addressType: o.family ?? "IPv4",
+    endpoints: endpoints.map((e, i) => ({
+      addresses: [o.family === "IPv6" ? `fd00:244::${i + 1}` : `10.244.0.${i + 1}`],
+      conditions: { ready: e.ready ?? true },
+      nodeName: e.nodeName ?? NODE,
+    })),
+  } as KubeObject;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
