@@ -12,7 +12,7 @@ const interfaceName = z
 const ipAddress = z.string().refine((s) => parseIp(s).ok, "must be an IP address");
 const ipv4Address = z.string().refine((s) => { const r = parseIp(s); return r.ok && r.value.family === "ipv4"; }, "must be an IPv4 address");
 // The model's own strict parsers: what passes here is exactly what the rules can read
-// (ipaddr.js alone would accept 10.0.0.01 or 0x0a.0.0.1).
+// (general-purpose parsers accept 10.0.0.01 or 0x0a.0.0.1).
 const cidrOrIp = z.string().refine((s) => parseIpOrCidr(s, "mask").ok, "must be an IP address or CIDR (dotted decimal / RFC 5952)");
 const cidr = z.string().refine((s) => s.includes("/") && parseCidr(s, "mask").ok, "must be a CIDR like 10.96.0.0/12 or fd00::/64");
 const family = z.enum(["ipv4", "ipv6"]);

@@ -1,0 +1,236 @@
+// Shared helpers for the end-to-end tests (not a test file itself): background sampling of the
+// tor's BGP table, polling, reading the node's lo, frr-reload.py --test of the file on disk, metrics.
+//
+// Every helper that loops has a deadline, and TorSampler stops itself after maxMs: nothing here can
+// keep a test process alive after its lab is gone.
+
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { execa } from "execa";
+import { parseReloadDiff, type ReloadDiff } from "../../sidecar/src/frr/frr-client.js";
+import { checkPrerequisites, type Family, type Lab } from "../lab/netns-lab.js";
+import type { LogLine, SidecarLab, SidecarProcess } from "./harness.js";
+
+const problems = checkPrerequisites();
+if (problems.length > 0 && process.env["FA_LAB_REQUIRED"] === "1") {
+  throw new Error(`netns lab required but: ${problems.join("; ")}`);
+}
+/** `skip` option for the e2e suites: a reason when this machine cannot run the netns lab. */
+export const SKIP: string | false = problems.length > 0 ? `netns lab unavailable: ${problems.join("; ")}` : false;
+
+/** Generous waits: the machine is noisy; these are upper bounds, never timing assertions. */
+export const ROUTE_WAIT = 15_000;
+export const SETUP_TIMEOUT = 60_000;
+export const TEST_TIMEOUT = 90_000;
+
+export interface TorSample {
+  /** performance.now() when the read started and when it returned. */
+  readonly start: number;
+  readonly end: number;
+  readonly routes: ReadonlySet<string>;
+}
+
+/**
+ * Reads the tor's BGP table (one or both families) in a loop until stop() (or maxMs), keeping every
+ * sample, so a test can prove a prefix never vanished during an outage or find when it did.
+ */
+export class TorSampler {
+  readonly samples: TorSample[] = [];
+  readonly errors: string[] = [];
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly lab: Lab,
+    private readonly families: readonly Family[] = [4],
+    private readonly intervalMs = 10,
+    maxMs = 120_000,
+  ) {
+    const deadline = performance.now() + maxMs;
+    this.loop = this.run(deadline);
+  }
+
+  private async run(deadline: number): Promise<void> {
+    while (!this.stopped && performance.now() < deadline) {
+      const start = performance.now();
+      try {
+        const sets = await Promise.all(this.families.map((f) => this.lab.torRoutes(f)));
+        this.samples.push({ start, end: performance.now(), routes: new Set(sets.flatMap((s) => [...s])) });
+      } catch (e) {
+        this.errors.push(e instanceof Error ? e.message : String(e));
+      }
+      if (this.intervalMs > 0) await sleep(this.intervalMs);
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  /** Samples in which at least one of the prefixes was missing. */
+  gaps(prefixes: readonly string[]): TorSample[] {
+    return this.samples.filter((s) => prefixes.some((p) => !s.routes.has(p)));
+  }
+
+  /** Stops, then asserts that every sample held every prefix (and that there were samples). */
+  async assertNeverMissing(prefixes: readonly string[], during: string): Promise<void> {
+    await this.stop();
+    assert.ok(this.samples.length >= 10, `too few tor samples during ${during} (${this.samples.length}; errors: ${this.errors.slice(0, 3).join("; ")})`);
+    assert.deepEqual(this.errors, [], `reading the tor failed during ${during}`);
+    const gaps = this.gaps(prefixes);
+    const first = gaps[0];
+    assert.equal(
+      gaps.length,
+      0,
+      `${gaps.length}/${this.samples.length} tor samples during ${during} lacked some of ${prefixes.join(", ")}` +
+        (first === undefined ? "" : `; first such sample had: ${[...first.routes].sort().join(", ") || "nothing"}`),
+    );
+  }
+}
+
+/** Polls `check` until it returns true; throws with `what` (and the last value) on timeout. */
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 50,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      if (await check()) return;
+      lastErr = undefined;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) {
+      const why = lastErr === undefined ? "" : ` (last error: ${lastErr instanceof Error ? lastErr.message : String(lastErr)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** `addr/len` on the node's lo, sorted (duplicates kept: they would show up twice). */
+export async function loAddresses(env: SidecarLab): Promise<string[]> {
+  return (await env.lab.nodeAddresses("lo")).sort();
+}
+
+/** The raw `ip -j addr show dev lo` entries of the node (family, local, prefixlen), sorted. */
+export async function loAddrJson(env: SidecarLab): Promise<string[]> {
+  const r = await execa("ip", ["-n", env.lab.nodeNs, "-j", "addr", "show", "dev", "lo"]);
+  const links = JSON.parse(r.stdout) as { addr_info?: { family?: string; local?: string; prefixlen?: number }[] }[];
+  return links
+    .flatMap((l) => l.addr_info ?? [])
+    .map((a) => `${a.family ?? "?"} ${a.local ?? "?"}/${a.prefixlen ?? "?"}`)
+    .sort();
+}
+
+/** Adds an address to the node's lo as "someone else" would (not through the sidecar). */
+export async function addForeignAddress(env: SidecarLab, cidr: string): Promise<void> {
+  await execa("ip", ["-n", env.lab.nodeNs, "addr", "add", cidr, "dev", "lo"]);
+}
+
+/** The addresses the sidecar recorded as its own (one state file per interface). */
+export async function ownedAddresses(env: SidecarLab): Promise<string[]> {
+  try {
+    const text = await readFile(join(env.dir, "addresses.lo.json"), "utf8");
+    return [...((JSON.parse(text) as { addresses?: string[] }).addresses ?? [])].sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw e;
+  }
+}
+
+/** `network …` lines of the node's frr.conf on disk. */
+export async function networkLinesOnDisk(env: SidecarLab): Promise<string[]> {
+  const text = await readFile(env.lab.confFile, "utf8");
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("network "));
+}
+
+/** `frr-reload.py --test` of the node's frr.conf on disk against what FRR runs now. */
+export async function reloadTestDiff(env: SidecarLab): Promise<ReloadDiff> {
+  const [file, ...args] = env.lab.frrReloadArgs(env.lab.confFile, { mode: "test" });
+  const r = await execa(file ?? "ip", args, { reject: false, stdin: "ignore" });
+  assert.equal(r.exitCode, 0, `frr-reload.py --test failed (exit ${r.exitCode}):\n${r.stderr}\n${r.stdout}`);
+  return parseReloadDiff(r.stdout);
+}
+
+/** Lines frr-reload.py --test lists as "to add" on every run although FRR runs them. */
+export const ALWAYS_READDED = /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+)$/;
+
+/** One sample's value from /metrics (first series whose name and labels start with `series`). */
+export async function metricValue(s: SidecarProcess, series: string): Promise<number | undefined> {
+  const { status, body } = await s.get("/metrics");
+  assert.equal(status, 200);
+  for (const line of body.split("\n")) {
+    if (line.startsWith("#") || !line.startsWith(series)) continue;
+    const rest = line.slice(series.length);
+    if (rest.startsWith(" ") || rest.startsWith("{")) return Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return undefined;
+}
+
+/** Index of the first log line at or after `from` matching `pred`, or -1. */
+export function findLog(s: SidecarProcess, pred: (l: LogLine) => boolean, from = 0): number {
+  for (let i = from; i < s.logs.length; i++) {
+    const l = s.logs[i];
+    if (l !== undefined && pred(l)) return i;
+  }
+  return -1;
+}
+
+/** Waits for a log line at or after index `from`; returns its index. */
+export async function waitForLogFrom(
+  s: SidecarProcess,
+  pred: (l: LogLine) => boolean,
+  from: number,
+  timeoutMs: number,
+  what: string,
+): Promise<number> {
+  let idx = -1;
+  try {
+    await waitUntil(
+      () => {
+        idx = findLog(s, pred, from);
+        return idx >= 0;
+      },
+      timeoutMs,
+      what,
+      20,
+    );
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- sidecar log tail ---\n${s.tail(40)}`);
+  }
+  return idx;
+}
+
+/** Runs `body`; on failure prints what helps to debug (sidecar log tail, node's BGP view), then rethrows. */
+export async function withDiagnostics(env: SidecarLab | undefined, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    if (env !== undefined) {
+      const out: string[] = [];
+      if (env.sidecar !== undefined) out.push("--- sidecar log tail ---", env.sidecar.tail(60));
+      try {
+        out.push("--- node: show bgp summary / ipv4 / ipv6 ---");
+        out.push(await env.lab.vtysh("node", "show bgp summary", "show bgp ipv4 unicast", "show bgp ipv6 unicast"));
+        out.push("--- node lo ---", (await loAddresses(env)).join(" "));
+      } catch (d) {
+        out.push(`(diagnostics failed: ${d instanceof Error ? d.message : String(d)})`);
+      }
+      console.log(out.join("\n"));
+    }
+    throw e;
+  }
+}
