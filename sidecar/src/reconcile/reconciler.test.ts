@@ -1,0 +1,155 @@
+// The reconcile loop with fake FRR and address ports: step order, skip-if-unchanged,
+// last good config on failure, the two-step first apply, and per-Service re-evaluation.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseConfig, type Config } from "../config/load-config.js";
+import { compileTemplates } from "../render/renderer.js";
+import { loadTemplateDir } from "../templates/load-template-dir.js";
+import { ClusterStore } from "./cluster-store.js";
+import { Reconciler, type AddressSync, type FrrApplier } from "./reconciler.js";
+import type { ApplyOutcome } from "../frr/config-applier.js";
+import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "../kube/to-snapshot.js";
+
+const templates = compileTemplates(await loadTemplateDir(new URL("../../../frr-templates", import.meta.url).pathname));
+
+async function config(mode: "network" | "connected" = "network"): Promise<Config> {
+  return parseConfig(
+    `nodeName: n1
+bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external }] }
+advertise: { mode: ${mode}, interface: ${mode === "network" ? "lo" : "svc0"}, allowedCidrs: [10.96.0.0/12] }
+timings: { withdrawGraceMs: 0 }
+`,
+    "test",
+    {},
+    () => Promise.reject(new Error("none")),
+  );
+}
+
+class Recorder implements FrrApplier, AddressSync {
+  readonly calls: string[] = [];
+  appliedConfig: string | undefined;
+  failNext = false;
+  running = new Set<string>();
+  apply(text: string, full: boolean): Promise<ApplyOutcome> {
+    const nets = [...text.matchAll(/^\s*network (\S+)/gm)].map((m) => m[1]).join(",");
+    this.calls.push(`frr ${full ? "full" : "delta"} [${nets}]`);
+    if (this.failNext) {
+      this.failNext = false;
+      return Promise.reject(new Error("FRR rejected it"));
+    }
+    const kind = text === this.appliedConfig ? "unchanged" : full || this.appliedConfig === undefined ? "reloaded" : "delta";
+    this.appliedConfig = text;
+    return Promise.resolve({ kind } as ApplyOutcome);
+  }
+  sync(desired: ReadonlySet<string>, phase: "add" | "remove"): Promise<void> {
+    this.calls.push(`${phase} [${[...desired].sort().join(",")}]`);
+    return Promise.resolve();
+  }
+}
+
+function setup(cfg: Config, synced = true) {
+  const store = new ClusterStore();
+  const rec = new Recorder();
+  const reconciler = new Reconciler({
+    store,
+    config: cfg,
+    templates: () => templates,
+    applier: rec,
+    addresses: rec,
+    isSynced: () => synced,
+    runningNetworks: () => Promise.resolve(rec.running),
+    report: () => undefined,
+  });
+  store.setNode(toNodeSnapshot({ kind: "Node", metadata: { name: "n1" } }));
+  return { store, rec, reconciler };
+}
+
+function addService(store: ClusterStore, name: string, ip: string, ready = true): void {
+  store.upsertService(toServiceSnapshot({ kind: "Service", metadata: { name, namespace: "d" }, spec: { clusterIP: ip } }));
+  store.upsertSlice(
+    toEndpointSliceSnapshot({
+      kind: "EndpointSlice",
+      metadata: { name: `${name}-1`, namespace: "d", labels: { "kubernetes.io/service-name": name } },
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["10.244.0.1"], conditions: { ready }, nodeName: "n2" }],
+    }),
+  );
+}
+
+void test("nothing is applied before the informers have synced", async () => {
+  const { rec, reconciler } = setup(await config(), false);
+  const r = await reconciler.reconcileOnce();
+  assert.equal(r.outcome, "waiting");
+  assert.deepEqual(rec.calls, []);
+});
+
+void test("network mode: addresses added, then FRR, then addresses removed", async () => {
+  const { store, rec, reconciler } = setup(await config());
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  // First apply: FRR runs nothing yet → reload without prefixes, then the rest as a delta.
+  assert.deepEqual(rec.calls, ["add [10.96.0.10]", "frr full []", "frr delta [10.96.0.10/32]", "remove [10.96.0.10]"]);
+  rec.calls.length = 0;
+  addService(store, "a", "10.96.0.10", false);
+  await reconciler.reconcileOnce();
+  assert.deepEqual(rec.calls, ["add []", "frr delta []", "remove []"]);
+});
+
+void test("connected mode: withdrawals first, FRR, then new addresses last", async () => {
+  const { store, rec, reconciler } = setup(await config("connected"));
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  assert.deepEqual(rec.calls, ["remove [10.96.0.10]", "frr full []", "add [10.96.0.10]"]);
+});
+
+void test("an unchanged cluster costs no FRR and no address call, even on a resync", async () => {
+  const { store, rec, reconciler } = setup(await config());
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  assert.equal((await reconciler.reconcileOnce()).outcome, "unchanged");
+  // A service that changes nothing in the render (not ready → not ready) also skips FRR.
+  addService(store, "b", "10.96.0.20", false);
+  assert.equal((await reconciler.reconcileOnce()).outcome, "unchanged");
+  assert.deepEqual(rec.calls, []);
+});
+
+void test("a failed apply keeps the last good config and is retried until it succeeds", async () => {
+  const { store, rec, reconciler } = setup(await config());
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  const good = rec.appliedConfig;
+  rec.failNext = true;
+  addService(store, "b", "10.96.0.20");
+  const failed = await reconciler.reconcileOnce();
+  assert.equal(failed.outcome, "failed");
+  assert.equal(failed.stage, "frr");
+  assert.equal(rec.appliedConfig, good);
+  assert.equal(reconciler.healthy, false);
+  // Nothing changed in the cluster, but the failure alone makes the next pass retry.
+  const retried = await reconciler.reconcileOnce();
+  assert.equal(retried.outcome, "applied");
+  assert.match(rec.appliedConfig ?? "", /network 10\.96\.0\.20\/32/);
+  assert.equal(reconciler.healthy, true);
+  await reconciler.stop();
+});
+
+void test("the first apply keeps what FRR already runs in the reload (no withdrawal after a restart)", async () => {
+  const { store, rec, reconciler } = setup(await config());
+  rec.running = new Set(["10.96.0.10/32"]);
+  addService(store, "a", "10.96.0.10");
+  addService(store, "b", "10.96.0.20");
+  await reconciler.reconcileOnce();
+  assert.deepEqual(rec.calls.filter((c) => c.startsWith("frr")), ["frr full [10.96.0.10/32]", "frr delta [10.96.0.10/32,10.96.0.20/32]"]);
+});
+
+void test("a template change forces a full apply even though the cluster did not change", async () => {
+  const { store, rec, reconciler } = setup(await config());
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  reconciler.templatesChanged();
+  await reconciler.stop();
+  await reconciler.reconcileOnce();
+  assert.ok(rec.calls.includes("frr full [10.96.0.10/32]"), rec.calls.join(" | "));
+});
