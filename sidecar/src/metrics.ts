@@ -2,6 +2,7 @@
 // Names share the frr_advertiser_ prefix; label values are bounded (families, reason codes).
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { SessionStatus } from "./frr/bgp-status.js";
 import type { ReconcileReport } from "./reconcile/reconciler.js";
 
 export class Metrics {
@@ -27,7 +28,7 @@ export class Metrics {
   });
   readonly frrApplies = new Counter({
     name: "frr_advertiser_frr_applies_total",
-    help: "Changes sent to FRR, by method (delta, reload) and result",
+    help: "Changes sent to FRR, by method (delta, reload, rollback) and result (ok, error)",
     labelNames: ["method", "result"],
     registers: [this.registry],
   });
@@ -53,8 +54,49 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly reloadDuration = new Histogram({
+    name: "frr_advertiser_reload_duration_seconds",
+    help: "Duration of changes sent to FRR, by method (delta, reload, rollback)",
+    labelNames: ["method"],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly sessionUp = new Gauge({
+    name: "frr_advertiser_bgp_session_up",
+    help: "1 when the BGP session to the peer is Established, per address family",
+    labelNames: ["peer", "family"],
+    registers: [this.registry],
+  });
+  readonly prefixesSent = new Gauge({
+    name: "frr_advertiser_bgp_prefixes_sent",
+    help: "Prefixes FRR has sent to the peer, per address family",
+    labelNames: ["peer", "family"],
+    registers: [this.registry],
+  });
+  readonly events = new Counter({
+    name: "frr_advertiser_events_total",
+    help: "Kubernetes Events: posted, or dropped (duplicate, rate-limited, error)",
+    labelNames: ["result"],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "frr_advertiser_" });
+  }
+
+  /** Every change sent to FRR, from the applier. */
+  observeApply(method: "delta" | "reload" | "rollback", seconds: number, ok: boolean): void {
+    this.reloadDuration.observe({ method }, seconds);
+    this.frrApplies.inc({ method, result: ok ? "ok" : "error" });
+  }
+
+  observeSessions(rows: readonly SessionStatus[]): void {
+    this.sessionUp.reset();
+    this.prefixesSent.reset();
+    for (const r of rows) {
+      this.sessionUp.set({ peer: r.peer, family: r.family }, r.established ? 1 : 0);
+      this.prefixesSent.set({ peer: r.peer, family: r.family }, r.prefixesSent);
+    }
   }
 
   observe(r: ReconcileReport): void {
@@ -62,14 +104,10 @@ export class Metrics {
     this.reconcileDuration.observe({ outcome: r.outcome }, r.durationMs / 1000);
     if (r.outcome === "failed") {
       this.stale.set(1);
-      if (r.stage === "frr") this.frrApplies.inc({ method: "reload", result: "error" });
       return;
     }
     this.stale.set(0);
     this.lastSuccess.set(Date.now() / 1000);
-    if (r.frr === "delta" || r.frr === "reloaded") {
-      this.frrApplies.inc({ method: r.frr === "delta" ? "delta" : "reload", result: "ok" });
-    }
     if (r.state === undefined) return;
     this.prefixes.set({ family: "ipv4" }, r.state.prefixes.filter((p) => p.family === "ipv4").length);
     this.prefixes.set({ family: "ipv6" }, r.state.prefixes.filter((p) => p.family === "ipv6").length);

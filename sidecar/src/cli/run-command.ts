@@ -8,6 +8,9 @@ import { createRunner } from "../exec.js";
 import { ConfigApplier } from "../frr/config-applier.js";
 import { FrrClient, isEmptyDiff } from "../frr/frr-client.js";
 import { FrrLiveness } from "../frr/frr-liveness.js";
+import { parseBgpSummary } from "../frr/bgp-status.js";
+import { apiEventPoster, EventRecorder } from "../kube/event-recorder.js";
+import { ServiceEventReporter } from "../reconcile/service-event-reporter.js";
 import { ClusterWatch, loadKubeConfig } from "../kube/cluster-watch.js";
 import { createLogger, type Logger } from "../log.js";
 import { Metrics } from "../metrics.js";
@@ -67,7 +70,9 @@ class Sidecar {
       workDir: dirname(config.frr.configFile),
       reloadTimeoutMs: config.timings.reloadTimeoutSeconds * 1000,
     });
-    this.applier = new ConfigApplier(this.frr, config.frr.configFile, log.child({ component: "frr" }));
+    this.applier = new ConfigApplier(this.frr, config.frr.configFile, log.child({ component: "frr" }), (method, seconds, ok) => {
+      this.metrics.observeApply(method, seconds, ok);
+    });
   }
 
   async run(): Promise<number> {
@@ -77,6 +82,15 @@ class Sidecar {
     // A template set that cannot render the empty state at start is a broken invariant: exit.
     await templates.load();
     const addresses = createAddressSync(this.runner, config, log.child({ component: "netif" }));
+    const kc = loadKubeConfig();
+    const events = new ServiceEventReporter(
+      new EventRecorder(apiEventPoster(kc), {
+        nodeName: config.nodeName,
+        onDropped: (why) => this.metrics.events.inc({ result: why }),
+      }),
+      config.nodeName,
+      () => this.metrics.events.inc({ result: "posted" }),
+    );
     const reconciler = new Reconciler({
       store: this.store,
       config,
@@ -87,6 +101,7 @@ class Sidecar {
       runningNetworks: () => this.runningNetworks(),
       report: (r) => {
         this.metrics.observe(r);
+        events.observe(r);
         if (r.outcome === "failed") log.error({ stage: r.stage, err: r.error }, "reconcile failed; last good config stays in force");
         else if (r.outcome === "applied") log.info({ frr: r.frr, prefixes: r.state?.prefixes.length, ms: r.durationMs }, "applied");
       },
@@ -94,7 +109,7 @@ class Sidecar {
     templates.onChange(() => {
       reconciler.templatesChanged();
     });
-    const watch = new ClusterWatch(loadKubeConfig(), this.store, {
+    const watch = new ClusterWatch(kc, this.store, {
       nodeName: config.nodeName,
       onChange: () => {
         reconciler.schedule();
@@ -131,12 +146,14 @@ class Sidecar {
       reconciler.requestAddressRepair();
     }, config.timings.resyncIntervalSeconds * 1000);
     const drift = this.startDriftCheck(reconciler);
+    const sessions = this.startSessionPoll();
     const exitCode = await new Promise<number>((resolve) => {
       const onSignal = (signal: string) => {
         if (this.shuttingDown) return;
         this.shuttingDown = true;
         log.info({ signal }, "shutting down: withdrawing routes");
         clearInterval(resync);
+        clearInterval(sessions);
         if (drift) clearInterval(drift);
         void this.shutdown(watch, reconciler, liveness, templates, addresses).then(resolve);
       };
@@ -156,6 +173,20 @@ class Sidecar {
     const out = new Set<string>();
     for (const m of text.matchAll(/^\s*network (\S+)/gm)) if (m[1] !== undefined) out.add(m[1]);
     return out;
+  }
+
+  /** BGP session state and prefixes sent per peer, for metrics (every 10 s). */
+  private startSessionPoll(): NodeJS.Timeout {
+    return setInterval(() => {
+      this.frr.bgpSummary().then(
+        (summary) => {
+          this.metrics.observeSessions(parseBgpSummary(summary));
+        },
+        () => {
+          this.metrics.observeSessions([]);
+        },
+      );
+    }, 10_000);
   }
 
   /** Compares FRR's running config with frr.conf now and then; any drift → full re-apply. */

@@ -29,6 +29,9 @@ export interface ApplierLog {
   error(fields: object, msg: string): void;
 }
 
+/** Called after every change sent to FRR (for the reload duration histogram). */
+export type ApplyObserver = (method: "delta" | "reload" | "rollback", seconds: number, ok: boolean) => void;
+
 export class ConfigApplier {
   /** The text FRR runs and the file holds, once known. */
   private applied: string | undefined;
@@ -37,7 +40,20 @@ export class ConfigApplier {
     private readonly frr: FrrClient,
     private readonly configFile: string,
     private readonly log: ApplierLog,
+    private readonly observe: ApplyObserver = () => undefined,
   ) {}
+
+  private async timed<T>(method: "delta" | "reload" | "rollback", fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const result = await fn();
+      this.observe(method, (performance.now() - started) / 1000, true);
+      return result;
+    } catch (err) {
+      this.observe(method, (performance.now() - started) / 1000, false);
+      throw err;
+    }
+  }
 
   get appliedConfig(): string | undefined {
     return this.applied;
@@ -72,7 +88,7 @@ export class ConfigApplier {
 
   private async tryDelta(text: string, delta: readonly string[]): Promise<boolean> {
     try {
-      await this.frr.applyCommands(delta, this.frr.batchFilePath());
+      await this.timed("delta", () => this.frr.applyCommands(delta, this.frr.batchFilePath()));
     } catch (err) {
       // The reload below re-applies the whole file, which also repairs a half-applied batch.
       this.log.warn({ err: describe(err) }, "delta apply failed; falling back to frr-reload");
@@ -94,7 +110,7 @@ export class ConfigApplier {
       throw new ConfigRejectedError(`FRR rejected the rendered config: ${describe(err)}`, false);
     }
     try {
-      await this.frr.reload(candidate);
+      await this.timed("reload", () => this.frr.reload(candidate));
     } catch (err) {
       if (await this.isRunning(candidate)) {
         // frr-reload.py can exit 1 although everything was applied (FRR issue 15880).
@@ -134,7 +150,7 @@ export class ConfigApplier {
     }
     try {
       await writeFileAtomic(this.configFile, lastGood);
-      await this.frr.reload(this.configFile);
+      await this.timed("rollback", () => this.frr.reload(this.configFile));
       this.log.warn({}, "rolled back FRR to the last good config");
     } catch (err) {
       this.log.error({ err: describe(err) }, "rollback to the last good config failed");

@@ -107,9 +107,15 @@ export interface ReloadDiff {
  */
 const ALWAYS_READDED = /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+|frr defaults \S+|frr version .*)$/;
 
-/** True when the diff holds nothing but lines FRR re-adds on every run. */
+/**
+ * The delete-side twin of `hostname`: vtysh shows its own (the container's) hostname in the running
+ * config, so unless the rendered one equals it, every run also lists `no hostname <container's>`.
+ */
+const ALWAYS_DELETED = /^no hostname \S+$/;
+
+/** True when the diff holds nothing but lines FRR re-adds (or re-deletes) on every run. */
 export function isEmptyDiff(d: ReloadDiff): boolean {
-  return d.toDelete.length === 0 && d.toAdd.every((l) => ALWAYS_READDED.test(l));
+  return d.toDelete.every((l) => ALWAYS_DELETED.test(l)) && d.toAdd.every((l) => ALWAYS_READDED.test(l));
 }
 
 /** Reads frr-reload.py --test output: "Lines To Delete" / "Lines To Add" sections. */
