@@ -107,3 +107,33 @@ for (const c of bad) {
     assert.equal(r.stdout, "");
   });
 }
+
+void test("kubectl output of a real cluster shape: verdicts per node", () => {
+  const cfg = join(tmp, "real-config.yaml");
+  writeFileSync(
+    cfg,
+    `bgp: { asn: 64512 }
+advertise:
+  allowedCidrs: [10.96.0.0/12, fd00:10:96::/108, 203.0.113.0/24, 2001:db8:feed::/64]
+  excludedIps: [10.96.0.1]
+node: { withdrawWhenUnschedulable: true }
+`,
+  );
+  const verdicts = (nodeName: string) => {
+    const r = render(["--objects", "tests/cli/fixtures/kubectl-get-all.yaml", "--config", cfg, "--node", nodeName, "--output", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { decisions: { service: string; address: string; advertise: boolean; reason: string }[] };
+    return new Map(out.decisions.map((d) => [`${d.service} ${d.address}`, d.advertise]));
+  };
+  const w1 = verdicts("worker-1");
+  assert.equal(w1.get("default/kubernetes 10.96.0.1"), false, "excluded IP");
+  assert.equal(w1.get("ingress-nginx/ingress-nginx-controller 10.96.142.7"), true);
+  assert.equal(w1.get("ingress-nginx/ingress-nginx-controller fd00:10:96::8e07"), true);
+  assert.equal(w1.get("ingress-nginx/ingress-nginx-controller 203.0.113.10"), true, "ETP=Local with a ready endpoint here");
+  assert.equal(w1.get("ingress-nginx/ingress-nginx-controller 2001:db8:feed::10"), true);
+  assert.equal(w1.get("db/postgres-headless None"), false);
+  assert.equal(w1.get("monitoring/metrics 10.96.77.77"), false, "ITP=Local, endpoint on worker-2 only");
+  // worker-2 is cordoned and the config withdraws cordoned nodes.
+  const w2 = verdicts("worker-2");
+  assert.ok([...w2.values()].every((v) => !v));
+});

@@ -78,7 +78,7 @@ class Sidecar {
   async run(): Promise<number> {
     const { config, log } = this;
     log.info({ node: config.nodeName, mode: config.mode, modeReason: config.modeReason, interface: config.interface }, "starting");
-    const templates = new TemplateSource(config.frr.templateDir, (t) => this.trialRender(t), log.child({ component: "templates" }));
+    const templates = new TemplateSource(config.frr.templateDir, (t) => { this.trialRender(t); }, log.child({ component: "templates" }));
     // A template set that cannot render the empty state at start is a broken invariant: exit.
     await templates.load();
     const addresses = createAddressSync(this.runner, config, log.child({ component: "netif" }));
@@ -86,10 +86,10 @@ class Sidecar {
     const events = new ServiceEventReporter(
       new EventRecorder(apiEventPoster(kc), {
         nodeName: config.nodeName,
-        onDropped: (why) => this.metrics.events.inc({ result: why }),
+        onDropped: (why) => { this.metrics.events.inc({ result: why }); },
       }),
       config.nodeName,
-      () => this.metrics.events.inc({ result: "posted" }),
+      () => { this.metrics.events.inc({ result: "posted" }); },
     );
     const reconciler = new Reconciler({
       store: this.store,
@@ -114,7 +114,7 @@ class Sidecar {
       onChange: () => {
         reconciler.schedule();
       },
-      onRestart: (resource) => this.metrics.informerRestarts.inc({ resource }),
+      onRestart: (resource) => { this.metrics.informerRestarts.inc({ resource }); },
       log: log.child({ component: "kube" }),
     });
     const liveness = new FrrLiveness({
@@ -127,7 +127,7 @@ class Sidecar {
         this.applier.invalidate();
         reconciler.requestFullApply();
       },
-      onDown: () => log.warn({}, "FRR restarted or stopped"),
+      onDown: () => { log.warn({}, "FRR restarted or stopped"); },
     });
     const server = await startServer(config.server.address, config.server.port, {
       notReadyReasons: () => [
@@ -157,8 +157,8 @@ class Sidecar {
         if (drift) clearInterval(drift);
         void this.shutdown(watch, reconciler, liveness, templates, addresses).then(resolve);
       };
-      process.once("SIGTERM", () => onSignal("SIGTERM"));
-      process.once("SIGINT", () => onSignal("SIGINT"));
+      process.once("SIGTERM", () => { onSignal("SIGTERM"); });
+      process.once("SIGINT", () => { onSignal("SIGINT"); });
     });
     server.close();
     return exitCode;
@@ -201,7 +201,7 @@ class Sidecar {
           this.log.warn({ add: d.toAdd.length, delete: d.toDelete.length }, "FRR's running config drifted from frr.conf; re-applying");
           reconciler.requestFullApply();
         },
-        (err: unknown) => this.log.warn({ err: String(err) }, "drift check failed"),
+        (err: unknown) => { this.log.warn({ err: String(err) }, "drift check failed"); },
       );
     }, seconds * 1000);
   }

@@ -59,17 +59,17 @@ timings: { batchWindowMs: -1 }
   },
   {
     name: "neighbour needs exactly one of address/interface",
-    text: `${minimal.replace("bgp: { asn: 64512 }", "bgp: { asn: 64512, neighbors: [{ remoteAs: external }, { address: 192.0.2.1, interface: eth0, remoteAs: 1 }] }")}`,
+    text: minimal.replace("bgp: { asn: 64512 }", "bgp: { asn: 64512, neighbors: [{ remoteAs: external }, { address: 192.0.2.1, interface: eth0, remoteAs: 1 }] }"),
     want: [/bgp\.neighbors\.0: set exactly one/, /bgp\.neighbors\.1: set exactly one/],
   },
   {
     name: "interface names cannot carry FRR syntax",
-    text: `${minimal.replace("advertise: {", 'advertise: { interface: "lo\\n router bgp 1",')}`,
+    text: minimal.replace("advertise: {", 'advertise: { interface: "lo\\n router bgp 1",'),
     want: [/advertise\.interface: must be a Linux interface name/],
   },
   {
     name: "bad label selector",
-    text: `${minimal.replace("advertise: {", 'advertise: { serviceSelector: "a in (",')}`,
+    text: minimal.replace("advertise: {", 'advertise: { serviceSelector: "a in (",'),
     want: [/advertise\.serviceSelector: /],
   },
   {

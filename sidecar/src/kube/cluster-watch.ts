@@ -120,18 +120,19 @@ export class ClusterWatch {
   private async startOne(w: Watched): Promise<void> {
     const informer = w.make();
     w.informer = informer;
-    let failed = false;
+    // Set from callbacks, so an object: TypeScript would narrow a plain `let` to false.
+    const attempt = { failed: false };
     this.wire(w.resource, informer);
     informer.on("error", (err: unknown) => {
-      failed = true;
+      attempt.failed = true;
       this.onInformerError(w, informer, err);
     });
     await informer.start().catch((err: unknown) => {
-      failed = true;
+      attempt.failed = true;
       this.onInformerError(w, informer, err);
     });
     // start() resolves even when the list failed; only an error-free start counts as synced.
-    if (!failed && w.informer === informer && !this.stopping) {
+    if (!attempt.failed && w.informer === informer && !this.stopping) {
       // A fresh informer only reports what exists now; objects deleted while the watch was
       // down would never get a delete event, so drop them here.
       this.retain(w.resource, informer.list());

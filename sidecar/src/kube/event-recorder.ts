@@ -93,7 +93,7 @@ export class EventRecorder {
       firstTimestamp: time,
       lastTimestamp: time,
       count: 1,
-    } as CoreV1Event;
+    };
   }
 
   private bucketFor(service: string, now: number): Bucket {
