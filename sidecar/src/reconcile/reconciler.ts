@@ -49,6 +49,8 @@ export class Reconciler {
   private readonly evaluations = new Map<string, ServiceEvaluation>();
   private state: DesiredState | undefined;
   private lastText: string | undefined;
+  /** The last render and the state it was made from (same templates). */
+  private rendered: { readonly state: DesiredState; readonly text: string } | undefined;
   private needFull = true;
   private needAddresses = true;
   private failing = false;
@@ -110,6 +112,7 @@ export class Reconciler {
   /** Templates changed: every Service stays, only the render differs. */
   templatesChanged(): void {
     this.lastText = undefined;
+    this.rendered = undefined;
     this.requestFullApply();
   }
 
@@ -135,7 +138,9 @@ export class Reconciler {
     if (!changed && !this.needFull && !this.needAddresses && !this.failing) return done({ outcome: "unchanged" });
     let text: string;
     try {
-      text = this.render(state);
+      // A periodic address repair of an unchanged state reuses its render (cheap at 10k).
+      text = this.rendered?.state === state ? this.rendered.text : this.render(state);
+      this.rendered = { state, text };
     } catch (err) {
       return this.fail(done, "render", err);
     }
