@@ -100,7 +100,13 @@ export class Metrics {
   }
 
   observe(r: ReconcileReport): void {
-    if (r.outcome === "waiting" || r.outcome === "unchanged") return;
+    if (r.outcome === "waiting") return;
+    if (r.outcome === "unchanged") {
+      // A pass that found FRR and the interface already right is a success too (quiet nodes).
+      this.stale.set(0);
+      this.lastSuccess.set(Date.now() / 1000);
+      return;
+    }
     this.reconcileDuration.observe({ outcome: r.outcome }, r.durationMs / 1000);
     if (r.outcome === "failed") {
       this.stale.set(1);
