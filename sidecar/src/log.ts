@@ -12,7 +12,10 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       // Secrets never reach a log line, whichever field they hide in.
-      redact: { paths: ["password", "*.password", "neighbors[*].password", "config.bgp.neighbors[*].password"], censor: "<redacted>" },
+      redact: {
+        paths: ["password", "*.password", "neighbors[*].password", "config.bgp.neighbors[*].password"],
+        censor: "<redacted>",
+      },
     },
     destination as pino.DestinationStream,
   );

@@ -9,7 +9,12 @@ export interface Probes {
   readonly notReadyReasons: () => string[];
 }
 
-export function startServer(address: string, port: number, probes: Probes, registry: Registry): Promise<Server> {
+export function startServer(
+  address: string,
+  port: number,
+  probes: Probes,
+  registry: Registry,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/healthz") {

@@ -10,11 +10,15 @@ const REPO = resolve(import.meta.dirname, "..", "..");
 const tmp = mkdtempSync(join(tmpdir(), "fa-cli-"));
 
 function render(args: string[], input?: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "render", ...args], {
-    cwd: REPO,
-    encoding: "utf8",
-    input,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "render", ...args],
+    {
+      cwd: REPO,
+      encoding: "utf8",
+      input,
+    },
+  );
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -24,13 +28,17 @@ void test("text output is the frr.conf; --explain appends the verdicts as commen
   const plain = render(base);
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(plain.stdout, /^router bgp 64512$/m);
-  assert.match(plain.stdout, /^  network 10\.96\.10\.10\/32$/m);
+  assert.match(plain.stdout, /^ {2}network 10\.96\.10\.10\/32$/m);
   assert.doesNotMatch(plain.stdout, /verdicts/);
   assert.match(plain.stderr, /shop\/legacy: annotation frr-advertiser\.io\/communities="65000:x"/);
   const explained = render([...base, "--explain"]);
   assert.ok(explained.stdout.startsWith(plain.stdout));
-  assert.match(explained.stdout, /^! edge\/ingress 203\.0\.113\.30 loadBalancer: skip \(not advertised: externalTrafficPolicy=Local/m);
-  for (const line of explained.stdout.slice(plain.stdout.length).split("\n").filter(Boolean)) assert.match(line, /^!/);
+  assert.match(
+    explained.stdout,
+    /^! edge\/ingress 203\.0\.113\.30 loadBalancer: skip \(not advertised: externalTrafficPolicy=Local/m,
+  );
+  for (const line of explained.stdout.slice(plain.stdout.length).split("\n").filter(Boolean))
+    assert.match(line, /^!/);
 });
 
 void test("--output json prints exactly one object with the documented shape", () => {
@@ -42,7 +50,8 @@ void test("--output json prints exactly one object with the documented shape", (
     problems: string[];
   };
   assert.deepEqual(Object.keys(out).sort(), ["decisions", "frrConf", "problems"]);
-  for (const d of out.decisions) assert.deepEqual(Object.keys(d).sort(), ["address", "advertise", "kind", "reason", "service"]);
+  for (const d of out.decisions)
+    assert.deepEqual(Object.keys(d).sort(), ["address", "advertise", "kind", "reason", "service"]);
   const verdict = (s: string, a: string) => out.decisions.find((d) => d.service === s && d.address === a);
   // The cluster's real shapes: node-a has the api endpoints; ingress is ETP=Local on node-b only.
   assert.equal(verdict("shop/web", "10.96.10.10")?.advertise, true);
@@ -60,7 +69,16 @@ void test("--output json prints exactly one object with the documented shape", (
 });
 
 void test("node-c carries the exclusion label and advertises nothing", () => {
-  const r = render(["--objects", "examples/cluster.yaml", "--config", "examples/config.yaml", "--node", "node-c", "--output", "json"]);
+  const r = render([
+    "--objects",
+    "examples/cluster.yaml",
+    "--config",
+    "examples/config.yaml",
+    "--node",
+    "node-c",
+    "--output",
+    "json",
+  ]);
   const out = JSON.parse(r.stdout) as { frrConf: string; decisions: { advertise: boolean }[] };
   assert.ok(out.decisions.length > 0);
   assert.ok(out.decisions.every((d) => !d.advertise));
@@ -87,10 +105,27 @@ void test("objects from stdin, JSON input, and the built-in default config", () 
 });
 
 const bad: { name: string; args: string[]; input?: string; want: RegExp }[] = [
-  { name: "missing file", args: ["--objects", "/nonexistent.yaml", "--node", "n"], want: /\/nonexistent\.yaml: cannot read the file/ },
-  { name: "invalid YAML", args: ["--objects", "-", "--node", "n"], input: "kind: [", want: /stdin: invalid YAML\/JSON/ },
-  { name: "unknown node", args: ["--objects", "examples/cluster.yaml", "--node", "nope"], want: /node "nope" not found \(nodes in the file: node-a, node-b, node-c\)/ },
-  { name: "invalid config", args: ["--objects", "examples/cluster.yaml", "--node", "node-a", "--config", "CONFIG"], want: /invalid configuration:\n {2}- bgp\.asn: / },
+  {
+    name: "missing file",
+    args: ["--objects", "/nonexistent.yaml", "--node", "n"],
+    want: /\/nonexistent\.yaml: cannot read the file/,
+  },
+  {
+    name: "invalid YAML",
+    args: ["--objects", "-", "--node", "n"],
+    input: "kind: [",
+    want: /stdin: invalid YAML\/JSON/,
+  },
+  {
+    name: "unknown node",
+    args: ["--objects", "examples/cluster.yaml", "--node", "nope"],
+    want: /node "nope" not found \(nodes in the file: node-a, node-b, node-c\)/,
+  },
+  {
+    name: "invalid config",
+    args: ["--objects", "examples/cluster.yaml", "--node", "node-a", "--config", "CONFIG"],
+    want: /invalid configuration:\n {2}- bgp\.asn: /,
+  },
   { name: "missing --node", args: ["--objects", "examples/cluster.yaml"], want: /--node is required/ },
   { name: "bad --output", args: [...base, "--output", "xml"], want: /--output must be text or json/ },
 ];
@@ -120,16 +155,31 @@ node: { withdrawWhenUnschedulable: true }
 `,
   );
   const verdicts = (nodeName: string) => {
-    const r = render(["--objects", "tests/cli/fixtures/kubectl-get-all.yaml", "--config", cfg, "--node", nodeName, "--output", "json"]);
+    const r = render([
+      "--objects",
+      "tests/cli/fixtures/kubectl-get-all.yaml",
+      "--config",
+      cfg,
+      "--node",
+      nodeName,
+      "--output",
+      "json",
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { decisions: { service: string; address: string; advertise: boolean; reason: string }[] };
+    const out = JSON.parse(r.stdout) as {
+      decisions: { service: string; address: string; advertise: boolean; reason: string }[];
+    };
     return new Map(out.decisions.map((d) => [`${d.service} ${d.address}`, d.advertise]));
   };
   const w1 = verdicts("worker-1");
   assert.equal(w1.get("default/kubernetes 10.96.0.1"), false, "excluded IP");
   assert.equal(w1.get("ingress-nginx/ingress-nginx-controller 10.96.142.7"), true);
   assert.equal(w1.get("ingress-nginx/ingress-nginx-controller fd00:10:96::8e07"), true);
-  assert.equal(w1.get("ingress-nginx/ingress-nginx-controller 203.0.113.10"), true, "ETP=Local with a ready endpoint here");
+  assert.equal(
+    w1.get("ingress-nginx/ingress-nginx-controller 203.0.113.10"),
+    true,
+    "ETP=Local with a ready endpoint here",
+  );
   assert.equal(w1.get("ingress-nginx/ingress-nginx-controller 2001:db8:feed::10"), true);
   assert.equal(w1.get("db/postgres-headless None"), false);
   assert.equal(w1.get("monitoring/metrics 10.96.77.77"), false, "ITP=Local, endpoint on worker-2 only");

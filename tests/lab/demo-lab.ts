@@ -6,7 +6,11 @@ import { createSidecarLab, service, slice, type SidecarLab } from "../e2e/harnes
 
 const SERVICES = [
   { name: "web", clusterIPs: ["10.96.10.10"] },
-  { name: "api", clusterIPs: ["10.96.20.20", "fd00:96::20"], annotations: { "frr-advertiser.io/communities": "64512:100" } },
+  {
+    name: "api",
+    clusterIPs: ["10.96.20.20", "fd00:96::20"],
+    annotations: { "frr-advertiser.io/communities": "64512:100" },
+  },
   { name: "ingress", clusterIPs: ["10.96.30.30"], lbIPs: ["203.0.113.30"] },
   { name: "batch", clusterIPs: ["10.96.50.50"] },
 ];
@@ -16,7 +20,9 @@ async function main(): Promise<void> {
   const objects = SERVICES.flatMap((s) => [
     service(s.name, s),
     slice(s.name, [{ ready: true }]),
-    ...(s.clusterIPs.some((ip) => ip.includes(":")) ? [slice(s.name, [{ ready: true }], `${s.name}-v6`, { family: "IPv6" })] : []),
+    ...(s.clusterIPs.some((ip) => ip.includes(":"))
+      ? [slice(s.name, [{ ready: true }], `${s.name}-v6`, { family: "IPv6" })]
+      : []),
   ]);
   const env = await createSidecarLab({ objects, config: { log: { level: "info" } } });
   let stopping = false;

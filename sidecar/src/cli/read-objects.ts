@@ -31,7 +31,9 @@ export function parseObjects(text: string, source: string): unknown[] {
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
     if (typeof value !== "object" || Array.isArray(value)) {
-      throw new InputError(`${source}: expected Kubernetes objects (mappings with kind), got ${Array.isArray(value) ? "a sequence" : typeof value}`);
+      throw new InputError(
+        `${source}: expected Kubernetes objects (mappings with kind), got ${Array.isArray(value) ? "a sequence" : typeof value}`,
+      );
     }
     objects.push(value);
   }

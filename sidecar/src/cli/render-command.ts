@@ -35,7 +35,8 @@ export function bundledTemplatesDir(): string {
   for (;;) {
     if (existsSync(join(dir, "frr-templates", "frr.conf.hbs"))) return join(dir, "frr-templates");
     const parent = dirname(dir);
-    if (parent === dir) throw new InputError("cannot find the bundled frr-templates/ directory; pass --templates DIR");
+    if (parent === dir)
+      throw new InputError("cannot find the bundled frr-templates/ directory; pass --templates DIR");
     dir = parent;
   }
 }
@@ -50,14 +51,21 @@ export async function runRenderCommand(argv: readonly string[], io: CliIo): Prom
     const { snapshot, nodes, problems: objectProblems } = objectsToSnapshot(objects);
     const node = nodes.find((n) => n.name === opts.node);
     if (node === undefined) {
-      const known = nodes.map((n) => n.name).sort().join(", ") || "none";
-      throw new InputError(`${opts.objects === "-" ? "stdin" : opts.objects}: node "${opts.node}" not found (nodes in the file: ${known})`);
+      const known =
+        nodes
+          .map((n) => n.name)
+          .sort()
+          .join(", ") || "none";
+      throw new InputError(
+        `${opts.objects === "-" ? "stdin" : opts.objects}: node "${opts.node}" not found (nodes in the file: ${known})`,
+      );
     }
     const state = computeDesiredState(snapshot, node, config.policy);
     const templates = compileTemplates(await loadTemplateDir(opts.templates ?? bundledTemplatesDir()));
     const frrConf = renderFrrConf(templates, toTemplateContext(config, state));
     const problems = [...objectProblems, ...state.problems];
-    if (opts.output === "json") io.stdout(`${JSON.stringify(toJsonOutput(frrConf, state, problems), null, 2)}\n`);
+    if (opts.output === "json")
+      io.stdout(`${JSON.stringify(toJsonOutput(frrConf, state, problems), null, 2)}\n`);
     else writeText(io, frrConf, state, problems, opts.explain);
     return 0;
   } catch (err) {
@@ -135,13 +143,21 @@ function toJsonOutput(frrConf: string, state: DesiredState, problems: readonly s
   };
 }
 
-function writeText(io: CliIo, frrConf: string, state: DesiredState, problems: readonly string[], explain: boolean): void {
+function writeText(
+  io: CliIo,
+  frrConf: string,
+  state: DesiredState,
+  problems: readonly string[],
+  explain: boolean,
+): void {
   io.stdout(frrConf);
   // Verdicts are FRR comments, so the output stays a valid frr.conf even with --explain.
   if (explain) {
     io.stdout("!\n! frr-advertiser verdicts (service address kind: verdict)\n");
     for (const d of state.decisions) {
-      io.stdout(`${oneLine(`! ${d.service} ${d.address || "-"} ${d.kind}: ${d.advertise ? "ADVERTISE" : "skip"} (${d.reason})`)}\n`);
+      io.stdout(
+        `${oneLine(`! ${d.service} ${d.address || "-"} ${d.kind}: ${d.advertise ? "ADVERTISE" : "skip"} (${d.reason})`)}\n`,
+      );
     }
   }
   for (const p of problems) io.stderr(`warning: ${p}\n`);

@@ -25,7 +25,8 @@ import { startServer } from "../server.js";
 import { TemplateSource } from "../templates/template-source.js";
 import type { CliIo } from "./render-command.js";
 
-const USAGE = "usage: frr-advertiser run [--config FILE]   (default: $CONFIG_FILE or /etc/frr-advertiser/config.yaml)";
+const USAGE =
+  "usage: frr-advertiser run [--config FILE]   (default: $CONFIG_FILE or /etc/frr-advertiser/config.yaml)";
 
 export async function runRunCommand(argv: readonly string[], io: CliIo): Promise<number> {
   let configPath: string;
@@ -70,15 +71,34 @@ class Sidecar {
       workDir: dirname(config.frr.configFile),
       reloadTimeoutMs: config.timings.reloadTimeoutSeconds * 1000,
     });
-    this.applier = new ConfigApplier(this.frr, config.frr.configFile, log.child({ component: "frr" }), (method, seconds, ok) => {
-      this.metrics.observeApply(method, seconds, ok);
-    });
+    this.applier = new ConfigApplier(
+      this.frr,
+      config.frr.configFile,
+      log.child({ component: "frr" }),
+      (method, seconds, ok) => {
+        this.metrics.observeApply(method, seconds, ok);
+      },
+    );
   }
 
   async run(): Promise<number> {
     const { config, log } = this;
-    log.info({ node: config.nodeName, mode: config.mode, modeReason: config.modeReason, interface: config.interface }, "starting");
-    const templates = new TemplateSource(config.frr.templateDir, (t) => { this.trialRender(t); }, log.child({ component: "templates" }));
+    log.info(
+      {
+        node: config.nodeName,
+        mode: config.mode,
+        modeReason: config.modeReason,
+        interface: config.interface,
+      },
+      "starting",
+    );
+    const templates = new TemplateSource(
+      config.frr.templateDir,
+      (t) => {
+        this.trialRender(t);
+      },
+      log.child({ component: "templates" }),
+    );
     // A template set that cannot render the empty state at start is a broken invariant: exit.
     await templates.load();
     const addresses = createAddressSync(this.runner, config, log.child({ component: "netif" }));
@@ -86,10 +106,14 @@ class Sidecar {
     const events = new ServiceEventReporter(
       new EventRecorder(apiEventPoster(kc), {
         nodeName: config.nodeName,
-        onDropped: (why) => { this.metrics.events.inc({ result: why }); },
+        onDropped: (why) => {
+          this.metrics.events.inc({ result: why });
+        },
       }),
       config.nodeName,
-      () => { this.metrics.events.inc({ result: "posted" }); },
+      () => {
+        this.metrics.events.inc({ result: "posted" });
+      },
     );
     const reconciler = new Reconciler({
       store: this.store,
@@ -98,12 +122,15 @@ class Sidecar {
       applier: this.applier,
       addresses,
       isSynced: () => watch.synced,
+      frrUp: () => liveness.isUp,
       runningNetworks: () => this.runningNetworks(),
       report: (r) => {
         this.metrics.observe(r);
         events.observe(r);
-        if (r.outcome === "failed") log.error({ stage: r.stage, err: r.error }, "reconcile failed; last good config stays in force");
-        else if (r.outcome === "applied") log.info({ frr: r.frr, prefixes: r.state?.prefixes.length, ms: r.durationMs }, "applied");
+        if (r.outcome === "failed")
+          log.error({ stage: r.stage, err: r.error }, "reconcile failed; last good config stays in force");
+        else if (r.outcome === "applied")
+          log.info({ frr: r.frr, prefixes: r.state?.prefixes.length, ms: r.durationMs }, "applied");
       },
     });
     templates.onChange(() => {
@@ -114,11 +141,14 @@ class Sidecar {
       onChange: () => {
         reconciler.schedule();
       },
-      onRestart: (resource) => { this.metrics.informerRestarts.inc({ resource }); },
+      onRestart: (resource) => {
+        this.metrics.informerRestarts.inc({ resource });
+      },
       log: log.child({ component: "kube" }),
     });
     const liveness = new FrrLiveness({
-      stateDir: config.frr.pathspace === "" ? config.frr.runDir : join(config.frr.runDir, config.frr.pathspace),
+      stateDir:
+        config.frr.pathspace === "" ? config.frr.runDir : join(config.frr.runDir, config.frr.pathspace),
       daemons: ["zebra", "bgpd"],
       intervalMs: config.timings.frrPollIntervalMs,
       isUp: () => this.frr.isUp(),
@@ -127,17 +157,30 @@ class Sidecar {
         this.applier.invalidate();
         reconciler.requestFullApply();
       },
-      onDown: () => { log.warn({}, "FRR restarted or stopped"); },
+      onDown: () => {
+        log.warn({}, "FRR restarted or stopped");
+      },
     });
-    const server = await startServer(config.server.address, config.server.port, {
-      notReadyReasons: () => [
-        ...(watch.synced ? [] : ["informers not synced"]),
-        ...(liveness.isUp ? [] : ["FRR not answering"]),
-        ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
-      ],
-    }, this.metrics.registry);
+    const server = await startServer(
+      config.server.address,
+      config.server.port,
+      {
+        notReadyReasons: () => [
+          ...(watch.synced ? [] : ["informers not synced"]),
+          ...(liveness.isUp ? [] : ["FRR not answering"]),
+          ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
+        ],
+      },
+      this.metrics.registry,
+    );
     const bound = server.address();
-    log.info({ address: config.server.address, port: typeof bound === "object" && bound !== null ? bound.port : config.server.port }, "serving /healthz /readyz /metrics");
+    log.info(
+      {
+        address: config.server.address,
+        port: typeof bound === "object" && bound !== null ? bound.port : config.server.port,
+      },
+      "serving /healthz /readyz /metrics",
+    );
     liveness.start();
     templates.watch();
     await watch.start();
@@ -157,8 +200,12 @@ class Sidecar {
         if (drift) clearInterval(drift);
         void this.shutdown(watch, reconciler, liveness, templates, addresses).then(resolve);
       };
-      process.once("SIGTERM", () => { onSignal("SIGTERM"); });
-      process.once("SIGINT", () => { onSignal("SIGINT"); });
+      process.once("SIGTERM", () => {
+        onSignal("SIGTERM");
+      });
+      process.once("SIGINT", () => {
+        onSignal("SIGINT");
+      });
     });
     server.close();
     return exitCode;
@@ -198,10 +245,15 @@ class Sidecar {
       this.frr.diff(this.config.frr.configFile).then(
         (d) => {
           if (isEmptyDiff(d)) return;
-          this.log.warn({ add: d.toAdd.length, delete: d.toDelete.length }, "FRR's running config drifted from frr.conf; re-applying");
+          this.log.warn(
+            { add: d.toAdd.length, delete: d.toDelete.length },
+            "FRR's running config drifted from frr.conf; re-applying",
+          );
           reconciler.requestFullApply();
         },
-        (err: unknown) => { this.log.warn({ err: String(err) }, "drift check failed"); },
+        (err: unknown) => {
+          this.log.warn({ err: String(err) }, "drift check failed");
+        },
       );
     }, seconds * 1000);
   }

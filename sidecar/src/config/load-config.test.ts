@@ -49,17 +49,33 @@ bgp: { asn: 0, neighbours: [] }
 advertise: { allowedCidrs: [], mode: bgp }
 timings: { batchWindowMs: -1 }
 `,
-    want: [/^bgp\.asn: /, /^bgp: unknown key\(s\) neighbours/, /^advertise\.allowedCidrs: /, /^advertise\.mode: /, /^timings\.batchWindowMs: /],
+    want: [
+      /^bgp\.asn: /,
+      /^bgp: unknown key\(s\) neighbours/,
+      /^advertise\.allowedCidrs: /,
+      /^advertise\.mode: /,
+      /^timings\.batchWindowMs: /,
+    ],
   },
-  { name: "missing node name", text: "bgp: { asn: 1 }\nadvertise: { allowedCidrs: [10.0.0.0/8] }", want: [/^nodeName: required/] },
+  {
+    name: "missing node name",
+    text: "bgp: { asn: 1 }\nadvertise: { allowedCidrs: [10.0.0.0/8] }",
+    want: [/^nodeName: required/],
+  },
   {
     name: "ambiguous IPv4 forms refused",
-    text: minimal.replace("allowedCidrs: [10.96.0.0/12]", "allowedCidrs: [10.96.0.0/12], excludedIps: [10.0.0.01]"),
+    text: minimal.replace(
+      "allowedCidrs: [10.96.0.0/12]",
+      "allowedCidrs: [10.96.0.0/12], excludedIps: [10.0.0.01]",
+    ),
     want: [/advertise\.excludedIps\.0: must be an IP/],
   },
   {
     name: "neighbour needs exactly one of address/interface",
-    text: minimal.replace("bgp: { asn: 64512 }", "bgp: { asn: 64512, neighbors: [{ remoteAs: external }, { address: 192.0.2.1, interface: eth0, remoteAs: 1 }] }"),
+    text: minimal.replace(
+      "bgp: { asn: 64512 }",
+      "bgp: { asn: 64512, neighbors: [{ remoteAs: external }, { address: 192.0.2.1, interface: eth0, remoteAs: 1 }] }",
+    ),
     want: [/bgp\.neighbors\.0: set exactly one/, /bgp\.neighbors\.1: set exactly one/],
   },
   {
@@ -74,7 +90,10 @@ timings: { batchWindowMs: -1 }
   },
   {
     name: "unreadable password file",
-    text: minimal.replace("bgp: { asn: 64512 }", "bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external, passwordFile: /nope }] }"),
+    text: minimal.replace(
+      "bgp: { asn: 64512 }",
+      "bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external, passwordFile: /nope }] }",
+    ),
     want: [/bgp\.neighbors\.0\.passwordFile: cannot read \/nope/],
   },
 ];
@@ -82,13 +101,23 @@ timings: { batchWindowMs: -1 }
 for (const c of invalid) {
   test(`invalid config: ${c.name}`, async () => {
     const problems = await problemsOf(c.text);
-    for (const re of c.want) assert.ok(problems.some((p) => re.test(p)), `${re} not in ${JSON.stringify(problems)}`);
+    for (const re of c.want)
+      assert.ok(
+        problems.some((p) => re.test(p)),
+        `${re} not in ${JSON.stringify(problems)}`,
+      );
   });
 }
 
 test("a password with spaces or newlines is refused (it is written into frr.conf)", async () => {
-  const text = minimal.replace("bgp: { asn: 64512 }", "bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external, passwordFile: /s }] }");
-  await assert.rejects(parseConfig(text, "c", {}, () => Promise.resolve("pw\n neighbor 1.2.3.4")), /passwordFile: \/s must hold/);
+  const text = minimal.replace(
+    "bgp: { asn: 64512 }",
+    "bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external, passwordFile: /s }] }",
+  );
+  await assert.rejects(
+    parseConfig(text, "c", {}, () => Promise.resolve("pw\n neighbor 1.2.3.4")),
+    /passwordFile: \/s must hold/,
+  );
   const ok = await parseConfig(text, "c", {}, () => Promise.resolve("s3cr&t!"));
   assert.equal(ok.bgp.neighbors[0]?.password, "s3cr&t!");
 });

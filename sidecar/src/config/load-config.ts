@@ -80,7 +80,10 @@ export async function parseConfig(
 ): Promise<Config> {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(source, doc.errors.map((e) => `YAML: ${e.message.split("\n")[0] ?? e.message}`));
+    throw new ConfigError(
+      source,
+      doc.errors.map((e) => `YAML: ${e.message.split("\n")[0] ?? e.message}`),
+    );
   }
   const raw: unknown = doc.toJS() ?? {};
   const parsed = configSchema.safeParse(raw);
@@ -88,8 +91,10 @@ export async function parseConfig(
   const file = parsed.data;
   const problems: string[] = [];
   const nodeName = env.NODE_NAME !== undefined && env.NODE_NAME !== "" ? env.NODE_NAME : file.nodeName;
-  if (nodeName === undefined) problems.push("nodeName: required (set it in the file or the NODE_NAME environment variable)");
-  else if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName)) problems.push(`NODE_NAME: "${nodeName}" is not a Kubernetes node name`);
+  if (nodeName === undefined)
+    problems.push("nodeName: required (set it in the file or the NODE_NAME environment variable)");
+  else if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName))
+    problems.push(`NODE_NAME: "${nodeName}" is not a Kubernetes node name`);
   const selector = parseLabelSelector(file.advertise.serviceSelector);
   if (!selector.ok) problems.push(`advertise.serviceSelector: ${selector.error}`);
   problems.push(...checkNeighbors(file));
@@ -151,12 +156,16 @@ function checkNeighbors(file: ConfigFile): string[] {
     const id = n.address ?? n.interface ?? "";
     if (seen.has(id)) problems.push(`bgp.neighbors.${i}: duplicate neighbor ${id}`);
     seen.add(id);
-    if (n.timers && n.timers.hold !== 0 && n.timers.hold < 3) problems.push(`bgp.neighbors.${i}.timers.hold: must be 0 or at least 3`);
+    if (n.timers && n.timers.hold !== 0 && n.timers.hold < 3)
+      problems.push(`bgp.neighbors.${i}.timers.hold: must be 0 or at least 3`);
     if (n.timers && n.timers.hold !== 0 && n.timers.keepalive > n.timers.hold) {
-      problems.push(`bgp.neighbors.${i}.timers: keepalive ${n.timers.keepalive} exceeds hold ${n.timers.hold}`);
+      problems.push(
+        `bgp.neighbors.${i}.timers: keepalive ${n.timers.keepalive} exceeds hold ${n.timers.hold}`,
+      );
     }
     const missing = (n.families ?? []).filter((f) => !file.bgp.families.includes(f));
-    if (missing.length > 0) problems.push(`bgp.neighbors.${i}.families: ${missing.join(",")} not in bgp.families`);
+    if (missing.length > 0)
+      problems.push(`bgp.neighbors.${i}.families: ${missing.join(",")} not in bgp.families`);
   });
   return problems;
 }
@@ -175,10 +184,14 @@ async function resolveNeighbors(
           password = await readSecret(passwordFile);
           // The password is written into frr.conf: one printable token, nothing else.
           if (!/^[\x21-\x7e]{1,80}$/.test(password)) {
-            problems.push(`bgp.neighbors.${i}.passwordFile: ${passwordFile} must hold 1-80 printable characters without spaces`);
+            problems.push(
+              `bgp.neighbors.${i}.passwordFile: ${passwordFile} must hold 1-80 printable characters without spaces`,
+            );
           }
         } catch (err) {
-          problems.push(`bgp.neighbors.${i}.passwordFile: cannot read ${passwordFile}: ${(err as Error).message}`);
+          problems.push(
+            `bgp.neighbors.${i}.passwordFile: cannot read ${passwordFile}: ${(err as Error).message}`,
+          );
         }
       }
       return { ...rest, families: families ?? ["ipv4", "ipv6"], password };

@@ -10,14 +10,24 @@ const interfaceName = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be a Linux interface name (1-15 of A-Z a-z 0-9 _ . : -)");
 const ipAddress = z.string().refine((s) => parseIp(s).ok, "must be an IP address");
-const ipv4Address = z.string().refine((s) => { const r = parseIp(s); return r.ok && r.value.family === "ipv4"; }, "must be an IPv4 address");
+const ipv4Address = z.string().refine((s) => {
+  const r = parseIp(s);
+  return r.ok && r.value.family === "ipv4";
+}, "must be an IPv4 address");
 // The model's own strict parsers: what passes here is exactly what the rules can read
 // (general-purpose parsers accept 10.0.0.01 or 0x0a.0.0.1).
-const cidrOrIp = z.string().refine((s) => parseIpOrCidr(s, "mask").ok, "must be an IP address or CIDR (dotted decimal / RFC 5952)");
-const cidr = z.string().refine((s) => s.includes("/") && parseCidr(s, "mask").ok, "must be a CIDR like 10.96.0.0/12 or fd00::/64");
+const cidrOrIp = z
+  .string()
+  .refine((s) => parseIpOrCidr(s, "mask").ok, "must be an IP address or CIDR (dotted decimal / RFC 5952)");
+const cidr = z
+  .string()
+  .refine((s) => s.includes("/") && parseCidr(s, "mask").ok, "must be a CIDR like 10.96.0.0/12 or fd00::/64");
 const family = z.enum(["ipv4", "ipv6"]);
 const remoteAs = z.union([asn, z.enum(["internal", "external"])]);
-const path = z.string().min(1).regex(/^[^\n\r\0]+$/, "must be a path");
+const path = z
+  .string()
+  .min(1)
+  .regex(/^[^\n\r\0]+$/, "must be a path");
 
 const neighbor = z
   .strictObject({
@@ -36,7 +46,12 @@ const neighbor = z
     /** File holding the TCP-MD5 password (a mounted Secret); read at start, never logged. */
     passwordFile: path.optional(),
     ebgpMultihop: z.number().int().min(1).max(255).optional(),
-    timers: z.strictObject({ keepalive: z.number().int().min(0).max(65535), hold: z.number().int().min(0).max(65535) }).optional(),
+    timers: z
+      .strictObject({
+        keepalive: z.number().int().min(0).max(65535),
+        hold: z.number().int().min(0).max(65535),
+      })
+      .optional(),
   })
   .refine((n) => (n.address === undefined) !== (n.interface === undefined), {
     message: "set exactly one of address (numbered) or interface (unnumbered)",
@@ -44,43 +59,51 @@ const neighbor = z
 
 export const configSchema = z.strictObject({
   /** This node's name; the NODE_NAME environment variable wins (downward API). */
-  nodeName: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Kubernetes node name").optional(),
+  nodeName: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Kubernetes node name")
+    .optional(),
   bgp: z.strictObject({
     asn,
     routerId: ipv4Address.optional(),
     /** Hostname written into frr.conf; defaults to the node name. */
-    hostname: z.string().regex(/^[A-Za-z0-9.-]{1,63}$/, "must be a hostname").optional(),
+    hostname: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]{1,63}$/, "must be a hostname")
+      .optional(),
     families: z.array(family).min(1).default(["ipv4", "ipv6"]),
     neighbors: z.array(neighbor).default([]),
     /** Global `bgp graceful-restart` (off: FRR issue 22953 — restarts on reload). */
     gracefulRestart: z.boolean().default(false),
   }),
-  advertise: z
-    .strictObject({
-      /** network | connected | auto (auto: connected if `interface` is not lo, else network; see README). */
-      mode: z.enum(["network", "connected", "auto"]).default("auto"),
-      /** Where service addresses are kept (the seed used lo). */
-      interface: interfaceName.default("lo"),
-      /** Network namespace of that interface (`ip -n`); "" = our own. For labs where FRR runs in a netns. */
-      netns: z.string().regex(/^[A-Za-z0-9_.-]{0,64}$/, "must be a network namespace name").default(""),
-      /** Where the set of addresses we added is recorded, so a restart never touches others' addresses. */
-      stateFile: path.default("/var/lib/frr-advertiser/addresses.json"),
-      addressKinds: z
-        .strictObject({
-          clusterIP: z.boolean().default(true),
-          loadBalancer: z.boolean().default(true),
-          /** Off by default: CVE-2020-8554, anyone who can edit a Service could hijack traffic. */
-          externalIP: z.boolean().default(false),
-        })
-        .default({ clusterIP: true, loadBalancer: true, externalIP: false }),
-      allowedCidrs: z.array(cidr).min(1, "list at least one CIDR that service IPs may be advertised from"),
-      excludedIps: z.array(cidrOrIp).default([]),
-      namespaces: z
-        .strictObject({ include: z.array(z.string()).default([]), exclude: z.array(z.string()).default([]) })
-        .default({ include: [], exclude: [] }),
-      /** Kubernetes label selector string, e.g. "expose!=false,tier in (web,api)". */
-      serviceSelector: z.string().default(""),
-    }),
+  advertise: z.strictObject({
+    /** network | connected | auto (auto: connected if `interface` is not lo, else network; see README). */
+    mode: z.enum(["network", "connected", "auto"]).default("auto"),
+    /** Where service addresses are kept (the seed used lo). */
+    interface: interfaceName.default("lo"),
+    /** Network namespace of that interface (`ip -n`); "" = our own. For labs where FRR runs in a netns. */
+    netns: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{0,64}$/, "must be a network namespace name")
+      .default(""),
+    /** Where the set of addresses we added is recorded, so a restart never touches others' addresses. */
+    stateFile: path.default("/var/lib/frr-advertiser/addresses.json"),
+    addressKinds: z
+      .strictObject({
+        clusterIP: z.boolean().default(true),
+        loadBalancer: z.boolean().default(true),
+        /** Off by default: CVE-2020-8554, anyone who can edit a Service could hijack traffic. */
+        externalIP: z.boolean().default(false),
+      })
+      .default({ clusterIP: true, loadBalancer: true, externalIP: false }),
+    allowedCidrs: z.array(cidr).min(1, "list at least one CIDR that service IPs may be advertised from"),
+    excludedIps: z.array(cidrOrIp).default([]),
+    namespaces: z
+      .strictObject({ include: z.array(z.string()).default([]), exclude: z.array(z.string()).default([]) })
+      .default({ include: [], exclude: [] }),
+    /** Kubernetes label selector string, e.g. "expose!=false,tier in (web,api)". */
+    serviceSelector: z.string().default(""),
+  }),
   node: z
     .strictObject({
       /** Withdraw everything while the Node is cordoned (spec.unschedulable). */
@@ -98,9 +121,23 @@ export const configSchema = z.strictObject({
       /** FRR's state directory (pid files, vty sockets); the pathspace is appended. */
       runDir: path.default("/var/run/frr"),
       /** FRR pathspace (-N), for several FRR instances on one host (tests, labs). */
-      pathspace: z.string().regex(/^[A-Za-z0-9_-]{0,32}$/).default(""),
+      pathspace: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{0,32}$/)
+        .default(""),
       /** frr.conf `log` level. */
-      logLevel: z.enum(["emergencies", "alerts", "critical", "errors", "warnings", "notifications", "informational", "debugging"]).default("informational"),
+      logLevel: z
+        .enum([
+          "emergencies",
+          "alerts",
+          "critical",
+          "errors",
+          "warnings",
+          "notifications",
+          "informational",
+          "debugging",
+        ])
+        .default("informational"),
     })
     .default({
       templateDir: "frr-templates",

@@ -5,7 +5,16 @@
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic, renameAtomic } from "./atomic-write.js";
 import { computeNetworkDelta } from "./config-delta.js";
-import { FrrCommandError, isEmptyDiff, redactSecrets, type FrrClient, type ReloadDiff } from "./frr-client.js";
+import {
+  FrrCommandError,
+  isEmptyDiff,
+  redactSecrets,
+  type FrrClient,
+  type ReloadDiff,
+} from "./frr-client.js";
+
+/** frr.conf keeps its owner and mode: FRR's daemons (user frr) re-read it when they restart. */
+const KEEP_OWNER = { preserveOwner: true } as const;
 
 export type ApplyOutcome =
   | { readonly kind: "unchanged" }
@@ -73,7 +82,7 @@ export class ConfigApplier {
       if (text === this.applied) return { kind: "unchanged" };
       const delta = computeNetworkDelta(this.applied, text);
       if (delta !== undefined && delta.length === 0) {
-        await writeFileAtomic(this.configFile, text);
+        await writeFileAtomic(this.configFile, text, KEEP_OWNER);
         this.applied = text;
         return { kind: "unchanged" };
       }
@@ -95,14 +104,14 @@ export class ConfigApplier {
       this.applied = undefined;
       return false;
     }
-    await writeFileAtomic(this.configFile, text);
+    await writeFileAtomic(this.configFile, text, KEEP_OWNER);
     this.applied = text;
     return true;
   }
 
   private async reloadFull(text: string): Promise<void> {
     const candidate = `${this.configFile}.candidate`;
-    await writeFileAtomic(candidate, text);
+    await writeFileAtomic(candidate, text, { preserveOwner: true, like: this.configFile });
     let policyChanged: boolean;
     try {
       policyChanged = touchesPolicy(await this.frr.diff(candidate));
@@ -114,7 +123,10 @@ export class ConfigApplier {
     } catch (err) {
       if (await this.isRunning(candidate)) {
         // frr-reload.py can exit 1 although everything was applied (FRR issue 15880).
-        this.log.warn({ err: describe(err) }, "frr-reload.py failed but the running config matches; accepting");
+        this.log.warn(
+          { err: describe(err) },
+          "frr-reload.py failed but the running config matches; accepting",
+        );
       } else {
         await this.rollBack();
         throw new ConfigRejectedError(`FRR failed to apply the rendered config: ${describe(err)}`, true);
@@ -124,9 +136,10 @@ export class ConfigApplier {
     this.applied = text;
     // Route-map changes are not re-processed by FRR on their own (delay-timer 0 in the
     // templates): re-send what peers got under the new export policy.
-    if (policyChanged) await this.frr.softClearOut().catch((err: unknown) => {
-      this.log.warn({ err: describe(err) }, "clear bgp soft out failed");
-    });
+    if (policyChanged)
+      await this.frr.softClearOut().catch((err: unknown) => {
+        this.log.warn({ err: describe(err) }, "clear bgp soft out failed");
+      });
   }
 
   /** True when frr-reload.py sees nothing left to change between `file` and FRR's running config. */
@@ -149,7 +162,7 @@ export class ConfigApplier {
       return;
     }
     try {
-      await writeFileAtomic(this.configFile, lastGood);
+      await writeFileAtomic(this.configFile, lastGood, KEEP_OWNER);
       await this.timed("rollback", () => this.frr.reload(this.configFile));
       this.log.warn({}, "rolled back FRR to the last good config");
     } catch (err) {
@@ -166,5 +179,9 @@ function describe(err: unknown): string {
 
 /** True when a reload changes route-maps or prefix-lists (their lines or what they match/set). */
 export function touchesPolicy(d: ReloadDiff): boolean {
-  return [...d.toAdd, ...d.toDelete].some((l) => /^(route-map |ip prefix-list |ipv6 prefix-list |bgp community-list |bgp large-community-list )/.test(l.replace(/^no /, "")));
+  return [...d.toAdd, ...d.toDelete].some((l) =>
+    /^(route-map |ip prefix-list |ipv6 prefix-list |bgp community-list |bgp large-community-list )/.test(
+      l.replace(/^no /, ""),
+    ),
+  );
 }

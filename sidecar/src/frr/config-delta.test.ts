@@ -26,7 +26,10 @@ test("identical configs need no commands", () => {
 });
 
 test("added and removed prefixes become one batch, removals first, grouped by address family", () => {
-  const delta = computeNetworkDelta(conf(["10.0.0.1/32", "10.0.0.2/32"], ["fd00::1/128"]), conf(["10.0.0.2/32", "10.0.0.3/32 route-map FRRADV-A-1"], []));
+  const delta = computeNetworkDelta(
+    conf(["10.0.0.1/32", "10.0.0.2/32"], ["fd00::1/128"]),
+    conf(["10.0.0.2/32", "10.0.0.3/32 route-map FRRADV-A-1"], []),
+  );
   assert.deepEqual(delta, [
     "router bgp 64512",
     " address-family ipv4 unicast",
@@ -44,19 +47,37 @@ test("added and removed prefixes become one batch, removals first, grouped by ad
 
 test("a prefix that changes route-map is removed and re-added", () => {
   const delta = computeNetworkDelta(conf(["10.0.0.1/32"]), conf(["10.0.0.1/32 route-map FRRADV-A-1"]));
-  assert.deepEqual(delta?.filter((l) => l.includes("network")), ["  no network 10.0.0.1/32", "  network 10.0.0.1/32 route-map FRRADV-A-1"]);
+  assert.deepEqual(
+    delta?.filter((l) => l.includes("network")),
+    ["  no network 10.0.0.1/32", "  network 10.0.0.1/32 route-map FRRADV-A-1"],
+  );
 });
 
 const needsReload: [string, string, string][] = [
-  ["a route-map changed", conf(["10.0.0.1/32"]), conf(["10.0.0.1/32"]).replace("local-preference 200", "local-preference 300")],
-  ["a neighbour was added", conf([]), conf([]).replace(" neighbor 192.0.2.1 remote-as external", " neighbor 192.0.2.1 remote-as external\n neighbor 192.0.2.9 remote-as external")],
+  [
+    "a route-map changed",
+    conf(["10.0.0.1/32"]),
+    conf(["10.0.0.1/32"]).replace("local-preference 200", "local-preference 300"),
+  ],
+  [
+    "a neighbour was added",
+    conf([]),
+    conf([]).replace(
+      " neighbor 192.0.2.1 remote-as external",
+      " neighbor 192.0.2.1 remote-as external\n neighbor 192.0.2.9 remote-as external",
+    ),
+  ],
   ["a line moved elsewhere", conf([]), conf([], [], "ip prefix-list X seq 5 permit 10.0.0.0/8 le 32\n")],
   [
     "a network line outside an address-family",
     "router bgp 1\n network 10.0.0.1/32\nexit\n",
     "router bgp 1\n network 10.0.0.2/32\nexit\n",
   ],
-  ["a network line in another router", "router ospf\n network 10.0.0.0/8 area 0\nexit\n", "router ospf\n network 10.1.0.0/16 area 0\nexit\n"],
+  [
+    "a network line in another router",
+    "router ospf\n network 10.0.0.0/8 area 0\nexit\n",
+    "router ospf\n network 10.1.0.0/16 area 0\nexit\n",
+  ],
 ];
 
 for (const [name, before, after] of needsReload) {

@@ -72,6 +72,7 @@ function toCommands(removed: Placed[], added: Placed[]): string[] {
   for (const p of removed) push(p, `no ${p.line.replace(/ route-map \S+$/, "")}`);
   for (const p of added) push(p, p.line);
   const out: string[] = [];
-  for (const g of groups.values()) out.push(g.router, ` ${g.af}`, ...g.lines.map((l) => `  ${l}`), " exit-address-family", "exit");
+  for (const g of groups.values())
+    out.push(g.router, ` ${g.af}`, ...g.lines.map((l) => `  ${l}`), " exit-address-family", "exit");
   return out;
 }

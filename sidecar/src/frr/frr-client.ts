@@ -37,7 +37,17 @@ export class FrrClient {
   private reloadArgs(mode: "--test" | "--reload", file: string): string[] {
     const ns = this.opts.pathspace === "" ? [] : ["-N", this.opts.pathspace];
     const bindir = this.opts.vtysh.includes("/") ? ["--bindir", this.opts.vtysh.replace(/\/[^/]+$/, "")] : [];
-    return ["python3", this.opts.reloadScript, mode, "--stdout", ...ns, ...bindir, "--rundir", this.opts.workDir, file];
+    return [
+      "python3",
+      this.opts.reloadScript,
+      mode,
+      "--stdout",
+      ...ns,
+      ...bindir,
+      "--rundir",
+      this.opts.workDir,
+      file,
+    ];
   }
 
   /** True when bgpd and zebra answer. */
@@ -79,7 +89,8 @@ export class FrrClient {
     await writeFile(batchFile, `${lines.join("\n")}\n`, { mode: 0o640 });
     try {
       const r = await this.run([...this.vtysh(), "-f", batchFile], { timeoutMs: this.opts.reloadTimeoutMs });
-      if (r.exitCode !== 0 || /^%/m.test(r.stdout) || /^%/m.test(r.stderr)) throw new FrrCommandError("vtysh -f (delta)", r);
+      if (r.exitCode !== 0 || /^%/m.test(r.stdout) || /^%/m.test(r.stderr))
+        throw new FrrCommandError("vtysh -f (delta)", r);
     } finally {
       await rm(batchFile, { force: true });
     }
@@ -105,7 +116,8 @@ export interface ReloadDiff {
  * Lines frr-reload.py --test always lists as "to add" although FRR runs them (FRR 8.4 does not
  * print them back, or prints the container's hostname): they are not drift.
  */
-const ALWAYS_READDED = /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+|frr defaults \S+|frr version .*)$/;
+const ALWAYS_READDED =
+  /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+|frr defaults \S+|frr version .*)$/;
 
 /**
  * The delete-side twin of `hostname`: vtysh shows its own (the container's) hostname in the running

@@ -1,8 +1,9 @@
 // Notices FRR restarting under us by watching the daemons' vty sockets (a restarted daemon
-// re-creates its socket: new inode; cheap, one stat per poll, no vtysh) and reports when FRR
-// answers again, so the config can be re-applied.
+// re-creates its socket: new inode; a dead one refuses connections; cheap, one stat and one
+// connect per poll, no vtysh) and reports when FRR answers again, so the config can be re-applied.
 
 import { stat } from "node:fs/promises";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 
 export interface FrrLivenessOptions {
@@ -72,7 +73,11 @@ export class FrrLiveness {
     try {
       const ids = await Promise.all(
         this.opts.daemons.map(async (d) => {
-          const st = await stat(join(this.opts.stateDir, `${d}.vty`), { bigint: true });
+          const path = join(this.opts.stateDir, `${d}.vty`);
+          const st = await stat(path, { bigint: true });
+          // A daemon killed with SIGKILL leaves its socket file behind: only a listener proves
+          // it is alive (and `vtysh -f` silently skips the commands of a daemon that is gone).
+          await canConnect(path);
           return `${st.ino}:${st.ctimeNs}`;
         }),
       );
@@ -81,4 +86,25 @@ export class FrrLiveness {
       return undefined;
     }
   }
+}
+
+/** Resolves when something listens on the unix socket (the kernel accepts even while the daemon is busy). */
+function canConnect(path: string, timeoutMs = 2000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection({ path });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`connect ${path} timed out`));
+    }, timeoutMs);
+    sock.once("connect", () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve();
+    });
+    sock.once("error", (err) => {
+      clearTimeout(timer);
+      sock.destroy();
+      reject(err);
+    });
+  });
 }

@@ -42,7 +42,8 @@ export interface ClusterWatchOptions {
 /** Loads in-cluster config inside a pod, KUBECONFIG (or ~/.kube/config) elsewhere. */
 export function loadKubeConfig(): KubeConfig {
   const kc = new KubeConfig();
-  if (process.env["KUBERNETES_SERVICE_HOST"] !== undefined && process.env["KUBECONFIG"] === undefined) kc.loadFromCluster();
+  if (process.env["KUBERNETES_SERVICE_HOST"] !== undefined && process.env["KUBECONFIG"] === undefined)
+    kc.loadFromCluster();
   else kc.loadFromDefault();
   return kc;
 }
@@ -71,26 +72,31 @@ export class ClusterWatch {
     const nodeSelector = `metadata.name=${opts.nodeName}`;
     const list = <T>(p: Promise<T>) => p as unknown as Promise<KubernetesListObject<KubernetesObject>>;
     this.watched = [
-      this.entry("services", () =>
-        new ListWatch("/api/v1/services", watch, () => list(core.listServiceForAllNamespaces()), false),
+      this.entry(
+        "services",
+        () => new ListWatch("/api/v1/services", watch, () => list(core.listServiceForAllNamespaces()), false),
       ),
-      this.entry("endpointslices", () =>
-        new ListWatch(
-          "/apis/discovery.k8s.io/v1/endpointslices",
-          watch,
-          () => list(discovery.listEndpointSliceForAllNamespaces()),
-          false,
-        ),
+      this.entry(
+        "endpointslices",
+        () =>
+          new ListWatch(
+            "/apis/discovery.k8s.io/v1/endpointslices",
+            watch,
+            () => list(discovery.listEndpointSliceForAllNamespaces()),
+            false,
+          ),
       ),
-      this.entry("node", () =>
-        new ListWatch(
-          "/api/v1/nodes",
-          watch,
-          () => list(core.listNode({ fieldSelector: nodeSelector })),
-          false,
-          undefined,
-          nodeSelector,
-        ),
+      this.entry(
+        "node",
+        () =>
+          new ListWatch(
+            "/api/v1/nodes",
+            watch,
+            () => list(core.listNode({ fieldSelector: nodeSelector })),
+            false,
+            undefined,
+            nodeSelector,
+          ),
       ),
     ];
   }
@@ -149,7 +155,10 @@ export class ClusterWatch {
     const min = this.opts.minBackoffMs ?? 500;
     const delay = Math.min(this.opts.maxBackoffMs ?? 30000, min * 2 ** w.attempt);
     w.attempt++;
-    this.opts.log.warn({ resource: w.resource, err: String(err), retryInMs: delay }, "watch failed; restarting informer");
+    this.opts.log.warn(
+      { resource: w.resource, err: String(err), retryInMs: delay },
+      "watch failed; restarting informer",
+    );
     // The cache keeps its last content: what was healthy stays advertised meanwhile.
     w.timer = setTimeout(() => {
       w.timer = undefined;
@@ -193,7 +202,9 @@ export class ClusterWatch {
   }
 
   private retain(resource: string, objects: readonly KubernetesObject[]): void {
-    const keys = new Set(objects.map((o) => `${o.metadata?.namespace ?? "default"}/${o.metadata?.name ?? ""}`));
+    const keys = new Set(
+      objects.map((o) => `${o.metadata?.namespace ?? "default"}/${o.metadata?.name ?? ""}`),
+    );
     if (resource === "services") this.sink.retainServices(keys);
     else if (resource === "endpointslices") this.sink.retainSlices(keys);
     else if (!objects.some((o) => o.metadata?.name === this.opts.nodeName)) this.sink.setNode(undefined);

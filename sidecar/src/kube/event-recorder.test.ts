@@ -27,14 +27,24 @@ function setup(opts: { perServiceBurst?: number; globalBurst?: number } = {}) {
   return { rec, posted, dropped, advance: (ms: number) => (now += ms) };
 }
 
-const ev = (service: string, message: string) => ({ service, type: "Normal" as const, reason: "Advertised", message });
+const ev = (service: string, message: string) => ({
+  service,
+  type: "Normal" as const,
+  reason: "Advertised",
+  message,
+});
 
 void test("an Event names the Service, the node and the reason", () => {
   const { rec, posted } = setup();
   assert.equal(rec.record(ev("shop/web", "node n1 advertises 10.0.0.1")), true);
   const e = posted[0]!;
   assert.equal(e.ns, "shop");
-  assert.deepEqual(e.body.involvedObject, { apiVersion: "v1", kind: "Service", namespace: "shop", name: "web" });
+  assert.deepEqual(e.body.involvedObject, {
+    apiVersion: "v1",
+    kind: "Service",
+    namespace: "shop",
+    name: "web",
+  });
   assert.equal(e.body.reason, "Advertised");
   assert.equal(e.body.source?.host, "n1");
   assert.equal(e.body.reportingInstance, "n1");

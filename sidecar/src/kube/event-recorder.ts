@@ -40,7 +40,8 @@ export class EventRecorder {
   private readonly recent = new Map<string, number>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly global: Bucket;
-  private readonly o: Required<Omit<EventRecorderOptions, "onDropped">> & Pick<EventRecorderOptions, "onDropped">;
+  private readonly o: Required<Omit<EventRecorderOptions, "onDropped">> &
+    Pick<EventRecorderOptions, "onDropped">;
 
   constructor(
     private readonly post: PostEvent,
@@ -68,7 +69,10 @@ export class EventRecorder {
       return false;
     }
     const bucket = this.bucketFor(e.service, now);
-    if (!take(bucket, this.o.perServiceBurst, this.o.perServiceRefillMs, now) || !take(this.global, this.o.globalBurst, this.o.globalRefillMs, now)) {
+    if (
+      !take(bucket, this.o.perServiceBurst, this.o.perServiceRefillMs, now) ||
+      !take(this.global, this.o.globalBurst, this.o.globalRefillMs, now)
+    ) {
       this.o.onDropped?.("rate-limited");
       return false;
     }

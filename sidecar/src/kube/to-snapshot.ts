@@ -58,9 +58,12 @@ export function toServiceSnapshot(raw: unknown): ServiceSnapshot {
   return {
     ...identity(o, "Service", true),
     type: str(spec["type"]) ?? "ClusterIP",
-    clusterIPs: clusterIPs.length > 0 ? clusterIPs : clusterIP !== undefined && clusterIP !== "" ? [clusterIP] : [],
+    clusterIPs:
+      clusterIPs.length > 0 ? clusterIPs : clusterIP !== undefined && clusterIP !== "" ? [clusterIP] : [],
     // Hostname-only ingress entries (cloud LBs) carry nothing we can advertise.
-    loadBalancerIPs: ingress.map((i) => str(obj(i)["ip"])).filter((ip): ip is string => ip !== undefined && ip !== ""),
+    loadBalancerIPs: ingress
+      .map((i) => str(obj(i)["ip"]))
+      .filter((ip): ip is string => ip !== undefined && ip !== ""),
     externalIPs: strings(spec["externalIPs"]),
     externalTrafficPolicy: policy(spec["externalTrafficPolicy"]),
     internalTrafficPolicy: policy(spec["internalTrafficPolicy"]),

@@ -217,6 +217,40 @@ void describe("AddressReconciler", () => {
     );
   });
 
+  void test("trustLastListing: a step with nothing to do by the last listing runs no ip at all", async () => {
+    const nd = node();
+    const r = nd.start();
+    const lists = () => nd.ip.calls.filter((c) => c.argv.includes("show")).length;
+    await r.syncAddresses(["10.0.0.7", "10.0.0.8"], [], "add");
+    const before = lists();
+    const trust = { trustLastListing: true };
+    // A withdrawal's passes: nothing to add, the address stays during its grace period.
+    assert.deepEqual((await r.syncAddresses(["10.0.0.7"], [], "add", trust)).add, []);
+    assert.deepEqual((await r.syncAddresses(["10.0.0.7", "10.0.0.8"], [], "remove", trust)).remove, []);
+    assert.equal(lists(), before, "no listing");
+    // Something to do: planned on a fresh listing (which sees the foreign address: not ours).
+    nd.ip.addresses.add(`${FOREIGN}/32`);
+    const out = await r.syncAddresses([FOREIGN, "10.0.0.7", "10.0.0.8"], [], "add", trust);
+    assert.deepEqual([out.add, out.owned], [[], ["10.0.0.7", "10.0.0.8"]]);
+    assert.equal(lists(), before + 1);
+    // Removal after the grace period: the cached listing says there is work, so it lists again.
+    const removed = await r.syncAddresses([FOREIGN, "10.0.0.7"], [], "remove", trust);
+    assert.deepEqual(removed.remove, ["10.0.0.8"]);
+    assert.deepEqual(nd.onIface(), ["10.0.0.7", FOREIGN].sort());
+  });
+
+  void test("trustLastListing: drift is repaired by the next call without it", async () => {
+    const nd = node();
+    const r = nd.start();
+    await r.syncAddresses(["10.0.0.7"], [], "add");
+    nd.ip.addresses.delete("10.0.0.7/32"); // someone removed our address behind our back
+    const trusted = await r.syncAddresses(["10.0.0.7"], [], "add", { trustLastListing: true });
+    assert.deepEqual(trusted.add, [], "not noticed while trusting the listing");
+    const repaired = await r.syncAddresses(["10.0.0.7"], [], "add");
+    assert.deepEqual(repaired.add, ["10.0.0.7"]);
+    assert.deepEqual(nd.onIface(), ["10.0.0.7"]);
+  });
+
   void test("a failure does not jam the queue", async () => {
     const nd = node();
     const r = nd.start({ crash: "before-apply" });

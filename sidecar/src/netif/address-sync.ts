@@ -42,8 +42,8 @@ export function createAddressSync(runner: Runner, config: Config, log: Logger): 
   const reconciler = new AddressReconciler({ adapter, store });
   return {
     reconciler,
-    async sync(desired, phase) {
-      const outcome = await reconciler.syncAddresses(desired, config.policy.excludedIps, phase);
+    async sync(desired, phase, options = {}) {
+      const outcome = await reconciler.syncAddresses(desired, config.policy.excludedIps, phase, options);
       report(outcome, log);
     },
   };

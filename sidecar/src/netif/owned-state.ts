@@ -76,7 +76,7 @@ export class OwnedAddressStore {
   /** Atomic replace (same-dir temp file, fsync, rename, fsync dir): a crash leaves the old or the new set. */
   async save(addresses: Iterable<string>): Promise<void> {
     const state: StateFile = { version: 1, iface: this.iface, addresses: sortAddresses(addresses) };
-    await writeFileAtomic(this.path, `${JSON.stringify(state, null, 1)}\n`, 0o600);
+    await writeFileAtomic(this.path, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600 });
   }
 
   async #moveAside(): Promise<void> {

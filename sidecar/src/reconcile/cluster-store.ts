@@ -88,7 +88,8 @@ export class ClusterStore {
   }
 
   retainSlices(keys: ReadonlySet<string>): void {
-    for (const sliceKey of [...this.serviceOfSlice.keys()]) if (!keys.has(sliceKey)) this.removeSlice(sliceKey);
+    for (const sliceKey of [...this.serviceOfSlice.keys()])
+      if (!keys.has(sliceKey)) this.removeSlice(sliceKey);
   }
 
   service(key: string): ServiceSnapshot | undefined {

@@ -10,7 +10,9 @@ import { Reconciler, type AddressSync, type FrrApplier } from "./reconciler.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "../kube/to-snapshot.js";
 
-const templates = compileTemplates(await loadTemplateDir(new URL("../../../frr-templates", import.meta.url).pathname));
+const templates = compileTemplates(
+  await loadTemplateDir(new URL("../../../frr-templates", import.meta.url).pathname),
+);
 
 async function config(mode: "network" | "connected" = "network"): Promise<Config> {
   return parseConfig(
@@ -37,7 +39,12 @@ class Recorder implements FrrApplier, AddressSync {
       this.failNext = false;
       return Promise.reject(new Error("FRR rejected it"));
     }
-    const kind = text === this.appliedConfig ? "unchanged" : full || this.appliedConfig === undefined ? "reloaded" : "delta";
+    const kind =
+      text === this.appliedConfig
+        ? "unchanged"
+        : full || this.appliedConfig === undefined
+          ? "reloaded"
+          : "delta";
     this.appliedConfig = text;
     return Promise.resolve({ kind } as ApplyOutcome);
   }
@@ -65,7 +72,9 @@ function setup(cfg: Config, synced = true) {
 }
 
 function addService(store: ClusterStore, name: string, ip: string, ready = true): void {
-  store.upsertService(toServiceSnapshot({ kind: "Service", metadata: { name, namespace: "d" }, spec: { clusterIP: ip } }));
+  store.upsertService(
+    toServiceSnapshot({ kind: "Service", metadata: { name, namespace: "d" }, spec: { clusterIP: ip } }),
+  );
   store.upsertSlice(
     toEndpointSliceSnapshot({
       kind: "EndpointSlice",
@@ -88,7 +97,12 @@ void test("network mode: addresses added, then FRR, then addresses removed", asy
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
   // First apply: FRR runs nothing yet → reload without prefixes, then the rest as a delta.
-  assert.deepEqual(rec.calls, ["add [10.96.0.10]", "frr full []", "frr delta [10.96.0.10/32]", "remove [10.96.0.10]"]);
+  assert.deepEqual(rec.calls, [
+    "add [10.96.0.10]",
+    "frr full []",
+    "frr delta [10.96.0.10/32]",
+    "remove [10.96.0.10]",
+  ]);
   rec.calls.length = 0;
   addService(store, "a", "10.96.0.10", false);
   await reconciler.reconcileOnce();
@@ -140,7 +154,10 @@ void test("the first apply keeps what FRR already runs in the reload (no withdra
   addService(store, "a", "10.96.0.10");
   addService(store, "b", "10.96.0.20");
   await reconciler.reconcileOnce();
-  assert.deepEqual(rec.calls.filter((c) => c.startsWith("frr")), ["frr full [10.96.0.10/32]", "frr delta [10.96.0.10/32,10.96.0.20/32]"]);
+  assert.deepEqual(
+    rec.calls.filter((c) => c.startsWith("frr")),
+    ["frr full [10.96.0.10/32]", "frr delta [10.96.0.10/32,10.96.0.20/32]"],
+  );
 });
 
 void test("a template change forces a full apply even though the cluster did not change", async () => {

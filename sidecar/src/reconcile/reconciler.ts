@@ -16,8 +16,15 @@ export interface FrrApplier {
 }
 
 export interface AddressSync {
-  /** "add" adds missing desired addresses only; "remove" removes owned, undesired ones only. */
-  sync(desired: ReadonlySet<string>, phase: "add" | "remove"): Promise<void>;
+  /**
+   * "add" adds missing desired addresses only; "remove" removes owned, undesired ones only.
+   * trustLastListing: skip listing the interface when, by the last listing, there is nothing to do.
+   */
+  sync(
+    desired: ReadonlySet<string>,
+    phase: "add" | "remove",
+    options?: { readonly trustLastListing?: boolean },
+  ): Promise<void>;
 }
 
 export interface ReconcileReport {
@@ -39,6 +46,12 @@ export interface ReconcilerDeps {
   readonly addresses: AddressSync;
   /** True once every informer has listed; nothing is applied before the first sync. */
   readonly isSynced: () => boolean;
+  /**
+   * False while FRR's daemons do not answer: nothing is applied then (`vtysh -f` silently skips a
+   * dead daemon, so a delta would be reported as applied and written to frr.conf without reaching
+   * FRR). The liveness monitor requests a full apply when FRR is back. Default: always up.
+   */
+  readonly frrUp?: () => boolean;
   /** Network prefixes FRR runs now (first apply after start or FRR restart). */
   readonly runningNetworks: () => Promise<ReadonlySet<string>>;
   readonly report: (r: ReconcileReport) => void;
@@ -52,7 +65,10 @@ export class Reconciler {
   /** The last render and the state it was made from (same templates). */
   private rendered: { readonly state: DesiredState; readonly text: string } | undefined;
   private needFull = true;
+  /** Re-list the interface on the next pass (start, periodic drift repair); see addressesDue. */
   private needAddresses = true;
+  /** Run the address steps on the next pass, trusting the last listing (a grace period ended). */
+  private addressesDue = false;
   private failing = false;
   private failures = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -123,6 +139,17 @@ export class Reconciler {
     await this.running;
   }
 
+  /** Something besides a changed render asks for a pass (full apply, addresses, a retry). */
+  private get workPending(): boolean {
+    return this.needFull || this.needAddresses || this.addressesDue || this.failing;
+  }
+
+  /** Nothing is applied before the first sync, nor while FRR does not answer (see deps.frrUp). */
+  private get mustWait(): boolean {
+    if (this.state === undefined && !this.deps.isSynced()) return true;
+    return this.deps.frrUp?.() === false;
+  }
+
   async reconcileOnce(): Promise<ReconcileReport> {
     const now = this.deps.now ?? Date.now;
     const started = now();
@@ -131,11 +158,12 @@ export class Reconciler {
       durationMs: now() - started,
       state: this.state,
     });
-    if (this.state === undefined && !this.deps.isSynced()) return done({ outcome: "waiting" });
+    // Before refreshState: the changed Services stay dirty for the pass that may apply them.
+    if (this.mustWait) return done({ outcome: "waiting" });
     const changed = this.refreshState();
     const state = this.state;
     if (state === undefined) return done({ outcome: "waiting" });
-    if (!changed && !this.needFull && !this.needAddresses && !this.failing) return done({ outcome: "unchanged" });
+    if (!changed && !this.workPending) return done({ outcome: "unchanged" });
     let text: string;
     try {
       // A periodic address repair of an unchanged state reuses its render (cheap at 10k).
@@ -144,7 +172,7 @@ export class Reconciler {
     } catch (err) {
       return this.fail(done, "render", err);
     }
-    if (text === this.lastText && !this.needFull && !this.needAddresses && !this.failing) {
+    if (text === this.lastText && !this.workPending) {
       return done({ outcome: "unchanged" });
     }
     return this.apply(state, text, done);
@@ -159,12 +187,18 @@ export class Reconciler {
     const full = this.needFull;
     let frr: ApplyOutcome | undefined;
     const connected = this.deps.config.mode === "connected";
+    // Only a repair (or a retry) re-reads the interface; otherwise an address step that has
+    // nothing to do by the last listing is skipped: a pass that only edits FRR (a withdrawal)
+    // then runs no ip(8) at all. The later steps of a pass trust the listing its first step made.
+    const first = { trustLastListing: !(this.needAddresses || this.failing) };
+    const later = { trustLastListing: true };
     try {
       // Connected mode: the address is the announcement, so withdrawals go first and new
       // addresses appear only once FRR's filters (and attribute prefix-lists) are in place.
       // An address whose attributes changed is re-added so redistribution re-evaluates it.
-      if (connected) await this.deps.addresses.sync(this.withoutChangedAttributes(state, desired), "remove");
-      else await this.deps.addresses.sync(desired, "add");
+      if (connected)
+        await this.deps.addresses.sync(this.withoutChangedAttributes(state, desired), "remove", first);
+      else await this.deps.addresses.sync(desired, "add", first);
     } catch (err) {
       return this.fail(done, "addresses", err);
     }
@@ -173,12 +207,13 @@ export class Reconciler {
     } catch (err) {
       // Still remove what is no longer wanted: with import-check, a missing address also
       // withdraws the route, which is what the failed apply was trying to do.
-      if (!connected) await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove").catch(() => undefined);
+      if (!connected)
+        await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later).catch(() => undefined);
       return this.fail(done, "frr", err);
     }
     try {
-      if (connected) await this.deps.addresses.sync(desired, "add");
-      else await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove");
+      if (connected) await this.deps.addresses.sync(desired, "add", later);
+      else await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
     } catch (err) {
       return this.fail(done, "addresses", err);
     }
@@ -186,6 +221,7 @@ export class Reconciler {
     this.lastText = text;
     this.needFull = false;
     this.needAddresses = false;
+    this.addressesDue = false;
     this.failing = false;
     this.failures = 0;
     return done({ outcome: frr.kind === "unchanged" ? "unchanged" : "applied", frr: frr.kind });
@@ -232,7 +268,8 @@ export class Reconciler {
     }
     if (next !== Infinity) {
       setTimeout(() => {
-        this.requestAddressRepair();
+        this.addressesDue = true;
+        this.schedule();
       }, next + 5).unref();
     }
     return keep;

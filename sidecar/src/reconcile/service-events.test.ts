@@ -6,7 +6,12 @@ import { planServiceEvents } from "./service-events.js";
 import { ServiceEventReporter } from "./service-event-reporter.js";
 import type { ReconcileReport } from "./reconciler.js";
 
-const d = (service: string, address: string, advertise: boolean, code: Decision["code"] = advertise ? "advertised" : "no-ready-endpoints"): Decision => ({
+const d = (
+  service: string,
+  address: string,
+  advertise: boolean,
+  code: Decision["code"] = advertise ? "advertised" : "no-ready-endpoints",
+): Decision => ({
   service,
   address,
   kind: "clusterIP",
@@ -16,13 +21,25 @@ const d = (service: string, address: string, advertise: boolean, code: Decision[
 });
 
 const cases: { name: string; before: Decision[]; after: Decision[]; want: string[] }[] = [
-  { name: "nothing changed", before: [d("a/web", "10.0.0.1", true)], after: [d("a/web", "10.0.0.1", true)], want: [] },
-  { name: "starts advertising", before: [d("a/web", "10.0.0.1", false)], after: [d("a/web", "10.0.0.1", true)], want: ["a/web Normal Advertised: node n1 advertises 10.0.0.1"] },
+  {
+    name: "nothing changed",
+    before: [d("a/web", "10.0.0.1", true)],
+    after: [d("a/web", "10.0.0.1", true)],
+    want: [],
+  },
+  {
+    name: "starts advertising",
+    before: [d("a/web", "10.0.0.1", false)],
+    after: [d("a/web", "10.0.0.1", true)],
+    want: ["a/web Normal Advertised: node n1 advertises 10.0.0.1"],
+  },
   {
     name: "stops advertising, with the reason",
     before: [d("a/web", "10.0.0.1", true)],
     after: [d("a/web", "10.0.0.1", false)],
-    want: ["a/web Normal Withdrawn: node n1 stopped advertising 10.0.0.1 (not advertised: no-ready-endpoints)"],
+    want: [
+      "a/web Normal Withdrawn: node n1 stopped advertising 10.0.0.1 (not advertised: no-ready-endpoints)",
+    ],
   },
   {
     name: "both families in one Event",
@@ -34,30 +51,59 @@ const cases: { name: string; before: Decision[]; after: Decision[]; want: string
     name: "refused for a bad annotation: a Warning, once",
     before: [],
     after: [d("a/web", "10.0.0.1", false, "invalid-annotation")],
-    want: ["a/web Warning Refused: node n1 refuses to advertise 10.0.0.1: not advertised: invalid-annotation"],
+    want: [
+      "a/web Warning Refused: node n1 refuses to advertise 10.0.0.1: not advertised: invalid-annotation",
+    ],
   },
-  { name: "still refused: no repeat", before: [d("a/web", "10.0.0.1", false, "invalid-annotation")], after: [d("a/web", "10.0.0.1", false, "invalid-annotation")], want: [] },
-  { name: "outside allowed CIDRs is a refusal", before: [], after: [d("a/x", "192.0.2.9", false, "outside-allowed-cidrs")], want: ["a/x Warning Refused: node n1 refuses to advertise 192.0.2.9: not advertised: outside-allowed-cidrs"] },
+  {
+    name: "still refused: no repeat",
+    before: [d("a/web", "10.0.0.1", false, "invalid-annotation")],
+    after: [d("a/web", "10.0.0.1", false, "invalid-annotation")],
+    want: [],
+  },
+  {
+    name: "outside allowed CIDRs is a refusal",
+    before: [],
+    after: [d("a/x", "192.0.2.9", false, "outside-allowed-cidrs")],
+    want: [
+      "a/x Warning Refused: node n1 refuses to advertise 192.0.2.9: not advertised: outside-allowed-cidrs",
+    ],
+  },
   { name: "not healthy is not a refusal", before: [], after: [d("a/web", "10.0.0.1", false)], want: [] },
-  { name: "Service deleted", before: [d("a/web", "10.0.0.1", true)], after: [], want: ["a/web Normal Withdrawn: node n1 stopped advertising 10.0.0.1 (Service deleted)"] },
+  {
+    name: "Service deleted",
+    before: [d("a/web", "10.0.0.1", true)],
+    after: [],
+    want: ["a/web Normal Withdrawn: node n1 stopped advertising 10.0.0.1 (Service deleted)"],
+  },
 ];
 
 for (const c of cases) {
   void test(`events: ${c.name}`, () => {
-    const got = planServiceEvents(c.before, c.after, "n1").map((e) => `${e.service} ${e.type} ${e.reason}: ${e.message}`);
+    const got = planServiceEvents(c.before, c.after, "n1").map(
+      (e) => `${e.service} ${e.type} ${e.reason}: ${e.message}`,
+    );
     assert.deepEqual(got, c.want);
   });
 }
 
 void test("the first result after start is a silent baseline except for refusals", () => {
   const posted: string[] = [];
-  const reporter = new ServiceEventReporter({ record: (e) => (posted.push(`${e.reason} ${e.service}`), true) }, "n1");
-  const report = (decisions: Decision[], outcome: ReconcileReport["outcome"] = "applied"): ReconcileReport => ({
+  const reporter = new ServiceEventReporter(
+    { record: (e) => (posted.push(`${e.reason} ${e.service}`), true) },
+    "n1",
+  );
+  const report = (
+    decisions: Decision[],
+    outcome: ReconcileReport["outcome"] = "applied",
+  ): ReconcileReport => ({
     outcome,
     durationMs: 1,
     state: { prefixes: [], attributeSets: [], decisions, problems: [] },
   });
-  reporter.observe(report([d("a/web", "10.0.0.1", true), d("a/bad", "10.0.0.2", false, "invalid-annotation")]));
+  reporter.observe(
+    report([d("a/web", "10.0.0.1", true), d("a/bad", "10.0.0.2", false, "invalid-annotation")]),
+  );
   assert.deepEqual(posted, ["Refused a/bad"]);
   reporter.observe(report([d("a/web", "10.0.0.1", false)], "failed"));
   assert.deepEqual(posted, ["Refused a/bad"], "a failed apply changed nothing in the fabric");

@@ -12,7 +12,11 @@ export interface ServiceEvent {
 }
 
 /** Codes that mean the Service's owner must fix something (not just "not healthy here"). */
-const REFUSALS: ReadonlySet<ReasonCode> = new Set(["invalid-annotation", "outside-allowed-cidrs", "invalid-address"]);
+const REFUSALS: ReadonlySet<ReasonCode> = new Set([
+  "invalid-annotation",
+  "outside-allowed-cidrs",
+  "invalid-address",
+]);
 
 export function planServiceEvents(
   previous: readonly Decision[],
@@ -38,7 +42,8 @@ export function planServiceEvents(
   }
   // A Service that disappeared entirely is withdrawn too.
   const nextKeys = new Set(next.map(key));
-  for (const d of previous) if (d.advertise && !nextKeys.has(key(d))) add(d.service, "Withdrawn", `${d.address} (Service deleted)`);
+  for (const d of previous)
+    if (d.advertise && !nextKeys.has(key(d))) add(d.service, "Withdrawn", `${d.address} (Service deleted)`);
   return [...groups.values()].map((g) => ({
     service: g.service,
     type: g.reason === "Refused" ? "Warning" : "Normal",

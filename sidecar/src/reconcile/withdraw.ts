@@ -18,7 +18,11 @@ export interface WithdrawDeps {
 
 export type SentCounts = Map<string, number>;
 
-export async function withdrawAll(deps: WithdrawDeps, advertised: DesiredState | undefined, deadline: number): Promise<void> {
+export async function withdrawAll(
+  deps: WithdrawDeps,
+  advertised: DesiredState | undefined,
+  deadline: number,
+): Promise<void> {
   const empty = combineEvaluations([]);
   const counts = countByFamily(advertised);
   const before = await sentCounts(deps).catch(() => new Map<string, number>());
@@ -62,7 +66,10 @@ async function waitForWithdrawals(
     });
     if (pending.length === 0) return;
     if (Date.now() > deadline) {
-      deps.log.warn({ pending: pending.map(([k]) => k) }, "shutdown deadline reached before every peer saw the withdrawals");
+      deps.log.warn(
+        { pending: pending.map(([k]) => k) },
+        "shutdown deadline reached before every peer saw the withdrawals",
+      );
       return;
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -71,11 +78,15 @@ async function waitForWithdrawals(
 
 /** "ipv4Unicast/PEER" → prefixes sent, for established peers. */
 async function sentCounts(deps: WithdrawDeps): Promise<SentCounts> {
-  const summary = (await deps.bgpSummary()) as Record<string, { peers?: Record<string, { state?: string; pfxSnt?: number }> }>;
+  const summary = (await deps.bgpSummary()) as Record<
+    string,
+    { peers?: Record<string, { state?: string; pfxSnt?: number }> }
+  >;
   const out: SentCounts = new Map();
   for (const [afi, data] of Object.entries(summary)) {
     for (const [peer, p] of Object.entries(data.peers ?? {})) {
-      if (p.state === "Established" && typeof p.pfxSnt === "number") out.set(`${afi.startsWith("ipv6") ? "ipv6" : "ipv4"}/${peer}`, p.pfxSnt);
+      if (p.state === "Established" && typeof p.pfxSnt === "number")
+        out.set(`${afi.startsWith("ipv6") ? "ipv6" : "ipv4"}/${peer}`, p.pfxSnt);
     }
   }
   return out;

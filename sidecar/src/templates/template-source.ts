@@ -65,7 +65,10 @@ export class TemplateSource {
       for (const l of this.listeners) l();
     } catch (err) {
       this.lastError = err instanceof Error ? err.message : String(err);
-      this.log.error({ dir: this.dir, err: this.lastError }, "new templates refused; the last good ones stay in force");
+      this.log.error(
+        { dir: this.dir, err: this.lastError },
+        "new templates refused; the last good ones stay in force",
+      );
     }
   }
 }
