@@ -19,7 +19,8 @@ if (problems.length > 0 && process.env["FA_LAB_REQUIRED"] === "1") {
   throw new Error(`netns lab required but: ${problems.join("; ")}`);
 }
 /** `skip` option for the e2e suites: a reason when this machine cannot run the netns lab. */
-export const SKIP: string | false = problems.length > 0 ? `netns lab unavailable: ${problems.join("; ")}` : false;
+export const SKIP: string | false =
+  problems.length > 0 ? `netns lab unavailable: ${problems.join("; ")}` : false;
 
 /** Generous waits: the machine is noisy; these are upper bounds, never timing assertions. */
 export const ROUTE_WAIT = 15_000;
@@ -60,7 +61,7 @@ export class TorSampler {
         const sets = await Promise.all(this.families.map((f) => this.lab.torRoutes(f)));
         this.samples.push({ start, end: performance.now(), routes: new Set(sets.flatMap((s) => [...s])) });
       } catch (e) {
-        this.errors.push(e instanceof Error ? e.message : String(e));
+        this.errors.push(errText(e));
       }
       if (this.intervalMs > 0) await sleep(this.intervalMs);
       else await new Promise((r) => setImmediate(r));
@@ -80,7 +81,10 @@ export class TorSampler {
   /** Stops, then asserts that every sample held every prefix (and that there were samples). */
   async assertNeverMissing(prefixes: readonly string[], during: string): Promise<void> {
     await this.stop();
-    assert.ok(this.samples.length >= 10, `too few tor samples during ${during} (${this.samples.length}; errors: ${this.errors.slice(0, 3).join("; ")})`);
+    assert.ok(
+      this.samples.length >= 10,
+      `too few tor samples during ${during} (${this.samples.length}; errors: ${this.errors.slice(0, 3).join("; ")})`,
+    );
     assert.deepEqual(this.errors, [], `reading the tor failed during ${during}`);
     const gaps = this.gaps(prefixes);
     const first = gaps[0];
@@ -88,9 +92,15 @@ export class TorSampler {
       gaps.length,
       0,
       `${gaps.length}/${this.samples.length} tor samples during ${during} lacked some of ${prefixes.join(", ")}` +
-        (first === undefined ? "" : `; first such sample had: ${[...first.routes].sort().join(", ") || "nothing"}`),
+        (first === undefined
+          ? ""
+          : `; first such sample had: ${[...first.routes].sort().join(", ") || "nothing"}`),
     );
   }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : typeof e === "string" ? e : JSON.stringify(e);
 }
 
 /** Polls `check` until it returns true; throws with `what` (and the last value) on timeout. */
@@ -110,7 +120,7 @@ export async function waitUntil(
       lastErr = e;
     }
     if (Date.now() > deadline) {
-      const why = lastErr === undefined ? "" : ` (last error: ${lastErr instanceof Error ? lastErr.message : String(lastErr)})`;
+      const why = lastErr === undefined ? "" : ` (last error: ${errText(lastErr)})`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
     }
     await sleep(intervalMs);
@@ -125,7 +135,9 @@ export async function loAddresses(env: SidecarLab): Promise<string[]> {
 /** The raw `ip -j addr show dev lo` entries of the node (family, local, prefixlen), sorted. */
 export async function loAddrJson(env: SidecarLab): Promise<string[]> {
   const r = await execa("ip", ["-n", env.lab.nodeNs, "-j", "addr", "show", "dev", "lo"]);
-  const links = JSON.parse(r.stdout) as { addr_info?: { family?: string; local?: string; prefixlen?: number }[] }[];
+  const links = JSON.parse(r.stdout) as {
+    addr_info?: { family?: string; local?: string; prefixlen?: number }[];
+  }[];
   return links
     .flatMap((l) => l.addr_info ?? [])
     .map((a) => `${a.family ?? "?"} ${a.local ?? "?"}/${a.prefixlen ?? "?"}`)
@@ -166,7 +178,25 @@ export async function reloadTestDiff(env: SidecarLab): Promise<ReloadDiff> {
 }
 
 /** Lines frr-reload.py --test lists as "to add" on every run although FRR runs them. */
-export const ALWAYS_READDED = /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+)$/;
+export const ALWAYS_READDED =
+  /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+)$/;
+/** …and the hostname's twin "to delete": vtysh shows its own (the container's) hostname. */
+export const ALWAYS_DELETED = /^no hostname \S+$/;
+
+/** Asserts that frr-reload.py --test of the file on disk has nothing to change but those lines. */
+export async function assertDiskEqualsRunning(env: SidecarLab, when: string): Promise<void> {
+  const diff = await reloadTestDiff(env);
+  assert.deepEqual(
+    diff.toDelete.filter((l) => !ALWAYS_DELETED.test(l)),
+    [],
+    `${when}: frr-reload.py would delete lines FRR runs but frr.conf lacks`,
+  );
+  assert.deepEqual(
+    diff.toAdd.filter((l) => !ALWAYS_READDED.test(l)),
+    [],
+    `${when}: frr-reload.py would add lines frr.conf has but FRR does not run`,
+  );
+}
 
 /** One sample's value from /metrics (first series whose name and labels start with `series`). */
 export async function metricValue(s: SidecarProcess, series: string): Promise<number | undefined> {
@@ -209,7 +239,7 @@ export async function waitForLogFrom(
       20,
     );
   } catch (e) {
-    throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- sidecar log tail ---\n${s.tail(40)}`);
+    throw new Error(`${errText(e)}\n--- sidecar log tail ---\n${s.tail(40)}`);
   }
   return idx;
 }
@@ -224,10 +254,12 @@ export async function withDiagnostics(env: SidecarLab | undefined, body: () => P
       if (env.sidecar !== undefined) out.push("--- sidecar log tail ---", env.sidecar.tail(60));
       try {
         out.push("--- node: show bgp summary / ipv4 / ipv6 ---");
-        out.push(await env.lab.vtysh("node", "show bgp summary", "show bgp ipv4 unicast", "show bgp ipv6 unicast"));
+        out.push(
+          await env.lab.vtysh("node", "show bgp summary", "show bgp ipv4 unicast", "show bgp ipv6 unicast"),
+        );
         out.push("--- node lo ---", (await loAddresses(env)).join(" "));
       } catch (d) {
-        out.push(`(diagnostics failed: ${d instanceof Error ? d.message : String(d)})`);
+        out.push(`(diagnostics failed: ${errText(d)})`);
       }
       console.log(out.join("\n"));
     }

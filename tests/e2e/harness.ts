@@ -46,14 +46,19 @@ export class SidecarProcess {
         try {
           const parsed = JSON.parse(line) as LogLine;
           this.logs.push(parsed);
-          if (parsed.msg === "serving /healthz /readyz /metrics" && typeof parsed["port"] === "number") this.port = parsed["port"];
+          if (parsed.msg === "serving /healthz /readyz /metrics" && typeof parsed["port"] === "number")
+            this.port = parsed["port"];
         } catch {
           this.stderr.push(line);
         }
       }
     });
     child.stderr?.on("data", (d: Buffer) => this.stderr.push(d.toString()));
-    this.exit = new Promise((res) => child.once("exit", (code) => res(code)));
+    this.exit = new Promise((res) => {
+      child.once("exit", (code) => {
+        res(code);
+      });
+    });
   }
 
   get alive(): boolean {
@@ -107,11 +112,15 @@ export class SidecarLab {
 
   /** Starts `frr-advertiser run` (through tsx, so the test runs the sources it ships). */
   start(): SidecarProcess {
-    const child = spawn(NODE_BIN, ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "run", "--config", this.configPath], {
-      cwd: REPO,
-      env: { ...process.env, KUBECONFIG: this.kubeconfig, NODE_NAME: NODE, KUBERNETES_SERVICE_HOST: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      NODE_BIN,
+      ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "run", "--config", this.configPath],
+      {
+        cwd: REPO,
+        env: { ...process.env, KUBECONFIG: this.kubeconfig, NODE_NAME: NODE, KUBERNETES_SERVICE_HOST: "" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     this.sidecar = new SidecarProcess(child);
     return this.sidecar;
   }
@@ -177,7 +186,12 @@ export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<Si
         configFile: lab.confFile,
         pathspace: lab.nodeNs,
       },
-      timings: { batchWindowMs: 20, frrPollIntervalMs: 200, resyncIntervalSeconds: 5, shutdownTimeoutSeconds: 10 },
+      timings: {
+        batchWindowMs: 20,
+        frrPollIntervalMs: 200,
+        resyncIntervalSeconds: 5,
+        shutdownTimeoutSeconds: 10,
+      },
       server: { address: "127.0.0.1", port: 0 },
       log: { level: "debug" },
       ...opts.config,
@@ -195,7 +209,13 @@ export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<Si
 // ------------------------------------------------------------------ Kubernetes object builders
 
 export function node(labels: Record<string, string> = {}, extra: Record<string, unknown> = {}): KubeObject {
-  return { apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels }, spec: {}, ...extra } as KubeObject;
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name: NODE, labels },
+    spec: {},
+    ...extra,
+  } as KubeObject;
 }
 
 export interface ServiceOptions {
@@ -229,11 +249,20 @@ export interface EndpointOptions {
   readonly namespace?: string;
 }
 
-export function slice(svc: string, endpoints: readonly EndpointOptions[], sliceName = `${svc}-1`, o: EndpointOptions = {}): KubeObject {
+export function slice(
+  svc: string,
+  endpoints: readonly EndpointOptions[],
+  sliceName = `${svc}-1`,
+  o: EndpointOptions = {},
+): KubeObject {
   return {
     apiVersion: "discovery.k8s.io/v1",
     kind: "EndpointSlice",
-    metadata: { name: sliceName, namespace: o.namespace ?? "default", labels: { "kubernetes.io/service-name": svc } },
+    metadata: {
+      name: sliceName,
+      namespace: o.namespace ?? "default",
+      labels: { "kubernetes.io/service-name": svc },
+    },
     addressType: o.family ?? "IPv4",
     endpoints: endpoints.map((e, i) => ({
       addresses: [o.family === "IPv6" ? `fd00:244::${i + 1}` : `10.244.0.${i + 1}`],

@@ -327,6 +327,7 @@ export class FakeKubeApi {
   private faults: Fault[] = [];
   private log: RequestRecord[] = [];
   private paused = false;
+  private stopped = false;
   private held: HeldRequest[] = [];
   private server: http.Server | undefined;
   private port: number;
@@ -345,6 +346,7 @@ export class FakeKubeApi {
 
   async start(): Promise<{ url: string }> {
     if (this.server !== undefined) throw new Error("fake-kube-api: already started");
+    this.stopped = false;
     await this.listen();
     return { url: this.url };
   }
@@ -352,6 +354,7 @@ export class FakeKubeApi {
   /** Resets every connection (informers see an error, not a clean end) so nothing keeps the process alive. */
   async stop(): Promise<void> {
     this.paused = false;
+    this.stopped = true;
     await this.shutdown(true);
   }
 
@@ -359,6 +362,8 @@ export class FakeKubeApi {
   async restart(options: RestartOptions = {}): Promise<void> {
     await this.shutdown(options.abrupt ?? false);
     if (options.downtimeMs !== undefined && options.downtimeMs > 0) await sleep(options.downtimeMs);
+    // stop() during the downtime wins: listening again would keep the test process alive forever.
+    if (this.stopped) return;
     await this.listen();
   }
 
@@ -447,7 +452,16 @@ export class FakeKubeApi {
 
   /** Destroys the watch sockets with a TCP reset: client-node sees an error. */
   resetWatches(): void {
-    for (const watcher of this.watchers) watcher.res.socket?.resetAndDestroy();
+    for (const watcher of this.watchers) {
+      const socket = watcher.res.socket;
+      if (socket === null) continue;
+      // Node 24: resetAndDestroy() on a socket whose end() is under way (the client closed its side
+      // and the http server answered with a shutdown) fails inside libuv, yet marks the handle as
+      // closing: it is never closed, and the process spins at 100% CPU in its exit cleanup forever.
+      // Such a client is gone anyway; a plain destroy() is all that is left to do.
+      if (socket.writableEnded || socket.destroyed) socket.destroy();
+      else socket.resetAndDestroy();
+    }
     this.watchers.clear();
   }
 

@@ -1,0 +1,178 @@
+// End to end, one lab: faults around the sidecar. bgpd killed and restarted (routes come back, the
+// sidecar notices and re-applies the full config, including a change made while bgpd was down);
+// the API server restarted and a watch failing with HTTP 500 (nothing is withdrawn meanwhile —
+// the tor's table is sampled throughout — and a change made after recovery is applied).
+
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { hasAll, hasNone } from "../lab/netns-lab.js";
+import { createSidecarLab, service, slice, type SidecarLab } from "./harness.js";
+import {
+  assertDiskEqualsRunning,
+  findLog,
+  networkLinesOnDisk,
+  ROUTE_WAIT,
+  SETUP_TIMEOUT,
+  SKIP,
+  TEST_TIMEOUT,
+  TorSampler,
+  waitForLogFrom,
+  waitUntil,
+  withDiagnostics,
+} from "./e2e-helpers.js";
+
+const A = "10.96.0.10/32";
+const B = "10.96.0.11/32";
+const SLICES = "/apis/discovery.k8s.io/v1/endpointslices";
+const WATCHED = ["/api/v1/services", SLICES, "/api/v1/nodes"];
+
+function svc(name: string, ip: string) {
+  return [service(name, { clusterIPs: [ip] }), slice(name, [{ ready: true }])];
+}
+
+void describe("faults", { skip: SKIP }, () => {
+  let env: SidecarLab | undefined;
+  /** An API restart in flight: after() must not stop the server while restart() re-listens. */
+  let restarting: Promise<void> | undefined;
+
+  before(
+    async () => {
+      env = await createSidecarLab({ objects: [...svc("a", "10.96.0.10"), ...svc("b", "10.96.0.11")] });
+      env.start();
+      await env.waitReady();
+      await env.lab.waitForSession(ROUTE_WAIT);
+      await env.lab.waitForTorRoutes(hasAll(A, B), ROUTE_WAIT, { family: 4 });
+    },
+    { timeout: SETUP_TIMEOUT },
+  );
+
+  after(async () => {
+    await restarting?.catch(() => undefined);
+    await env?.stop();
+  });
+
+  void test(
+    "bgpd SIGKILLed and restarted → routes back at the tor, full re-apply logged",
+    { timeout: TEST_TIMEOUT },
+    () =>
+      withDiagnostics(env, async () => {
+        const { lab, api } = env!;
+        const s = env!.sidecar!;
+        const from = s.logs.length;
+        await lab.killDaemon("bgpd", "SIGKILL");
+        await lab.waitForTorRoutes(hasNone(A, B), ROUTE_WAIT, { family: 4 });
+        // The sidecar notices (its socket file stays behind on SIGKILL) and says so.
+        const down = await waitForLogFrom(
+          s,
+          (l) => l.msg === "FRR restarted or stopped",
+          from,
+          ROUTE_WAIT,
+          "bgpd's death noticed",
+        );
+        const notReady = await s.get("/readyz");
+        assert.equal(notReady.status, 503, notReady.body);
+        assert.match(notReady.body, /FRR not answering/);
+        // A change while bgpd is down is held back (`vtysh -f` would skip the dead daemon silently):
+        // frr.conf keeps what FRR last ran, bgpd restarts from it, and the change reaches bgpd only
+        // through the sidecar's full re-apply once bgpd answers again.
+        for (const o of svc("c", "10.96.0.12")) api.upsert(o);
+        await sleep(1000); // an observation window, not a timing assertion
+        assert.ok(
+          !(await networkLinesOnDisk(env!)).includes("network 10.96.0.12/32"),
+          "a change was written to frr.conf while bgpd was down",
+        );
+        assert.equal(
+          findLog(s, (l) => l.msg === "applied", down),
+          -1,
+          "an apply was reported while bgpd was down",
+        );
+        await lab.startDaemon("bgpd");
+        await lab.waitForSession(ROUTE_WAIT);
+        await lab.waitForTorRoutes(hasAll(A, B, "10.96.0.12/32"), ROUTE_WAIT, { family: 4 });
+
+        const up = await waitForLogFrom(
+          s,
+          (l) => l.msg === "FRR answers; applying the full config",
+          down,
+          ROUTE_WAIT,
+          "FRR back",
+        );
+        // The re-apply after a restart goes in two steps (frr-reload.py of what FRR runs, then the
+        // rest as a delta); the report names the last one.
+        await waitForLogFrom(
+          s,
+          (l) => l.msg === "applied",
+          up,
+          ROUTE_WAIT,
+          "the full re-apply after FRR came back",
+        );
+        await waitUntil(async () => (await s.get("/readyz")).status === 200, ROUTE_WAIT, "/readyz 200 again");
+        await assertDiskEqualsRunning(env!, "after bgpd's restart");
+      }),
+  );
+
+  void test(
+    "API server restarted → nothing withdrawn meanwhile; a change after recovery is applied",
+    { timeout: TEST_TIMEOUT },
+    () =>
+      withDiagnostics(env, async () => {
+        const { lab, api } = env!;
+        const s = env!.sidecar!;
+        const from = s.logs.length;
+        const sampler = new TorSampler(lab, [4]);
+        try {
+          restarting = api.restart({ downtimeMs: 2500 });
+          await restarting;
+          restarting = undefined;
+          await waitForLogFrom(
+            s,
+            (l) => l.msg === "watch failed; restarting informer",
+            from,
+            ROUTE_WAIT,
+            "the sidecar noticing the outage",
+          );
+          for (const p of WATCHED) await api.waitForWatchers(p, 1, 45_000);
+          for (const o of svc("d", "10.96.0.13")) api.upsert(o);
+          await lab.waitForTorRoutes(hasAll("10.96.0.13/32"), 45_000, { family: 4 });
+        } finally {
+          await sampler.stop();
+        }
+        await sampler.assertNeverMissing([A, B, "10.96.0.12/32"], "the API server restart");
+      }),
+  );
+
+  void test(
+    "a watch failing with HTTP 500 → nothing withdrawn meanwhile; a change after recovery is applied",
+    { timeout: TEST_TIMEOUT },
+    () =>
+      withDiagnostics(env, async () => {
+        const { lab, api } = env!;
+        const s = env!.sidecar!;
+        const from = s.logs.length;
+        const sampler = new TorSampler(lab, [4]);
+        try {
+          // The next two EndpointSlice watches fail; closing the streams makes the client re-watch now.
+          api.failNext((r) => r.watch && r.path === SLICES, 500, 2);
+          api.closeWatches();
+          await waitForLogFrom(
+            s,
+            (l) => l.msg === "watch failed; restarting informer" && l["resource"] === "endpointslices",
+            from,
+            ROUTE_WAIT,
+            "the failed EndpointSlice watch",
+          );
+          for (const p of WATCHED) await api.waitForWatchers(p, 1, 45_000);
+          // Changes through the resource whose watch failed: one withdrawal, one new service.
+          api.upsert(slice("b", [{ ready: false }]));
+          for (const o of svc("e", "10.96.0.14")) api.upsert(o);
+          await lab.waitForTorRoutes((r) => !r.has(B) && r.has("10.96.0.14/32"), 45_000, { family: 4 });
+        } finally {
+          await sampler.stop();
+        }
+        await sampler.assertNeverMissing([A, "10.96.0.12/32", "10.96.0.13/32"], "the failing watch");
+        const r = await s.get("/readyz");
+        assert.equal(r.status, 200, r.body);
+      }),
+  );
+});
