@@ -34,7 +34,8 @@ export interface ProcSample {
 
 export function sampleProc(pid: number): ProcSample {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  const kb = (key: string): number =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after "(comm)": index 0 is field 3 (state); utime is field 14.
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -45,10 +45,20 @@ export async function runSeedBaseline(n: number, log: (s: string) => void): Prom
     const wanted = new Set(prefixes);
     const t0 = wallNow();
     const fibAll = watchFibCount(fib, wanted, (c) => c >= n);
-    const vtysh = ["-N", lab.nodeNs, "-c", "conf t", "-c", `router bgp ${lab.nodeAsn}`, "-c", "address-family ipv4 unicast"];
+    const vtysh = [
+      "-N",
+      lab.nodeNs,
+      "-c",
+      "conf t",
+      "-c",
+      `router bgp ${lab.nodeAsn}`,
+      "-c",
+      "address-family ipv4 unicast",
+    ];
     for (const [i, p] of prefixes.entries()) {
       await execa("vtysh", [...vtysh, "-c", `network ${p}`]);
-      if ((i + 1) % 250 === 0) log(`  seed: ${i + 1}/${n} vtysh processes, ${round((wallNow() - t0) / 1000, 1)} s`);
+      if ((i + 1) % 250 === 0)
+        log(`  seed: ${i + 1}/${n} vtysh processes, ${round((wallNow() - t0) / 1000, 1)} s`);
     }
     const tProcs = wallNow();
     const wireAt = await bgp.waitCount((c) => c >= n, 60_000);

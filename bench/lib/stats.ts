@@ -33,7 +33,10 @@ export function summarize(samples: readonly (number | undefined)[]): Summary {
 }
 
 export function median(xs: readonly number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 }
 
 export function round(x: number, digits = 1): number {

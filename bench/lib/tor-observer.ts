@@ -29,9 +29,11 @@ export class FibMonitor {
   constructor(private readonly torNs: string) {}
 
   start(): void {
-    const child = spawn("ip", ["-n", this.torNs, "-ts", "monitor", "route"], { stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn("ip", ["-n", this.torNs, "-ts", "monitor", "route"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     this.child = child;
-    child.stdout?.on("data", (d: Buffer) => {
+    child.stdout.on("data", (d: Buffer) => {
       this.buf += d.toString();
       let i;
       while ((i = this.buf.indexOf("\n")) >= 0) {
@@ -60,9 +62,20 @@ export class FibMonitor {
 
   /** "[2026-11-23T19:35:20.029763] [Deleted ]10.97.0.5 nhid 6 via … proto bgp metric 20" */
   private onLine(line: string): void {
-    const m = /^\[(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})\]\s+(Deleted\s+)?(\d+\.\d+\.\d+\.\d+)(\/32)?\s.*\bproto bgp\b/.exec(line);
+    const m =
+      /^\[(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})\]\s+(Deleted\s+)?(\d+\.\d+\.\d+\.\d+)(\/32)?\s.*\bproto bgp\b/.exec(
+        line,
+      );
     if (m === null) return;
-    const [y, mo, d, h, mi, s, us] = m.slice(1, 8).map(Number) as [number, number, number, number, number, number, number];
+    const [y, mo, d, h, mi, s, us] = m.slice(1, 8).map(Number) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     // ip prints local time; Date's local-time constructor reads it back the same way.
     const at = new Date(y, mo - 1, d, h, mi, s).getTime() + us / 1000;
     const prefix = `${m[9] ?? ""}/32`;
@@ -79,7 +92,9 @@ interface BgpPrefixJson {
 }
 
 interface SummaryJson {
-  ipv4Unicast?: { peers?: Record<string, { state?: string; pfxRcd?: number; connectionsEstablished?: number }> };
+  ipv4Unicast?: {
+    peers?: Record<string, { state?: string; pfxRcd?: number; connectionsEstablished?: number }>;
+  };
 }
 
 export class TorBgp {
@@ -95,7 +110,9 @@ export class TorBgp {
 
   /** True when the tor holds a valid path for the prefix learned from a peer. */
   async has(prefix: string): Promise<boolean> {
-    const parsed = JSON.parse(await this.vty.command(`show bgp ipv4 unicast ${prefix} json`)) as BgpPrefixJson;
+    const parsed = JSON.parse(
+      await this.vty.command(`show bgp ipv4 unicast ${prefix} json`),
+    ) as BgpPrefixJson;
     return (parsed.paths ?? []).some((p) => p.valid === true && p.peer?.peerId !== undefined);
   }
 
@@ -110,7 +127,11 @@ export class TorBgp {
   }
 
   /** Polls pfxRcd until pred holds; returns the wall time it was first seen (or undefined on timeout). */
-  async waitCount(pred: (n: number) => boolean, timeoutMs: number, intervalMs = 10): Promise<number | undefined> {
+  async waitCount(
+    pred: (n: number) => boolean,
+    timeoutMs: number,
+    intervalMs = 10,
+  ): Promise<number | undefined> {
     const deadline = wallNow() + timeoutMs;
     while (wallNow() < deadline) {
       const p = await this.peer().catch(() => undefined);
@@ -136,14 +157,17 @@ export interface Change {
  * pending prefix over the vty every `pollMs`. At most one pending change per prefix.
  */
 export class ChangeTracker {
-  private readonly pending = new Map<string, { change: Change; resolve: () => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<
+    string,
+    { change: Change; resolve: () => void; timer: NodeJS.Timeout }
+  >();
   private polling = false;
   private stopped = false;
   private readonly off: () => void;
   readonly done: Change[] = [];
 
   constructor(
-    private readonly fib: FibMonitor,
+    fib: FibMonitor,
     private readonly bgp: TorBgp,
     private readonly pollMs = 2,
     private readonly timeoutMs = 15_000,
@@ -219,7 +243,9 @@ export class ChangeTracker {
       for (const [prefix, p] of [...this.pending]) {
         if (p.change.wireAt !== undefined) continue;
         const has = await this.bgp.has(prefix).catch(() => undefined);
-        if (has === p.change.present && p.change.wireAt === undefined && this.pending.get(prefix) === p) {
+        // Re-read: the FIB event or a timeout may have settled the change during the await.
+        const current = this.pending.get(prefix);
+        if (has === p.change.present && current === p && current.change.wireAt === undefined) {
           p.change.wireAt = wallNow();
           this.settle(prefix);
         }

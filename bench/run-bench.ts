@@ -1,0 +1,1015 @@
+// frr-advertiser benchmark in the netns lab (node FRR + tor FRR + fake Kubernetes API + the real
+// sidecar). See bench/README.md for what each figure means.
+//
+//   node --import tsx bench/run-bench.ts [--sizes 1000,10000] [--changes 100] [--out bench-results/latest.json]
+//
+// Needs root, FRR 8.4 (frr, frr-pythontools) and iproute2, like the e2e tests.
+
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { cpus, hostname, loadavg, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { execa } from "execa";
+import { parse as parseYaml, stringify } from "yaml";
+import {
+  createSidecarLab,
+  NODE,
+  REPO,
+  service,
+  SidecarProcess,
+  slice,
+  type LogLine,
+  type SidecarLab,
+} from "../tests/e2e/harness.js";
+import { sampleProc, type ProcSample } from "./lib/proc.js";
+import { runSeedBaseline, serviceIp, type SeedResult } from "./lib/seed.js";
+import { round, rng, summarize, type Summary } from "./lib/stats.js";
+import {
+  ChangeTracker,
+  FibMonitor,
+  TorBgp,
+  wallNow,
+  watchFibCount,
+  type Change,
+} from "./lib/tor-observer.js";
+import { CallCounter, type CallCounts } from "./lib/wrappers.js";
+
+// Measured floors (shared/FACTS.md, FRR 8.4.4, same lab): a `network` line through an open vty
+// session reaches the peer's BGP table in ≈ 50 ms and its FIB in ≈ 111 ms, flat up to 10k prefixes.
+const FLOOR_WIRE_MS = 50;
+const FLOOR_FIB_MS = 111;
+
+const TARGETS = {
+  changeP99Ms: 200,
+  initialSync10kMs: 2000,
+  idleCpuMsPerPass: 5,
+  idleFrrCalls: 0,
+  rss10kMb: 128,
+};
+
+// ------------------------------------------------------------------------------------------ options
+
+interface Options {
+  readonly sizes: number[];
+  readonly flips: number;
+  readonly rate: number;
+  readonly loadSeconds: number;
+  readonly idleSeconds: number;
+  readonly out: string;
+  readonly runtime: "dist" | "tsx";
+  readonly batchWindowMs: number;
+  readonly logLevel: string;
+  readonly seed: boolean;
+  readonly seedSample: number;
+  readonly seedFull: boolean;
+  readonly cpuProf: string | undefined;
+  readonly nodeFlags: string[];
+  readonly randomSeed: number;
+  readonly logsDir: string | undefined;
+  readonly mainJs: string | undefined;
+}
+
+const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
+  --sizes 1000,10000      numbers of Services (each: one clusterIP, one ready endpoint slice)
+  --changes 100           sequential readiness flips (ready→unready→ready); each gives one
+                          withdrawal and one announcement sample
+  --rate 100              changes per second in the load phase
+  --load-seconds 6        duration of the load phase
+  --idle-seconds 10       idle window (resync every 1 s) for the reconcile-cost figure
+  --out FILE              JSON results (default bench-results/latest.json)
+  --runtime dist|tsx      dist (default): compile the sidecar with tsc into a temp dir and run
+                          plain node, as the image does; tsx: run the sources through tsx (the
+                          e2e harness's way; adds the transpiler's memory and start-up time)
+  --batch-window-ms 50    timings.batchWindowMs of the sidecar (50 = the product default)
+  --log-level info        log.level of the sidecar
+  --no-seed               skip the seed baseline
+  --seed-sample 1000      prefixes the seed baseline announces (larger sizes are extrapolated)
+  --seed-full             run the seed baseline for every size (10k takes ~5 min)
+  --cpu-prof DIR          run the sidecar with --cpu-prof, profiles into DIR
+  --node-flags "…"        extra node flags for the sidecar, e.g. "--max-old-space-size=128"
+                          or "--heap-prof --heap-prof-dir=DIR" (dist runtime only)
+  --random-seed 1         PRNG seed for picking services
+  --logs DIR              keep the sidecar's log lines (one file per sidecar run)
+  --main-js FILE          run this compiled main.js instead of compiling the working tree
+                          (e.g. a build of another commit, for before/after comparisons)`;
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      sizes: { type: "string", default: "1000,10000" },
+      changes: { type: "string", default: "100" },
+      rate: { type: "string", default: "100" },
+      "load-seconds": { type: "string", default: "6" },
+      "idle-seconds": { type: "string", default: "10" },
+      out: { type: "string", default: "bench-results/latest.json" },
+      runtime: { type: "string", default: "dist" },
+      "batch-window-ms": { type: "string", default: "50" },
+      "log-level": { type: "string", default: "info" },
+      "no-seed": { type: "boolean", default: false },
+      "seed-sample": { type: "string", default: "1000" },
+      "seed-full": { type: "boolean", default: false },
+      "cpu-prof": { type: "string" },
+      "node-flags": { type: "string", default: "" },
+      "random-seed": { type: "string", default: "1" },
+      logs: { type: "string" },
+      "main-js": { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const int = (name: string, v: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
+    return n;
+  };
+  if (values.runtime !== "dist" && values.runtime !== "tsx") throw new Error("--runtime must be dist or tsx");
+  return {
+    sizes: values.sizes.split(",").map((s) => int("sizes", s.trim(), 10)),
+    flips: int("changes", values.changes, 1),
+    rate: int("rate", values.rate, 1),
+    loadSeconds: int("load-seconds", values["load-seconds"], 1),
+    idleSeconds: int("idle-seconds", values["idle-seconds"], 2),
+    out: resolve(values.out),
+    runtime: values.runtime,
+    batchWindowMs: int("batch-window-ms", values["batch-window-ms"], 0),
+    logLevel: values["log-level"],
+    seed: !values["no-seed"],
+    seedSample: int("seed-sample", values["seed-sample"], 10),
+    seedFull: values["seed-full"],
+    cpuProf: values["cpu-prof"] === undefined ? undefined : resolve(values["cpu-prof"]),
+    nodeFlags: values["node-flags"].split(" ").filter(Boolean),
+    randomSeed: int("random-seed", values["random-seed"], 0),
+    logsDir: values.logs === undefined ? undefined : resolve(values.logs),
+    mainJs: values["main-js"] === undefined ? undefined : resolve(values["main-js"]),
+  };
+}
+
+// ------------------------------------------------------------------------------------------ results
+
+/** The sidecar's own view of its memory (prom-client default metrics on /metrics). */
+interface HeapSample {
+  readonly heapUsedMb: number | undefined;
+  readonly heapTotalMb: number | undefined;
+  readonly externalMb: number | undefined;
+}
+
+interface MemSample extends ProcSample, HeapSample {}
+
+async function sampleMem(s: SidecarProcess): Promise<MemSample> {
+  const proc = sampleProc(s.child.pid ?? -1);
+  let heap: HeapSample = { heapUsedMb: undefined, heapTotalMb: undefined, externalMb: undefined };
+  try {
+    const { body } = await s.get("/metrics");
+    const metric = (name: string): number | undefined => {
+      const m = new RegExp(`^frr_advertiser_${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(body);
+      return m?.[1] === undefined ? undefined : round(Number(m[1]) / 2 ** 20, 1);
+    };
+    heap = {
+      heapUsedMb: metric("nodejs_heap_size_used_bytes"),
+      heapTotalMb: metric("nodejs_heap_size_total_bytes"),
+      externalMb: metric("nodejs_external_memory_bytes"),
+    };
+  } catch {
+    /* metrics unavailable: RSS only */
+  }
+  return {
+    ...proc,
+    ...heap,
+    rssMb: round(proc.rssMb, 1),
+    hwmMb: round(proc.hwmMb, 1),
+    schedCpuMs: round(proc.schedCpuMs, 1),
+  };
+}
+
+interface SyncResult {
+  /** Process start → first log line ("starting": config loaded, modules imported). */
+  readonly startingMs: number | undefined;
+  /** Process start → the reconciler's first "applied" (what the sidecar believes). */
+  readonly appliedMs: number | undefined;
+  /** The first apply's own duration as logged. */
+  readonly applyDurationMs: number | undefined;
+  /** Process start → the tor's session Established (cold start only). */
+  readonly sessionMs: number | undefined;
+  /** Process start → all N in the tor's BGP table (pfxRcd) / kernel FIB. */
+  readonly wireAllMs: number | undefined;
+  readonly fibAllMs: number | undefined;
+  readonly fibFirstMs: number | undefined;
+}
+
+interface LatencySet {
+  readonly wire: Summary;
+  readonly fib: Summary;
+}
+
+interface ChangeResult {
+  readonly all: LatencySet;
+  readonly withdraw: LatencySet;
+  readonly announce: LatencySet;
+}
+
+interface LoadResult extends ChangeResult {
+  readonly requestedRate: number;
+  readonly achievedRate: number;
+  readonly changes: number;
+  readonly durationMs: number;
+  /** Reconciles that applied something during the phase, and their logged durations. */
+  readonly applies: number;
+  readonly applyMs: Summary;
+  readonly maxPending: number;
+  /** Ticks with no service left to change (only with very few services). */
+  readonly skipped: number;
+}
+
+interface DrainResult {
+  readonly wireNoneMs: number | undefined;
+  readonly fibNoneMs: number | undefined;
+  readonly exitMs: number;
+  readonly exitCode: number | null;
+}
+
+interface IdleResult {
+  readonly windowMs: number;
+  readonly resyncIntervalSeconds: number;
+  /** Resync timer ticks in the window (window / interval). */
+  readonly passes: number;
+  /** Sidecar CPU per pass: raw (whole window / passes) and net (minus a window without resyncs). */
+  readonly cpuMsPerPassRaw: number;
+  readonly cpuMsPerPassNet: number;
+  /** CPU of the processes it ran (ip …), per pass. */
+  readonly childCpuMsPerPass: number;
+  /** A same-length window with no resync (interval 60 s), the background: timers, liveness. */
+  readonly baselineCpuMs: number;
+  /** vtysh / frr-reload.py runs in the window, without the 10 s session-metrics poll. */
+  readonly frrCalls: number;
+  /** The session-metrics poll (`show bgp summary json`, every 10 s, not part of reconciling). */
+  readonly metricsPolls: number;
+  readonly calls: CallCounts;
+}
+
+interface SizeResult {
+  readonly n: number;
+  readonly syncCold: SyncResult;
+  readonly syncWarm: SyncResult;
+  readonly procAfterSync: MemSample;
+  readonly procAfterChurn: MemSample;
+  readonly procAfterWarmSync: MemSample;
+  readonly sequential: ChangeResult;
+  readonly load: LoadResult;
+  readonly idle: IdleResult;
+  readonly drain: DrainResult;
+  readonly drainWarm: DrainResult;
+  readonly calls: Record<string, CallCounts>;
+}
+
+// ------------------------------------------------------------------------------------------ the run
+
+const log = (s: string): void => {
+  console.log(`[${new Date().toISOString().slice(11, 23)}] ${s}`);
+};
+
+interface Ctx {
+  readonly opts: Options;
+  readonly tmp: string;
+  readonly counter: CallCounter;
+  /** dist runtime: the compiled main.js. */
+  readonly mainJs: string | undefined;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error("the benchmark needs root (network namespaces, FRR)");
+  const tmp = await mkdtemp(join(tmpdir(), "fa-bench-"));
+  try {
+    const binDir = join(tmp, "bin");
+    await mkdir(binDir);
+    const counter = new CallCounter(binDir);
+    const mainJs = opts.mainJs ?? (opts.runtime === "dist" ? await buildSidecar(tmp) : undefined);
+    if (opts.cpuProf !== undefined) await mkdir(opts.cpuProf, { recursive: true });
+    if (opts.logsDir !== undefined) await mkdir(opts.logsDir, { recursive: true });
+    const ctx: Ctx = { opts, tmp, counter, mainJs };
+    const meta = await environment(opts);
+    log(
+      `frr-advertiser benchmark: sizes ${opts.sizes.join(", ")}, runtime ${opts.runtime}, ${meta.cpus} CPUs, load ${meta.loadavg.join(" ")}`,
+    );
+    const sizes: SizeResult[] = [];
+    for (const n of opts.sizes) sizes.push(await benchSize(ctx, n));
+    const seed = opts.seed ? await seedBaselines(opts) : [];
+    const report = {
+      meta: { ...meta, loadavgAfter: loadavg().map((x) => round(x, 2)) },
+      floors: { wireMs: FLOOR_WIRE_MS, fibMs: FLOOR_FIB_MS },
+      targets: TARGETS,
+      sizes,
+      seed,
+      checks: checks(sizes),
+    };
+    await mkdir(dirname(opts.out), { recursive: true });
+    await writeFile(opts.out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\n${table(report.sizes, seed, report.checks)}`);
+    console.log(`\nJSON: ${opts.out}`);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function environment(opts: Options) {
+  const frr = await execa("dpkg-query", ["-W", "-f", "${Version}", "frr"], { reject: false });
+  return {
+    date: new Date().toISOString(),
+    host: hostname(),
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "?",
+    loadavg: loadavg().map((x) => round(x, 2)),
+    node: process.version,
+    frr: frr.exitCode === 0 ? frr.stdout.trim() : "?",
+    runtime: opts.runtime,
+    sidecar: opts.mainJs ?? "working tree (compiled)",
+    commit: opts.mainJs === undefined ? await gitDescribe() : "prebuilt (see sidecar)",
+    options: { ...opts, out: undefined },
+    note: "shared, noisy machine: figures are medians/p99 of one run each; compare ratios, not single numbers",
+  };
+}
+
+async function gitDescribe(): Promise<string> {
+  const head = await execa("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO, reject: false });
+  const dirty = await execa("git", ["status", "--porcelain", "sidecar", "frr-templates"], {
+    cwd: REPO,
+    reject: false,
+  });
+  const changed = dirty.stdout.split("\n").filter(Boolean).length;
+  return `${head.stdout.trim()}${changed > 0 ? ` + ${changed} uncommitted file(s) in sidecar/ frr-templates/` : ""}`;
+}
+
+/** Compiles the sidecar (tsconfig.build.json) into tmp, resolvable against the repo's node_modules. */
+async function buildSidecar(tmp: string): Promise<string> {
+  const root = join(tmp, "build");
+  await mkdir(root);
+  log("compiling the sidecar (tsc -p tsconfig.build.json --outDir …)");
+  await execa(
+    process.execPath,
+    [
+      join(REPO, "node_modules/typescript/bin/tsc"),
+      "-p",
+      join(REPO, "tsconfig.build.json"),
+      "--outDir",
+      join(root, "dist"),
+    ],
+    { cwd: REPO },
+  );
+  await symlink(join(REPO, "node_modules"), join(root, "node_modules"));
+  await writeFile(join(root, "package.json"), JSON.stringify({ type: "module" }));
+  return join(root, "dist", "main.js");
+}
+
+function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
+  const PATH = `${ctx.counter.binDir}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`;
+  const prof = ctx.opts.cpuProf === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${ctx.opts.cpuProf}`];
+  if (ctx.mainJs === undefined) {
+    // The harness copies process.env at spawn time: lend it our PATH / NODE_OPTIONS for that moment.
+    const saved = { PATH: process.env["PATH"], NODE_OPTIONS: process.env["NODE_OPTIONS"] };
+    process.env["PATH"] = PATH;
+    if (prof.length > 0) process.env["NODE_OPTIONS"] = [saved.NODE_OPTIONS ?? "", ...prof].join(" ").trim();
+    try {
+      return env.start();
+    } finally {
+      restoreEnv("PATH", saved.PATH);
+      restoreEnv("NODE_OPTIONS", saved.NODE_OPTIONS);
+    }
+  }
+  const child = spawn(
+    process.execPath,
+    [...prof, ...ctx.opts.nodeFlags, ctx.mainJs, "run", "--config", env.configPath],
+    {
+      cwd: REPO,
+      env: { ...process.env, PATH, KUBECONFIG: env.kubeconfig, NODE_NAME: NODE, KUBERNETES_SERVICE_HOST: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  env.sidecar = new SidecarProcess(child);
+  return env.sidecar;
+}
+
+function restoreEnv(key: "PATH" | "NODE_OPTIONS", value: string | undefined): void {
+  if (value === undefined) Reflect.deleteProperty(process.env, key);
+  else process.env[key] = value;
+}
+
+async function patchConfig(
+  env: SidecarLab,
+  patch: (c: Record<string, Record<string, unknown>>) => void,
+): Promise<void> {
+  const c = parseYaml(await readFile(env.configPath, "utf8")) as Record<string, Record<string, unknown>>;
+  patch(c);
+  await writeFile(env.configPath, stringify(c));
+}
+
+const svcName = (i: number): string => `svc-${String(i).padStart(5, "0")}`;
+const prefixOf = (i: number): string => `${serviceIp(i)}/32`;
+
+async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
+  const { opts, counter } = ctx;
+  log(`=== N = ${n} services ===`);
+  const objects = [];
+  for (let i = 0; i < n; i++) {
+    objects.push(service(svcName(i), { clusterIPs: [serviceIp(i)] }), slice(svcName(i), [{ ready: true }]));
+  }
+  const timings = (resync: number) => ({
+    batchWindowMs: opts.batchWindowMs,
+    resyncIntervalSeconds: resync,
+    reloadTimeoutSeconds: 120,
+    shutdownTimeoutSeconds: 60,
+    driftCheckIntervalSeconds: 300,
+    withdrawGraceMs: 1000,
+    frrPollIntervalMs: 500,
+  });
+  const env = await createSidecarLab({
+    objects,
+    config: { log: { level: opts.logLevel }, timings: timings(60) },
+  });
+  const fib = new FibMonitor(env.lab.torNs);
+  const bgp = new TorBgp(env.lab.torNs);
+  const wanted = new Set(Array.from({ length: n }, (_, i) => prefixOf(i)));
+  const calls: Record<string, CallCounts> = {};
+  let mark = counter.lines().length;
+  const phase = (name: string, pid: number): void => {
+    const lines = counter.lines();
+    const c = counter.count(pid, lines.slice(mark));
+    calls[name] = c;
+    mark = lines.length;
+    const t = Object.entries(c.time).map(([k, v]) => `${k} ${v.count}× Σ${v.totalMs}/max ${v.maxMs} ms`);
+    if (t.length > 0) log(`  [${name}] external processes: ${t.join(", ")}`);
+  };
+  try {
+    await patchConfig(env, (c) => {
+      c["frr"] = { ...c["frr"], vtysh: counter.vtysh, reloadScript: counter.reloadScript };
+    });
+    fib.start();
+    await sleep(200);
+
+    // 1. initial sync, cold: node FRR runs no BGP yet; the first apply brings the session up.
+    log("initial sync (cold: node FRR without BGP config)");
+    const { sync: syncCold, sidecar: s1 } = await measureSync(ctx, env, fib, bgp, wanted, true);
+    const pid1 = s1.child.pid ?? -1;
+    phase("syncCold", pid1);
+    log(
+      `  wire all ${syncCold.wireAllMs} ms, FIB all ${syncCold.fibAllMs} ms (session ${syncCold.sessionMs} ms, applied ${syncCold.appliedMs} ms)`,
+    );
+    await sleep(3000);
+    const procAfterSync = await sampleMem(s1);
+    log(
+      `  RSS ${procAfterSync.rssMb} MB (peak ${procAfterSync.hwmMb}, JS heap used ${procAfterSync.heapUsedMb} of ${procAfterSync.heapTotalMb}), CPU ${procAfterSync.cpuMs} ms + children ${procAfterSync.childCpuMs} ms`,
+    );
+
+    // Background CPU over an idle window without resyncs (interval 60 s; we are < 60 s in).
+    phase("settle", pid1);
+    const b0 = sampleProc(pid1);
+    await sleep(opts.idleSeconds * 1000);
+    const b1 = sampleProc(pid1);
+    phase("quiet", pid1);
+    const baselineCpuMs = b1.schedCpuMs - b0.schedCpuMs;
+    log(`  quiet window: ${round(baselineCpuMs)} ms CPU in ${opts.idleSeconds} s`);
+
+    // 2a. sequential flips (the session has been up for seconds: past the update-group coalesce).
+    await env.lab.waitForSession(10_000);
+    const random = rng(opts.randomSeed + n);
+    log(`sequential: ${opts.flips} flips (ready→unready→ready)`);
+    const sequential = await runSequential(fib, bgp, env, n, opts.flips, random);
+    phase("sequential", pid1);
+    log(
+      `  FIB p50/p99 ${sequential.all.fib.p50}/${sequential.all.fib.p99} ms, wire ${sequential.all.wire.p50}/${sequential.all.wire.p99} ms`,
+    );
+
+    // 2b. load: rate changes/s for loadSeconds.
+    log(`load: ${opts.rate} changes/s for ${opts.loadSeconds} s`);
+    const load = await runLoad(fib, bgp, env, s1, n, opts, random);
+    phase("load", pid1);
+    log(
+      `  achieved ${load.achievedRate}/s; FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms, wire ${load.all.wire.p50}/${load.all.wire.p99} ms; ${load.applies} applies`,
+    );
+    await sleep(2000);
+    const procAfterChurn = await sampleMem(s1);
+    log(
+      `  RSS after churn ${procAfterChurn.rssMb} MB (peak ${procAfterChurn.hwmMb}, JS heap used ${procAfterChurn.heapUsedMb} of ${procAfterChurn.heapTotalMb})`,
+    );
+
+    // 5. drain
+    log("drain (SIGTERM)");
+    const drain = await measureDrain(s1, fib, bgp, wanted);
+    phase("drain", pid1);
+    await keepLogs(ctx, n, s1);
+    log(
+      `  wire none ${drain.wireNoneMs} ms, FIB none ${drain.fibNoneMs} ms, exit ${drain.exitMs} ms (code ${drain.exitCode})`,
+    );
+
+    // 1'. restart with the session up, resync every second for the idle figure.
+    await patchConfig(env, (c) => {
+      c["timings"] = timings(1);
+    });
+    await sleep(1000);
+    log("initial sync (warm: sidecar restart, BGP session already up)");
+    const { sync: syncWarm, sidecar: s2 } = await measureSync(ctx, env, fib, bgp, wanted, false);
+    const pid2 = s2.child.pid ?? -1;
+    phase("syncWarm", pid2);
+    log(
+      `  wire all ${syncWarm.wireAllMs} ms, FIB all ${syncWarm.fibAllMs} ms (applied ${syncWarm.appliedMs} ms)`,
+    );
+    await sleep(3000);
+    const procAfterWarmSync = await sampleMem(s2);
+
+    // 4. idle reconcile cost
+    log(`idle: ${opts.idleSeconds} s with resync every 1 s`);
+    phase("settle2", pid2);
+    const i0 = sampleProc(pid2);
+    await sleep(opts.idleSeconds * 1000);
+    const i1 = sampleProc(pid2);
+    phase("idle", pid2);
+    const idleCalls = calls["idle"] ?? counter.count(pid2, []);
+    const windowMs = i1.at - i0.at;
+    const passes = Math.round(windowMs / 1000);
+    const raw = (i1.schedCpuMs - i0.schedCpuMs) / passes;
+    const idle: IdleResult = {
+      windowMs: round(windowMs),
+      resyncIntervalSeconds: 1,
+      passes,
+      cpuMsPerPassRaw: round(raw, 2),
+      cpuMsPerPassNet: round(raw - (baselineCpuMs * (windowMs / (b1.at - b0.at))) / passes, 2),
+      childCpuMsPerPass: round((i1.childCpuMs - i0.childCpuMs) / passes, 1),
+      baselineCpuMs: round(baselineCpuMs, 1),
+      frrCalls: idleCalls.vtysh - idleCalls.bgpSummary + idleCalls.reload,
+      metricsPolls: idleCalls.bgpSummary,
+      calls: idleCalls,
+    };
+    log(
+      `  ${idle.cpuMsPerPassNet} ms CPU per pass (raw ${idle.cpuMsPerPassRaw}), children ${idle.childCpuMsPerPass} ms, FRR calls ${idle.frrCalls}, ip calls ${idleCalls.ip}`,
+    );
+
+    log("drain again (warm)");
+    const drainWarm = await measureDrain(s2, fib, bgp, wanted);
+    phase("drainWarm", pid2);
+    log(
+      `  wire none ${drainWarm.wireNoneMs} ms, FIB none ${drainWarm.fibNoneMs} ms, exit ${drainWarm.exitMs} ms`,
+    );
+    return {
+      n,
+      syncCold,
+      syncWarm,
+      procAfterSync,
+      procAfterChurn,
+      procAfterWarmSync,
+      sequential,
+      load,
+      idle,
+      drain,
+      drainWarm,
+      calls,
+    };
+  } catch (err) {
+    console.error(env.sidecar?.tail(40));
+    throw err;
+  } finally {
+    await keepLogs(ctx, n, env.sidecar);
+    fib.stop();
+    bgp.close();
+    await env.stop();
+  }
+}
+
+/** --logs: every sidecar run's lines, one JSON object a line (stderr lines as {stderr}). */
+async function keepLogs(ctx: Ctx, n: number, s: SidecarProcess | undefined): Promise<void> {
+  const dir = ctx.opts.logsDir;
+  if (dir === undefined || s === undefined) return;
+  const lines = [
+    ...s.logs.map((l) => JSON.stringify(l)),
+    ...s.stderr.map((e) => JSON.stringify({ stderr: e })),
+  ];
+  await writeFile(join(dir, `n${n}-pid${s.child.pid ?? 0}.log`), `${lines.join("\n")}\n`);
+}
+
+function logTime(l: LogLine | undefined): number | undefined {
+  const t = l?.["time"];
+  return typeof t === "string" ? Date.parse(t) : undefined;
+}
+
+async function measureSync(
+  ctx: Ctx,
+  env: SidecarLab,
+  fib: FibMonitor,
+  bgp: TorBgp,
+  wanted: ReadonlySet<string>,
+  cold: boolean,
+): Promise<{ sync: SyncResult; sidecar: SidecarProcess }> {
+  const n = wanted.size;
+  const fibAll = watchFibCount(fib, wanted, (c) => c >= n);
+  const t0 = wallNow();
+  const s = startSidecar(ctx, env);
+  let sessionAt: number | undefined;
+  let wireAt: number | undefined;
+  const deadline = t0 + 180_000;
+  while (wireAt === undefined && wallNow() < deadline) {
+    if (!s.alive) throw new Error(`sidecar exited during the initial sync:\n${s.tail()}`);
+    const p = await bgp.peer().catch(() => undefined);
+    if (p !== undefined) {
+      if (sessionAt === undefined && p.state === "Established") sessionAt = wallNow();
+      if (p.pfxRcd >= n) wireAt = wallNow();
+    }
+    if (wireAt === undefined) await sleep(10);
+  }
+  while (fibAll.at() === undefined && wallNow() < deadline) await sleep(10);
+  fibAll.stop();
+  // The pass logs "applied" only after its last step (removing stale addresses), which can come
+  // after the routes reached the tor.
+  const applied = await s
+    .waitForLog((l) => l.msg === "applied", 120_000, "the first apply")
+    .catch(() => undefined);
+  const rel = (t: number | undefined): number | undefined => (t === undefined ? undefined : round(t - t0));
+  const sync: SyncResult = {
+    startingMs: rel(logTime(s.logs.find((l) => l.msg === "starting"))),
+    appliedMs: rel(logTime(applied)),
+    applyDurationMs: typeof applied?.["ms"] === "number" ? applied["ms"] : undefined,
+    sessionMs: cold ? rel(sessionAt) : undefined,
+    wireAllMs: rel(wireAt),
+    fibAllMs: rel(fibAll.at()),
+    fibFirstMs: rel(fibAll.first()),
+  };
+  if (sync.wireAllMs === undefined || sync.fibAllMs === undefined)
+    throw new Error(`initial sync incomplete after 180 s:\n${s.tail()}`);
+  return { sync, sidecar: s };
+}
+
+function latencies(changes: readonly Change[]): LatencySet {
+  return {
+    wire: summarize(
+      changes.map((c) => (c.timedOut === true || c.wireAt === undefined ? undefined : c.wireAt - c.t0)),
+    ),
+    fib: summarize(
+      changes.map((c) => (c.timedOut === true || c.fibAt === undefined ? undefined : c.fibAt - c.t0)),
+    ),
+  };
+}
+
+function changeResult(changes: readonly Change[]): ChangeResult {
+  return {
+    all: latencies(changes),
+    withdraw: latencies(changes.filter((c) => !c.present)),
+    announce: latencies(changes.filter((c) => c.present)),
+  };
+}
+
+/**
+ * Announcements are of services withdrawn at least FRESH_AFTER_MS earlier: by then the sidecar has
+ * removed the address (withdrawGraceMs 1000), so an announcement re-adds it, as for a new Service.
+ * (Re-announcing within the grace period would skip the address step and look faster.)
+ */
+const FRESH_AFTER_MS = 2500;
+
+interface Down {
+  readonly i: number;
+  readonly at: number;
+}
+
+/** A random service for which busy(i) is false, or undefined when there is none. */
+function pick(n: number, random: () => number, busy: (i: number) => boolean): number | undefined {
+  const start = Math.floor(random() * n);
+  for (let k = 0; k < n; k++) {
+    const i = (start + k) % n;
+    if (!busy(i)) return i;
+  }
+  return undefined;
+}
+
+async function runSequential(
+  fib: FibMonitor,
+  bgp: TorBgp,
+  env: SidecarLab,
+  n: number,
+  flips: number,
+  random: () => number,
+): Promise<ChangeResult> {
+  await sleep(1500);
+  const tracker = new ChangeTracker(fib, bgp, 2);
+  const down: Down[] = [];
+  const isDown = new Set<number>();
+  let withdrawn = 0;
+  let announced = 0;
+  try {
+    while (announced < flips) {
+      const oldest = down[0];
+      const ripe = oldest !== undefined && performance.now() - oldest.at >= FRESH_AFTER_MS;
+      const i = ripe || withdrawn >= flips ? undefined : pick(n, random, (x) => isDown.has(x));
+      if (oldest !== undefined && i === undefined) {
+        if (!ripe) await sleep(FRESH_AFTER_MS - (performance.now() - oldest.at));
+        down.shift();
+        isDown.delete(oldest.i);
+        await tracker.track(prefixOf(oldest.i), true, () =>
+          env.api.upsert(slice(svcName(oldest.i), [{ ready: true }])),
+        );
+        announced++;
+      } else if (i !== undefined) {
+        isDown.add(i);
+        await tracker.track(prefixOf(i), false, () => env.api.upsert(slice(svcName(i), [{ ready: false }])));
+        down.push({ i, at: performance.now() });
+        withdrawn++;
+      } else throw new Error("no service left to withdraw");
+    }
+  } finally {
+    tracker.stop();
+  }
+  return changeResult(tracker.done);
+}
+
+async function runLoad(
+  fib: FibMonitor,
+  bgp: TorBgp,
+  env: SidecarLab,
+  s: SidecarProcess,
+  n: number,
+  opts: Options,
+  random: () => number,
+): Promise<LoadResult> {
+  await sleep(1500);
+  const tracker = new ChangeTracker(fib, bgp, 5);
+  const total = opts.rate * opts.loadSeconds;
+  const interval = 1000 / opts.rate;
+  const down: Down[] = [];
+  const isDown = new Set<number>();
+  const inflight: Promise<unknown>[] = [];
+  const logMark = s.logs.length;
+  let maxPending = 0;
+  let skipped = 0;
+  const t0 = performance.now();
+  try {
+    for (let k = 0; k < total; k++) {
+      const wait = t0 + k * interval - performance.now();
+      if (wait > 0) await sleep(wait);
+      const oldest = down[0];
+      if (k % 2 === 1 && oldest !== undefined && performance.now() - oldest.at >= FRESH_AFTER_MS) {
+        down.shift();
+        isDown.delete(oldest.i);
+        inflight.push(
+          tracker.track(prefixOf(oldest.i), true, () =>
+            env.api.upsert(slice(svcName(oldest.i), [{ ready: true }])),
+          ),
+        );
+      } else {
+        const i = pick(n, random, (x) => isDown.has(x) || tracker.isPending(prefixOf(x)));
+        if (i === undefined) {
+          skipped++;
+          continue;
+        }
+        isDown.add(i);
+        inflight.push(
+          tracker
+            .track(prefixOf(i), false, () => env.api.upsert(slice(svcName(i), [{ ready: false }])))
+            .then(() => {
+              down.push({ i, at: performance.now() });
+            }),
+        );
+      }
+      maxPending = Math.max(maxPending, tracker.pendingCount);
+    }
+    const issuedMs = performance.now() - t0;
+    await Promise.all(inflight);
+    const timed = [...tracker.done];
+    // Restore every service left unready (not timed: the next phase wants all N announced).
+    await Promise.all(
+      [...isDown].map((i) =>
+        tracker.track(prefixOf(i), true, () => env.api.upsert(slice(svcName(i), [{ ready: true }]))),
+      ),
+    );
+    const applies = s.logs.slice(logMark).filter((l) => l.msg === "applied");
+    return {
+      ...changeResult(timed),
+      requestedRate: opts.rate,
+      achievedRate: round(total / (issuedMs / 1000)),
+      changes: total,
+      durationMs: round(issuedMs),
+      applies: applies.length,
+      applyMs: summarize(applies.map((l) => (typeof l["ms"] === "number" ? l["ms"] : undefined))),
+      maxPending,
+      skipped,
+    };
+  } finally {
+    tracker.stop();
+  }
+}
+
+async function measureDrain(
+  s: SidecarProcess,
+  fib: FibMonitor,
+  bgp: TorBgp,
+  wanted: ReadonlySet<string>,
+): Promise<DrainResult> {
+  const n = wanted.size;
+  const ready = await bgp.waitCount((c) => c >= n, 30_000);
+  if (ready === undefined) throw new Error("the tor does not hold all prefixes before the drain");
+  const fibNone = watchFibCount(fib, wanted, (c) => c === 0);
+  const t0 = wallNow();
+  s.signal("SIGTERM");
+  const exit = s.waitForExit().then((code) => ({ code, at: wallNow() }));
+  const wireAt = await bgp.waitCount((c) => c === 0, 120_000);
+  const deadline = wallNow() + 120_000;
+  while (fibNone.at() === undefined && wallNow() < deadline) await sleep(10);
+  fibNone.stop();
+  const e = await exit;
+  const fibAt = fibNone.at();
+  return {
+    wireNoneMs: wireAt === undefined ? undefined : round(wireAt - t0),
+    fibNoneMs: fibAt === undefined ? undefined : round(fibAt - t0),
+    exitMs: round(e.at - t0),
+    exitCode: e.code,
+  };
+}
+
+// ------------------------------------------------------------------------------------------ seed
+
+interface SeedRow extends SeedResult {
+  readonly forSize: number;
+  readonly extrapolated: boolean;
+  /** Estimated time to all N in the tor's FIB for this size. */
+  readonly fibAllMsForSize: number | undefined;
+}
+
+async function seedBaselines(opts: Options): Promise<SeedRow[]> {
+  const rows: SeedRow[] = [];
+  const measured = new Map<number, SeedResult>();
+  for (const size of opts.sizes) {
+    const n = opts.seedFull ? size : Math.min(size, opts.seedSample);
+    let r = measured.get(n);
+    if (r === undefined) {
+      log(`seed baseline: ${n} sequential vtysh processes`);
+      r = await runSeedBaseline(n, log);
+      measured.set(n, r);
+      log(`  ${r.processesMs} ms for ${n} processes (${r.perProcessMs} ms each), FIB all ${r.fibAllMs} ms`);
+    }
+    const scale = size / n;
+    rows.push({
+      ...r,
+      forSize: size,
+      extrapolated: n !== size,
+      fibAllMsForSize: r.fibAllMs === undefined ? undefined : round(r.fibAllMs * scale),
+    });
+  }
+  return rows;
+}
+
+// ------------------------------------------------------------------------------------------ report
+
+interface Check {
+  readonly what: string;
+  readonly value: number | undefined;
+  readonly target: string;
+  readonly pass: boolean;
+}
+
+function checks(sizes: readonly SizeResult[]): Check[] {
+  const out: Check[] = [];
+  const le = (what: string, value: number | undefined, limit: number, unit: string): void => {
+    out.push({
+      what,
+      value,
+      target: `≤ ${limit} ${unit}`,
+      pass: value !== undefined && Number.isFinite(value) && value <= limit,
+    });
+  };
+  for (const s of sizes) {
+    const k = label(s.n);
+    le(`${k}: change→peer FIB p99, sequential`, s.sequential.all.fib.p99, TARGETS.changeP99Ms, "ms");
+    le(`${k}: change→peer FIB p99, ${s.load.requestedRate}/s`, s.load.all.fib.p99, TARGETS.changeP99Ms, "ms");
+    le(`${k}: idle reconcile CPU (net)`, s.idle.cpuMsPerPassNet, TARGETS.idleCpuMsPerPass, "ms");
+    le(`${k}: FRR calls while idle`, s.idle.frrCalls, TARGETS.idleFrrCalls, "");
+    if (s.n >= 10_000) {
+      le(`${k}: initial sync → FIB, warm (session up)`, s.syncWarm.fibAllMs, TARGETS.initialSync10kMs, "ms");
+      le(
+        `${k}: initial sync → FIB, cold (incl. session)`,
+        s.syncCold.fibAllMs,
+        TARGETS.initialSync10kMs,
+        "ms",
+      );
+      le(
+        `${k}: RSS (max of after sync / after churn)`,
+        round(Math.max(s.procAfterSync.rssMb, s.procAfterChurn.rssMb)),
+        TARGETS.rss10kMb,
+        "MB",
+      );
+    }
+  }
+  return out;
+}
+
+function label(n: number): string {
+  return n % 1000 === 0 ? `${n / 1000}k` : String(n);
+}
+
+function fmt(x: number | undefined | null, digits = 0): string {
+  if (x === undefined || x === null || !Number.isFinite(x)) return "–";
+  return x.toFixed(digits);
+}
+
+function table(sizes: readonly SizeResult[], seed: readonly SeedRow[], cks: readonly Check[]): string {
+  const head = ["metric", ...sizes.map((s) => `N=${label(s.n)}`), "floor", "ratio (last N)"];
+  const rows: string[][] = [];
+  const row = (
+    name: string,
+    get: (s: SizeResult) => number | undefined,
+    floor?: number,
+    digits = 0,
+  ): void => {
+    const last = sizes.at(-1);
+    const lastVal = last === undefined ? undefined : get(last);
+    rows.push([
+      name,
+      ...sizes.map((s) => fmt(get(s), digits)),
+      floor === undefined ? "" : fmt(floor),
+      floor === undefined || lastVal === undefined ? "" : `${fmt(lastVal / floor, 2)}×`,
+    ]);
+  };
+  const text = (name: string, get: (s: SizeResult) => string): void => {
+    rows.push([name, ...sizes.map(get), "", ""]);
+  };
+  row("initial sync cold → wire all (ms)", (s) => s.syncCold.wireAllMs);
+  row("initial sync cold → FIB all (ms)", (s) => s.syncCold.fibAllMs);
+  row("  of which: session up (ms)", (s) => s.syncCold.sessionMs);
+  row("initial sync warm → wire all (ms)", (s) => s.syncWarm.wireAllMs);
+  row("initial sync warm → FIB all (ms)", (s) => s.syncWarm.fibAllMs);
+  row("  of which: process start → 'starting' (ms)", (s) => s.syncWarm.startingMs);
+  row("  of which: first apply done (ms)", (s) => s.syncWarm.appliedMs);
+  row("seq. change → wire p50 (ms)", (s) => s.sequential.all.wire.p50, FLOOR_WIRE_MS);
+  row("seq. change → wire p99 (ms)", (s) => s.sequential.all.wire.p99, FLOOR_WIRE_MS);
+  row("seq. change → FIB p50 (ms)", (s) => s.sequential.all.fib.p50, FLOOR_FIB_MS);
+  row("seq. change → FIB p99 (ms)", (s) => s.sequential.all.fib.p99, FLOOR_FIB_MS);
+  text(
+    "  withdraw / announce → FIB p50 (ms)",
+    (s) => `${fmt(s.sequential.withdraw.fib.p50)} / ${fmt(s.sequential.announce.fib.p50)}`,
+  );
+  text(
+    "  withdraw / announce → FIB p99 (ms)",
+    (s) => `${fmt(s.sequential.withdraw.fib.p99)} / ${fmt(s.sequential.announce.fib.p99)}`,
+  );
+  row("load: achieved changes/s", (s) => s.load.achievedRate);
+  row("load: change → wire p50 (ms)", (s) => s.load.all.wire.p50, FLOOR_WIRE_MS);
+  row("load: change → wire p99 (ms)", (s) => s.load.all.wire.p99, FLOOR_WIRE_MS);
+  row("load: change → FIB p50 (ms)", (s) => s.load.all.fib.p50, FLOOR_FIB_MS);
+  row("load: change → FIB p99 (ms)", (s) => s.load.all.fib.p99, FLOOR_FIB_MS);
+  text(
+    "  withdraw / announce → FIB p99 (ms)",
+    (s) => `${fmt(s.load.withdraw.fib.p99)} / ${fmt(s.load.announce.fib.p99)}`,
+  );
+  row("load: applies (batches)", (s) => s.load.applies);
+  row("load: timeouts", (s) => s.load.all.fib.timeouts + s.sequential.all.fib.timeouts);
+  row("RSS after sync (MB)", (s) => s.procAfterSync.rssMb, undefined, 1);
+  row("  JS heap used after sync (MB)", (s) => s.procAfterSync.heapUsedMb, undefined, 1);
+  row("RSS after churn (MB)", (s) => s.procAfterChurn.rssMb, undefined, 1);
+  text(
+    "  JS heap used / total after churn (MB)",
+    (s) => `${fmt(s.procAfterChurn.heapUsedMb)} / ${fmt(s.procAfterChurn.heapTotalMb)}`,
+  );
+  row(
+    "peak RSS (VmHWM, MB)",
+    (s) => Math.max(s.procAfterChurn.hwmMb, s.procAfterWarmSync.hwmMb),
+    undefined,
+    1,
+  );
+  row("CPU start+sync (ms, self)", (s) => s.procAfterSync.cpuMs);
+  row("CPU start+sync (ms, children)", (s) => s.procAfterSync.childCpuMs);
+  row("CPU after churn (ms, self)", (s) => s.procAfterChurn.cpuMs);
+  row("idle reconcile CPU, net (ms/pass)", (s) => s.idle.cpuMsPerPassNet, undefined, 2);
+  row("idle reconcile CPU, raw (ms/pass)", (s) => s.idle.cpuMsPerPassRaw, undefined, 2);
+  row("idle children CPU (ms/pass)", (s) => s.idle.childCpuMsPerPass, undefined, 1);
+  row("idle FRR calls (window, excl. metrics poll)", (s) => s.idle.frrCalls);
+  row("idle session-metrics polls (window)", (s) => s.idle.metricsPolls);
+  row("idle ip calls (window)", (s) => s.idle.calls.ip);
+  row("drain → wire none (ms)", (s) => s.drain.wireNoneMs);
+  row("drain → FIB none (ms)", (s) => s.drain.fibNoneMs);
+  row("drain → process exit (ms)", (s) => s.drain.exitMs);
+  for (const r of seed) {
+    const ours = sizes.find((s) => s.n === r.forSize);
+    rows.push([
+      `seed: vtysh per prefix → FIB all (ms)${r.extrapolated ? ` [extrapolated from ${r.n}]` : ""}`,
+      ...sizes.map((s) => (s.n === r.forSize ? fmt(r.fibAllMsForSize) : "")),
+      "",
+      ours?.syncWarm.fibAllMs !== undefined && r.fibAllMsForSize !== undefined
+        ? `ours/seed ${fmt(ours.syncWarm.fibAllMs / r.fibAllMsForSize, 3)}`
+        : "",
+    ]);
+  }
+  const widths = head.map((_, c) => Math.max(...[head, ...rows].map((r) => (r[c] ?? "").length)));
+  const line = (r: readonly string[]): string =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join("  ");
+  const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
+  out.push("", "targets:");
+  for (const c of cks) out.push(`  ${c.pass ? "PASS" : "FAIL"}  ${c.what}: ${fmt(c.value, 1)} (${c.target})`);
+  out.push(
+    "",
+    "floor = FRR's own change→peer time through an open vty session (FACTS.md); ratio = last size / floor.",
+    "Noisy shared 2-core machine: one run per figure; re-run before trusting a difference < 20 %.",
+  );
+  return out.join("\n");
+}
+
+await main();
