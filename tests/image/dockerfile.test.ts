@@ -1,0 +1,435 @@
+// The container image, checked without a Docker engine: the Dockerfile's stages, pins and FRR
+// version coupling, its entry point, its user, the files it copies (and .dockerignore lets through),
+// hadolint's rules that can be read off the file, and the runtime stage's /app assembled from the
+// Dockerfile's own COPY lines, started with production dependencies only.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, posix, relative, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import {
+  copyPaths,
+  dockerignoreMatcher,
+  parseDockerfile,
+  type Instruction,
+  type Stage,
+} from "./dockerfile-model.js";
+
+const REPO = resolve(import.meta.dirname, "..", "..");
+const text = readFileSync(join(REPO, "Dockerfile"), "utf8");
+const df = parseDockerfile(text);
+const isIgnored = dockerignoreMatcher(readFileSync(join(REPO, ".dockerignore"), "utf8"));
+
+function stage(name: string): Stage {
+  const s = df.stages.find((x) => x.name === name);
+  assert.ok(s, `no stage named ${name}`);
+  return s;
+}
+const runtime = df.stages[df.stages.length - 1]!;
+const frrVersion = df.globalArgs.get("FRR_VERSION");
+const nodeVersion = df.globalArgs.get("NODE_VERSION");
+
+function only(s: Stage, keyword: string): Instruction[] {
+  return s.instructions.filter((i) => i.keyword === keyword);
+}
+
+void test("the Dockerfile parses into build, node-bundle and runtime stages", () => {
+  assert.deepEqual(
+    df.stages.map((s) => s.name),
+    ["build", "node-bundle", "runtime"],
+  );
+  assert.equal(stage("build").base, `node:${nodeVersion}-bookworm-slim`);
+  assert.equal(stage("node-bundle").base, `node:${nodeVersion}-alpine`);
+  assert.equal(runtime.baseRaw, "${FRR_IMAGE}:${FRR_VERSION}");
+  assert.equal(runtime.base, `quay.io/frrouting/frr:${frrVersion}`);
+});
+
+void test("every base image is pinned by a tag (never latest, never untagged)", () => {
+  const earlier = new Set<string>();
+  for (const s of df.stages) {
+    if (!earlier.has(s.base)) {
+      assert.doesNotMatch(s.base, /\$/, `FROM ${s.baseRaw}: an ARG without a default`);
+      const name = s.base.split("/").pop() ?? "";
+      const tag = /:([^:@]+)$/.exec(name)?.[1];
+      assert.ok(tag !== undefined || s.base.includes("@sha256:"), `FROM ${s.base} has no tag`);
+      assert.notEqual(tag, "latest", `FROM ${s.base}`);
+    }
+    if (s.name !== undefined) earlier.add(s.name);
+  }
+  assert.match(nodeVersion ?? "", /^24(\.\d+){0,2}$/, "Node 24 LTS (ADR 0001)");
+});
+
+void test("the FRR version is written once, as the ARG default, and drives base, check and label", () => {
+  assert.match(frrVersion ?? "", /^\d+\.\d+\.\d+$/);
+  const defaults = df.instructions.filter((i) => i.keyword === "ARG" && i.args.startsWith("FRR_VERSION="));
+  assert.equal(defaults.length, 1, "one ARG FRR_VERSION=… default");
+  assert.equal(text.split(frrVersion!).length - 1, 1, `"${frrVersion}" appears once in the Dockerfile`);
+  assert.ok(
+    only(runtime, "ARG").some((i) => i.args === "FRR_VERSION"),
+    "the runtime stage re-declares FRR_VERSION",
+  );
+  const check = only(runtime, "RUN").find((i) => i.args.includes("vtysh --help"));
+  assert.ok(check?.args.includes("${FRR_VERSION}"), "the build fails unless vtysh reports FRR_VERSION");
+  assert.ok(
+    only(runtime, "LABEL").some((i) => i.args.includes('io.frr-advertiser.frr-version="${FRR_VERSION}"')),
+    "the image says which FRR it carries",
+  );
+});
+
+void test("the chart's default frr.image.tag is the Dockerfile's FRR_VERSION", (t) => {
+  const values = join(REPO, "chart", "values.yaml");
+  if (!existsSync(values)) {
+    t.skip("chart/values.yaml does not exist yet");
+    return;
+  }
+  const doc = parseYaml(readFileSync(values, "utf8")) as { frr?: { image?: { tag?: unknown } } } | null;
+  assert.equal(String(doc?.frr?.image?.tag), frrVersion, "chart/values.yaml frr.image.tag");
+});
+
+void test("ENTRYPOINT is tini, then node, then the CLI where the image has it; CMD runs `run`", () => {
+  const entrypoints = only(runtime, "ENTRYPOINT");
+  const cmds = only(runtime, "CMD");
+  assert.equal(entrypoints.length, 1);
+  assert.equal(cmds.length, 1);
+  const entry = entrypoints[0]!.json;
+  const cmd = cmds[0]!.json;
+  assert.ok(entry && cmd, "exec (JSON) form, so tini is PID 1 and gets SIGTERM");
+  assert.deepEqual(
+    entry.slice(0, 2),
+    ["/sbin/tini", "--"],
+    "tini without -g: the drain's own child processes must survive SIGTERM",
+  );
+  const [node, bin] = entry.slice(2);
+  const files = imageFiles();
+  assert.equal(node, "/opt/node/bin/node");
+  assert.ok(
+    only(runtime, "COPY").some(
+      (i) => i.flags.get("from") === "node-bundle" && copyPaths(i).dest === "/opt/node",
+    ),
+    "node comes from the node-bundle stage",
+  );
+  assert.equal(files.get(bin!), "context:sidecar/bin/frr-advertiser.js", `${bin} is the package's bin`);
+  const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { bin: Record<string, string> };
+  assert.equal(posix.normalize(pkg.bin["frr-advertiser"] ?? ""), "sidecar/bin/frr-advertiser.js");
+  assert.deepEqual(cmd.slice(0, 2), ["run", "--config"]);
+  assert.equal(cmd[2], "/etc/frr-advertiser/config.yaml", "the default path of the README");
+  assert.ok(
+    statSync(join(REPO, "sidecar/bin/frr-advertiser.js")).mode & 0o111,
+    "executable (the PATH symlink uses its shebang)",
+  );
+});
+
+void test("the USER is non-root, or root is justified next to it and in ADR 0007", () => {
+  const users = only(runtime, "USER");
+  assert.ok(users.length > 0, "an explicit USER in the runtime stage");
+  const last = users[users.length - 1]!;
+  const user = last.args.split(":")[0] ?? "";
+  if (user !== "root" && user !== "0") return;
+  assert.ok(
+    last.comments.some((c) => /hadolint ignore=DL3002/.test(c)),
+    "root only with the DL3002 pragma above USER",
+  );
+  assert.match(last.comments.join(" "), /NET_ADMIN/, "the reason is written above USER");
+  const adr = readFileSync(join(REPO, "docs/adr/0007-container-image.md"), "utf8");
+  assert.match(adr, /USER root/);
+  assert.match(adr, /NET_ADMIN/);
+  assert.match(adr, /drop_cap/, "why a non-root user with file capabilities does not work");
+});
+
+void test("files COPYed from the build context exist and .dockerignore lets them through", () => {
+  for (const s of df.stages) {
+    for (const ins of only(s, "COPY").filter((i) => !i.flags.has("from"))) {
+      for (const src of copyPaths(ins).sources) {
+        const abs = join(REPO, src);
+        assert.ok(existsSync(abs), `line ${ins.line}: ${src} does not exist`);
+        const files = statSync(abs).isDirectory() ? listFiles(abs).map((f) => relative(REPO, f)) : [src];
+        const kept = files.filter((f) => !isIgnored(f));
+        assert.ok(kept.length > 0, `line ${ins.line}: .dockerignore excludes ${src}`);
+      }
+    }
+  }
+  // Every module tsc compiles in the image is in the context; tests and local state are not.
+  for (const f of listFiles(join(REPO, "sidecar/src")).map((x) => relative(REPO, x))) {
+    const production = f.endsWith(".ts") && !/\.test(-helper)?\.ts$/.test(f);
+    assert.equal(
+      isIgnored(f),
+      !production,
+      `${f} ${production ? "must be in" : "must stay out of"} the build context`,
+    );
+  }
+  for (const f of [
+    "node_modules/yaml/package.json",
+    "dist/main.js",
+    ".git/HEAD",
+    "tests/cli/render-cli.test.ts",
+    "kind-lab/up.sh",
+    "chart/Chart.yaml",
+    "test-results.tap",
+  ]) {
+    assert.ok(isIgnored(f), `${f} stays out of the build context`);
+  }
+});
+
+void test("no production dependency has an install script (the build runs npm ci --ignore-scripts)", () => {
+  const lock = JSON.parse(readFileSync(join(REPO, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }>;
+  };
+  const scripted = Object.entries(lock.packages).filter(
+    ([k, v]) => k !== "" && v.dev !== true && v.hasInstallScript === true,
+  );
+  assert.deepEqual(
+    scripted.map(([k]) => k),
+    [],
+  );
+  const build = only(stage("build"), "RUN").map((i) => i.args);
+  assert.ok(build.some((r) => r.includes("npm ci --ignore-scripts")));
+  assert.ok(build.some((r) => r.includes("npm run build") && r.includes("npm prune --omit=dev")));
+});
+
+void test("hadolint's rules that can be read off the file hold", () => {
+  const names = new Set<string>();
+  for (const s of df.stages) {
+    let pipefail = false;
+    let workdir = false;
+    let previous = "";
+    for (const ins of s.instructions) {
+      const where = `line ${ins.line} (${ins.keyword})`;
+      if (["CMD", "ENTRYPOINT", "SHELL"].includes(ins.keyword))
+        assert.ok(ins.json, `${where}: JSON form (DL3025)`);
+      if (ins.keyword === "SHELL") pipefail = ins.json?.includes("pipefail") ?? false;
+      if (ins.keyword === "WORKDIR") {
+        assert.ok(ins.args.startsWith("/"), `${where}: absolute WORKDIR (DL3000)`);
+        workdir = true;
+      }
+      assert.notEqual(ins.keyword, "ADD", `${where}: COPY, not ADD (DL3020)`);
+      assert.notEqual(ins.keyword, "MAINTAINER", `${where}: deprecated (DL4000)`);
+      if (ins.keyword === "COPY") {
+        const from = ins.flags.get("from");
+        if (from !== undefined)
+          assert.ok(names.has(from), `${where}: --from=${from} is an earlier stage (DL3022)`);
+        if (!copyPaths(ins).dest.startsWith("/"))
+          assert.ok(workdir, `${where}: relative destination without WORKDIR (DL3045)`);
+      }
+      if (ins.keyword === "RUN") {
+        assert.notEqual(previous, "RUN", `${where}: consecutive RUNs (DL3059)`);
+        if (/(^|[^|])\|([^|]|$)/.test(ins.args))
+          assert.ok(pipefail, `${where}: a pipe needs SHELL with -o pipefail (DL4006)`);
+        assert.doesNotMatch(ins.args, /(^|&&|;)\s*cd\s/, `${where}: WORKDIR, not cd (DL3003)`);
+        assert.doesNotMatch(ins.args, /\bsudo\b/, `${where}: no sudo (DL3004)`);
+        assert.doesNotMatch(ins.args, /\bapt-get\b/, `${where}: no apt-get in these stages`);
+        if (/\bapk add\b/.test(ins.args)) {
+          assert.match(ins.args, /apk add --no-cache/, `${where}: apk add --no-cache (DL3019)`);
+          const pinned = /apk add --no-cache(\s+\S+=\S+)+/.test(ins.args);
+          assert.ok(
+            pinned || ins.comments.some((c) => /hadolint ignore=.*DL3018/.test(c)),
+            `${where}: pin apk packages or say why not (DL3018)`,
+          );
+        }
+      }
+      previous = ins.keyword;
+    }
+    for (const kw of ["CMD", "ENTRYPOINT"])
+      assert.ok(only(s, kw).length <= 1, `stage ${s.name}: one ${kw} (DL4003/DL4004)`);
+    if (s.name !== undefined) names.add(s.name);
+  }
+});
+
+void test("every RUN passes shellcheck (what hadolint runs on them)", (t) => {
+  if (spawnSync("shellcheck", ["--version"]).status !== 0) {
+    if (process.env["CI"] !== undefined)
+      assert.fail("shellcheck is not installed (apt-get install shellcheck)");
+    t.skip("shellcheck is not installed");
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "fa-df-sc-"));
+  try {
+    for (const s of df.stages) {
+      for (const ins of only(s, "RUN").filter((i) => i.json === undefined)) {
+        // ARG and ENV values are environment variables to the shell.
+        const file = join(dir, `line-${ins.line}.sh`);
+        writeFileSync(file, `#!/bin/sh\n# shellcheck disable=SC2154\n${ins.args}\n`);
+        const r = spawnSync("shellcheck", ["-s", "sh", "-S", "warning", file], { encoding: "utf8" });
+        assert.equal(r.status, 0, `Dockerfile line ${ins.line}:\n${r.stdout}${r.stderr}`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- the runtime stage's /app, assembled from the Dockerfile's COPY lines -----------------------
+
+const work = mkdtempSync(join(tmpdir(), "fa-image-"));
+const rootfs = join(work, "rootfs");
+const buildOut = join(work, "build");
+
+before(() => {
+  // The build stage: the package's own build command (tsc), into a directory of our own…
+  const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  const [tool, ...args] = (pkg.scripts["build"] ?? "").split(/\s+/);
+  assert.equal(tool, "tsc");
+  const tsc = spawnSync(
+    process.execPath,
+    [join(REPO, "node_modules/typescript/bin/tsc"), ...args, "--outDir", join(buildOut, "dist")],
+    {
+      cwd: REPO,
+      encoding: "utf8",
+    },
+  );
+  assert.equal(tsc.status, 0, `npm run build failed:\n${tsc.stdout}${tsc.stderr}`);
+  // …and `npm prune --omit=dev` + the deletion of types and maps, from the lockfile.
+  copyProductionModules(join(buildOut, "node_modules"));
+  // The runtime stage's COPY lines, as Docker runs them.
+  assembleRuntime();
+});
+
+after(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+void test("after the build, the runtime stage has the sidecar's files where it expects them", () => {
+  for (const f of [
+    "app/dist/main.js",
+    "app/sidecar/bin/frr-advertiser.js",
+    "app/frr-templates/frr.conf.hbs",
+    "app/package.json",
+    "app/LICENSE",
+  ]) {
+    assert.ok(existsSync(join(rootfs, f)), `/${f} is missing from the image`);
+  }
+  const pkg = JSON.parse(readFileSync(join(rootfs, "app/package.json"), "utf8")) as { type?: string };
+  assert.equal(pkg.type, "module", "dist/ is ESM: package.json must be next to it");
+  assert.ok(existsSync(join(rootfs, "app/node_modules/@kubernetes/client-node/package.json")));
+  for (const dev of ["typescript", "tsx", "eslint", "prettier", "node"]) {
+    assert.ok(!existsSync(join(rootfs, "app/node_modules", dev)), `devDependency ${dev} is in the image`);
+  }
+  assert.equal(
+    listFiles(join(rootfs, "app/node_modules")).filter((f) => /\.(map|d\.[mc]?ts)$/.test(f)).length,
+    0,
+  );
+  assert.ok(!existsSync(join(rootfs, "app/dist/cli/render-command.test.js")), "no compiled tests");
+});
+
+void test("the entry point starts with production dependencies only: --help, render, run", () => {
+  assert.equal(
+    process.versions.node.split(".")[0],
+    (nodeVersion ?? "").split(".")[0],
+    "run this test with the image's Node major",
+  );
+  const entry = only(runtime, "ENTRYPOINT")[0]!.json!;
+  const bin = join(rootfs, entry[3]!);
+  const workdir = only(runtime, "WORKDIR").pop()?.args ?? "/";
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [bin, ...args], {
+      cwd: join(rootfs, workdir),
+      encoding: "utf8",
+      env: { PATH: process.env["PATH"] ?? "", NODE_ENV: "production" },
+    });
+
+  const help = run(["--help"]);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /render/);
+
+  const render = run([
+    "render",
+    "--objects",
+    join(REPO, "examples/cluster.yaml"),
+    "--config",
+    join(REPO, "examples/config.yaml"),
+    "--node",
+    "node-a",
+  ]);
+  assert.equal(render.status, 0, render.stderr);
+  assert.match(render.stdout, /^router bgp 64512$/m);
+  assert.match(render.stdout, /^ {2}network 10\.96\.10\.10\/32$/m);
+
+  // Exit 2 (bad config) comes after the `run` command's whole module graph has loaded.
+  const missing = run(["run", "--config", "/nonexistent/config.yaml"]);
+  assert.equal(missing.status, 2, missing.stderr);
+  assert.match(missing.stderr, /cannot read the file/);
+});
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...listFiles(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** Image path → where it came from (`context:…`, `build:…`, `node-bundle:…`), from the runtime COPYs. */
+function imageFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  forEachRuntimeCopy((source, imagePath) => files.set(imagePath, source));
+  return files;
+}
+
+function forEachRuntimeCopy(visit: (source: string, imagePath: string) => void): void {
+  let workdir = "/";
+  for (const ins of runtime.instructions) {
+    if (ins.keyword === "WORKDIR") workdir = posix.resolve(workdir, ins.args);
+    if (ins.keyword !== "COPY") continue;
+    const { sources, dest } = copyPaths(ins);
+    const target = posix.resolve(workdir, dest);
+    const intoDir = dest.endsWith("/") || sources.length > 1;
+    const from = ins.flags.get("from") ?? "context";
+    for (const src of sources) {
+      // Docker copies a directory's contents to the destination, a file to dest or into dest/.
+      visit(`${from}:${src}`, intoDir ? posix.join(target, posix.basename(src)) : target);
+    }
+  }
+}
+
+function assembleRuntime(): void {
+  forEachRuntimeCopy((source, imagePath) => {
+    const [from, path = ""] = source.split(/:(.*)/s);
+    const dest = join(rootfs, imagePath);
+    let src: string;
+    if (from === "context") src = join(REPO, path);
+    else if (from === "build" && path.startsWith("/src/")) src = join(buildOut, path.slice("/src/".length));
+    else if (from === "node-bundle")
+      return; // Node itself: this test runs on process.execPath.
+    else throw new Error(`unknown COPY source ${source}`);
+    assert.ok(existsSync(src), `COPY ${source}: ${src} was not produced`);
+    mkdirSync(dirname(dest), { recursive: true });
+    // The build context holds only what .dockerignore lets through.
+    const inContext = (p: string) => from !== "context" || !isIgnored(relative(REPO, p));
+    cpSync(src, dest, { recursive: true, filter: inContext });
+  });
+}
+
+/** The lockfile's non-dev packages from the repo's node_modules, without types and source maps. */
+function copyProductionModules(target: string): void {
+  const lock = JSON.parse(readFileSync(join(REPO, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  for (const [key, meta] of Object.entries(lock.packages)) {
+    if (key === "" || meta.dev === true) continue;
+    const src = join(REPO, key);
+    if (!existsSync(src)) continue; // an optional dependency not installed on this platform
+    const dest = join(target, key.slice("node_modules/".length));
+    mkdirSync(dirname(dest), { recursive: true });
+    cpSync(src, dest, {
+      recursive: true,
+      filter: (p) => !(basename(p) === "node_modules" && p !== src) && !/\.(map|d\.[mc]?ts)$/.test(p),
+    });
+  }
+}
