@@ -222,7 +222,7 @@ class Sidecar {
     return out;
   }
 
-  /** BGP session state and prefixes sent per peer, for metrics (every 10 s). */
+  /** BGP session state and prefixes sent per peer, for metrics (timings.sessionPollSeconds). */
   private startSessionPoll(): NodeJS.Timeout {
     return setInterval(() => {
       this.frr.bgpSummary().then(
@@ -233,7 +233,7 @@ class Sidecar {
           this.metrics.observeSessions([]);
         },
       );
-    }, 10_000);
+    }, this.config.timings.sessionPollSeconds * 1000);
   }
 
   /** Compares FRR's running config with frr.conf now and then; any drift → full re-apply. */

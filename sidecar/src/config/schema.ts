@@ -160,6 +160,8 @@ export const configSchema = z.strictObject({
       withdrawGraceMs: z.number().int().min(0).max(60000).default(1000),
       /** How often FRR's daemons are checked for a restart. */
       frrPollIntervalMs: z.number().int().min(50).max(60000).default(500),
+      /** How often BGP session state and prefixes sent are read from FRR for /metrics. */
+      sessionPollSeconds: z.number().min(1).max(3600).default(10),
     })
     .default({
       batchWindowMs: 50,
@@ -169,6 +171,7 @@ export const configSchema = z.strictObject({
       driftCheckIntervalSeconds: 300,
       withdrawGraceMs: 1000,
       frrPollIntervalMs: 500,
+      sessionPollSeconds: 10,
     }),
   server: z
     .strictObject({
