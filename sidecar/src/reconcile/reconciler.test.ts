@@ -6,7 +6,7 @@ import { parseConfig, type Config } from "../config/load-config.js";
 import { compileTemplates } from "../render/renderer.js";
 import { loadTemplateDir } from "../templates/load-template-dir.js";
 import { ClusterStore } from "./cluster-store.js";
-import { Reconciler, type AddressSync, type FrrApplier } from "./reconciler.js";
+import { Reconciler, type AddressSync, type FrrApplier, type ReconcileReport } from "./reconciler.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "../kube/to-snapshot.js";
 
@@ -54,7 +54,7 @@ class Recorder implements FrrApplier, AddressSync {
   }
 }
 
-function setup(cfg: Config, synced = true) {
+function setup(cfg: Config, synced = true, report: (r: ReconcileReport) => void = () => undefined) {
   const store = new ClusterStore();
   const rec = new Recorder();
   const reconciler = new Reconciler({
@@ -65,7 +65,7 @@ function setup(cfg: Config, synced = true) {
     addresses: rec,
     isSynced: () => synced,
     runningNetworks: () => Promise.resolve(rec.running),
-    report: () => undefined,
+    report,
   });
   store.setNode(toNodeSnapshot({ kind: "Node", metadata: { name: "n1" } }));
   return { store, rec, reconciler };
@@ -169,4 +169,47 @@ void test("a template change forces a full apply even though the cluster did not
   await reconciler.stop();
   await reconciler.reconcileOnce();
   assert.ok(rec.calls.includes("frr full [10.96.0.10/32]"), rec.calls.join(" | "));
+});
+
+void test("batching: an isolated event runs at once; events within the window of a pass wait for it", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const cfg = await parseConfig(
+    `nodeName: n1
+bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external }] }
+advertise: { mode: network, interface: lo, allowedCidrs: [10.96.0.0/12] }
+timings: { withdrawGraceMs: 0, batchWindowMs: 10000 }
+`,
+    "test",
+    {},
+    () => Promise.reject(new Error("none")),
+  );
+  const passes: string[] = [];
+  const { store, rec, reconciler } = setup(cfg, true, (r) => passes.push(r.outcome));
+  const settle = async () => {
+    for (let i = 0; i < 50; i++) await Promise.resolve();
+  };
+  t.mock.timers.tick(120_000); // long quiet period before the first event
+
+  addService(store, "a", "10.96.0.10");
+  reconciler.schedule();
+  t.mock.timers.tick(0); // leading edge: no window to wait
+  await settle();
+  assert.deepEqual(passes, ["applied"]);
+
+  // A burst right after that pass: coalesced into one pass, one window after the last one ended.
+  addService(store, "b", "10.96.0.20");
+  reconciler.schedule();
+  addService(store, "c", "10.96.0.30");
+  reconciler.schedule();
+  t.mock.timers.tick(9_000);
+  await settle();
+  assert.deepEqual(passes, ["applied"], "still inside the window");
+  t.mock.timers.tick(1_000);
+  await settle();
+  assert.deepEqual(passes, ["applied", "applied"]);
+  assert.match(
+    rec.calls.filter((c) => c.startsWith("frr delta")).at(-1) ?? "",
+    /10\.96\.0\.20\/32,10\.96\.0\.30\/32/,
+  );
+  await reconciler.stop();
 });

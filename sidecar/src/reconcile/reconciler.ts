@@ -74,6 +74,8 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private rerun = false;
+  /** When the last pass ended (Date.now()); the batching window counts from there. */
+  private lastPassEnd = Number.NEGATIVE_INFINITY;
   private stopped = false;
   /** Network mode: address → when FRR was told to stop announcing it (address removal waits). */
   private readonly withdrawnAt = new Map<string, number>();
@@ -91,26 +93,34 @@ export class Reconciler {
     return !this.failing && this.deps.applier.appliedConfig !== undefined;
   }
 
-  /** Coalesces a burst of events into one reconcile after the batching window. */
-  schedule(delayMs = this.deps.config.timings.batchWindowMs): void {
+  /**
+   * Coalesces a burst of events into one reconcile. Leading edge: an event after a quiet period
+   * (no pass within the batching window) runs at once (after the current tick's other events), so
+   * an isolated change pays no window; events during or just after a pass wait until the window
+   * since that pass has passed, which bounds the pass rate under churn.
+   */
+  schedule(delayMs?: number): void {
     if (this.stopped) return;
     if (this.running !== undefined) {
       this.rerun = true;
       return;
     }
     if (this.timer !== undefined) return;
+    const window = this.deps.config.timings.batchWindowMs;
+    const delay = delayMs ?? Math.max(0, this.lastPassEnd + window - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.running = this.reconcileOnce()
         .then(this.deps.report)
         .finally(() => {
           this.running = undefined;
+          this.lastPassEnd = Date.now();
           if (this.rerun) {
             this.rerun = false;
             this.schedule();
           }
         });
-    }, delayMs);
+    }, delay);
   }
 
   /** The next apply goes through frr-reload.py (templates/config changed, FRR restarted, resync). */
