@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { VtyClient } from "./vty.js";
+import { VtyClient } from "../../sidecar/src/frr/vty-client.js";
 
 export function wallNow(): number {
   return performance.timeOrigin + performance.now();

@@ -70,6 +70,7 @@ class Sidecar {
       pathspace: config.frr.pathspace,
       workDir: dirname(config.frr.configFile),
       reloadTimeoutMs: config.timings.reloadTimeoutSeconds * 1000,
+      bgpdVtySocket: config.frr.deltaTransport === "vty" ? join(frrStateDir(config), "bgpd.vty") : undefined,
     });
     this.applier = new ConfigApplier(
       this.frr,
@@ -147,13 +148,13 @@ class Sidecar {
       log: log.child({ component: "kube" }),
     });
     const liveness = new FrrLiveness({
-      stateDir:
-        config.frr.pathspace === "" ? config.frr.runDir : join(config.frr.runDir, config.frr.pathspace),
+      stateDir: frrStateDir(config),
       daemons: ["zebra", "bgpd"],
       intervalMs: config.timings.frrPollIntervalMs,
       isUp: () => this.frr.isUp(),
       onUp: () => {
         log.info({}, "FRR answers; applying the full config");
+        this.frr.disconnect(); // a connection from before the restart is dead
         this.applier.invalidate();
         reconciler.requestFullApply();
       },
@@ -284,10 +285,16 @@ class Sidecar {
         deadline,
       );
       this.log.info({}, "withdrawn; exiting");
+      this.frr.disconnect();
       return 0;
     } catch (err) {
       this.log.error({ err: String(err) }, "clean withdrawal failed");
       return 1;
     }
   }
+}
+
+/** Where FRR's daemons keep their pid files and vty sockets (the pathspace is a subdirectory). */
+function frrStateDir(config: Config): string {
+  return config.frr.pathspace === "" ? config.frr.runDir : join(config.frr.runDir, config.frr.pathspace);
 }

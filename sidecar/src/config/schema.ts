@@ -125,6 +125,11 @@ export const configSchema = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9_-]{0,32}$/)
         .default(""),
+      /**
+       * How prefix-only deltas reach bgpd: "vty" keeps one connection to bgpd's vty socket (no
+       * process per change); "vtysh" runs one `vtysh -f` per delta. Both apply the same lines.
+       */
+      deltaTransport: z.enum(["vty", "vtysh"]).default("vty"),
       /** frr.conf `log` level. */
       logLevel: z
         .enum([
@@ -146,6 +151,7 @@ export const configSchema = z.strictObject({
       reloadScript: "/usr/lib/frr/frr-reload.py",
       runDir: "/var/run/frr",
       pathspace: "",
+      deltaTransport: "vty",
       logLevel: "informational",
     }),
   timings: z

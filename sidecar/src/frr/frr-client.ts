@@ -3,6 +3,7 @@
 
 import { join } from "node:path";
 import type { Runner, RunResult } from "../exec.js";
+import { VtyClient } from "./vty-client.js";
 
 export interface FrrClientOptions {
   readonly vtysh: string;
@@ -12,6 +13,8 @@ export interface FrrClientOptions {
   /** Directory frr-reload.py uses for its temporary files (same volume as frr.conf). */
   readonly workDir: string;
   readonly reloadTimeoutMs: number;
+  /** bgpd's vty socket: prefix deltas go there over one kept-open connection. Absent: `vtysh -f`. */
+  readonly bgpdVtySocket?: string | undefined;
 }
 
 export class FrrCommandError extends Error {
@@ -25,10 +28,15 @@ export class FrrCommandError extends Error {
 }
 
 export class FrrClient {
+  private readonly bgpd: VtyClient | undefined;
+
   constructor(
     private readonly run: Runner,
     private readonly opts: FrrClientOptions,
-  ) {}
+  ) {
+    this.bgpd =
+      opts.bgpdVtySocket === undefined ? undefined : new VtyClient(opts.bgpdVtySocket, opts.reloadTimeoutMs);
+  }
 
   private vtysh(): string[] {
     return this.opts.pathspace === "" ? [this.opts.vtysh] : [this.opts.vtysh, "-N", this.opts.pathspace];
@@ -82,8 +90,16 @@ export class FrrClient {
     if (r.exitCode !== 0) throw new FrrCommandError("frr-reload.py --reload", r);
   }
 
-  /** One vtysh process applies a whole batch of config commands (`vtysh -f`). */
+  /**
+   * Applies a batch of bgpd config lines (a prefix delta) at once: over the kept-open vty
+   * connection to bgpd when configured, else with one vtysh process (`vtysh -f`). Either way the
+   * first line FRR rejects fails the batch.
+   */
   async applyCommands(lines: readonly string[], batchFile: string): Promise<void> {
+    if (this.bgpd !== undefined) {
+      await this.bgpd.configure(lines);
+      return;
+    }
     const { writeFile, rm } = await import("node:fs/promises");
     // vtysh -f reads the file in config mode already, like frr.conf itself.
     await writeFile(batchFile, `${lines.join("\n")}\n`, { mode: 0o640 });
@@ -100,6 +116,11 @@ export class FrrClient {
   async softClearOut(): Promise<void> {
     const r = await this.run([...this.vtysh(), "-c", "clear bgp * soft out"], { timeoutMs: 15000 });
     if (r.exitCode !== 0) throw new FrrCommandError("vtysh clear bgp * soft out", r);
+  }
+
+  /** Closes the kept-open vty connection (FRR restarted, or shutting down). */
+  disconnect(): void {
+    this.bgpd?.close();
   }
 
   batchFilePath(): string {

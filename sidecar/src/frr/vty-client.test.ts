@@ -1,0 +1,113 @@
+// The vty client against a fake daemon socket: framing, enable once per connection, a config
+// batch stops at the first rejected line and drops the connection, reconnects after that.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server, type Socket } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { VtyClient, VtyCommandError } from "./vty-client.js";
+
+/** A daemon that answers per connection; `reject` lines get status 2 (as FRR's unknown command). */
+async function fakeDaemon(reject: ReadonlySet<string>) {
+  const dir = await mkdtemp(join(tmpdir(), "fa-vty-"));
+  const path = join(dir, "bgpd.vty");
+  const received: string[][] = [];
+  const open = new Set<Socket>();
+  const server: Server = createServer((sock: Socket) => {
+    open.add(sock);
+    sock.on("close", () => open.delete(sock));
+    const lines: string[] = [];
+    received.push(lines);
+    let pending = "";
+    sock.on("data", (chunk) => {
+      pending += chunk.toString("utf8");
+      let nul: number;
+      while ((nul = pending.indexOf("\0")) >= 0) {
+        const cmd = pending.slice(0, nul);
+        pending = pending.slice(nul + 1);
+        lines.push(cmd);
+        const bad = reject.has(cmd.trim());
+        // Split the reply across writes: the client must reassemble it.
+        sock.write(bad ? `% Unknown command: ${cmd.trim()}\n` : cmd === "show x" ? "x is 1\n" : "");
+        sock.write(Buffer.from([0, 0, 0, bad ? 2 : 0]));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    path,
+    received,
+    async close() {
+      for (const s of open) s.destroy();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+void test("configure: enable once per connection, conf t … end, output of commands", async (t) => {
+  const d = await fakeDaemon(new Set());
+  t.after(async () => {
+    await d.close();
+  });
+  const c = new VtyClient(d.path, 5000);
+  t.after(() => {
+    c.close();
+  });
+  await c.configure(["router bgp 65001", " address-family ipv4 unicast", "  network 10.0.0.1/32"]);
+  await c.configure(["router bgp 65001"]);
+  assert.equal(await c.command("show x"), "x is 1\n");
+  assert.deepEqual(d.received, [
+    [
+      "enable",
+      "configure terminal",
+      "router bgp 65001",
+      " address-family ipv4 unicast",
+      "  network 10.0.0.1/32",
+      "end",
+      "configure terminal",
+      "router bgp 65001",
+      "end",
+      "show x",
+    ],
+  ]);
+});
+
+void test("a rejected line fails the batch, stops it, drops the connection; the next batch reconnects", async (t) => {
+  const d = await fakeDaemon(new Set(["network 10.0.0.300/32"]));
+  t.after(async () => {
+    await d.close();
+  });
+  const c = new VtyClient(d.path, 5000);
+  t.after(() => {
+    c.close();
+  });
+  await assert.rejects(
+    c.configure(["router bgp 65001", " network 10.0.0.300/32", " network 10.0.0.2/32"]),
+    (err: unknown) =>
+      err instanceof VtyCommandError &&
+      err.command === " network 10.0.0.300/32" &&
+      err.status === 2 &&
+      /Unknown command/.test(err.message),
+  );
+  await c.configure(["router bgp 65001"]);
+  assert.equal(d.received.length, 2, "a new connection after the failure");
+  assert.deepEqual(d.received[0], [
+    "enable",
+    "configure terminal",
+    "router bgp 65001",
+    " network 10.0.0.300/32",
+  ]);
+  assert.deepEqual(d.received[1], ["enable", "configure terminal", "router bgp 65001", "end"]);
+});
+
+void test("a missing socket or a command with a newline is an error, not a hang", async () => {
+  const c = new VtyClient("/nonexistent/bgpd.vty", 2000);
+  await assert.rejects(c.configure(["router bgp 1"]), /vty \/nonexistent\/bgpd.vty: 'connect' failed/);
+  await assert.rejects(c.command("show x\nrouter bgp 2"), /bad command/);
+});

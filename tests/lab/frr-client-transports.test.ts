@@ -1,0 +1,105 @@
+// The two delta transports of FrrClient.applyCommands (kept-open vty connection to bgpd, and
+// `vtysh -f`) against real FRR in the netns lab: a batch reaches the tor, a rejected line fails
+// the batch and stops it there, and the vty connection survives a bgpd restart.
+// Skipped when the machine cannot run the lab, unless FA_LAB_REQUIRED=1 (then it fails).
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createRunner } from "../../sidecar/src/exec.js";
+import { FrrClient } from "../../sidecar/src/frr/frr-client.js";
+import {
+  checkPrerequisites,
+  createLab,
+  FRR_RUN_DIR,
+  hasAll,
+  hasNone,
+  minimalNodeConfig,
+  type Lab,
+} from "./netns-lab.js";
+
+const problems = checkPrerequisites();
+if (problems.length > 0 && process.env.FA_LAB_REQUIRED === "1") {
+  throw new Error(`netns lab required but: ${problems.join("; ")}`);
+}
+const skip = problems.length > 0 ? `netns lab unavailable: ${problems.join("; ")}` : false;
+const WAIT = 15_000;
+
+function delta(lab: Lab, lines: readonly string[]): string[] {
+  return [
+    `router bgp ${lab.nodeAsn}`,
+    " address-family ipv4 unicast",
+    ...lines.map((l) => `  ${l}`),
+    " exit-address-family",
+    "exit",
+  ];
+}
+
+void describe("FrrClient delta transports against real FRR", { skip }, () => {
+  let lab: Lab;
+  const clients = new Map<string, FrrClient>();
+
+  before(async () => {
+    lab = await createLab({ nodeConfig: minimalNodeConfig });
+    for (const ip of ["10.96.7.1", "10.96.7.2", "10.96.7.3", "10.96.7.4"])
+      await lab.exec("node", ["ip", "addr", "add", `${ip}/32`, "dev", "lo"]);
+    await lab.waitForSession(WAIT);
+    for (const transport of ["vty", "vtysh"]) {
+      clients.set(
+        transport,
+        new FrrClient(createRunner(30_000), {
+          vtysh: "/usr/bin/vtysh",
+          reloadScript: "/usr/lib/frr/frr-reload.py",
+          pathspace: lab.nodeNs,
+          workDir: lab.confDir,
+          reloadTimeoutMs: 30_000,
+          bgpdVtySocket: transport === "vty" ? join(FRR_RUN_DIR, lab.nodeNs, "bgpd.vty") : undefined,
+        }),
+      );
+    }
+  });
+  after(async () => {
+    for (const c of clients.values()) c.disconnect();
+    await lab.destroy();
+  });
+
+  const client = (t: string): FrrClient => {
+    const c = clients.get(t);
+    assert.ok(c);
+    return c;
+  };
+  const batchFile = (): string => join(lab.confDir, ".delta-test.conf");
+
+  for (const [transport, ip] of [
+    ["vty", "10.96.7.1"],
+    ["vtysh", "10.96.7.2"],
+  ] as const) {
+    void it(`${transport}: a batch of network lines reaches the tor, and its removal too`, async () => {
+      await client(transport).applyCommands(delta(lab, [`network ${ip}/32`]), batchFile());
+      await lab.waitForTorRoutes(hasAll(`${ip}/32`), WAIT, { family: 4 });
+      await client(transport).applyCommands(delta(lab, [`no network ${ip}/32`]), batchFile());
+      await lab.waitForTorRoutes(hasNone(`${ip}/32`), WAIT, { family: 4 });
+    });
+  }
+
+  for (const transport of ["vty", "vtysh"] as const) {
+    void it(`${transport}: a line FRR rejects fails the batch`, async () => {
+      await assert.rejects(
+        client(transport).applyCommands(delta(lab, ["network 10.96.7.300/32"]), batchFile()),
+      );
+      // Still usable afterwards (the vty client reconnects in enable mode).
+      await client(transport).applyCommands(delta(lab, ["network 10.96.7.3/32"]), batchFile());
+      await lab.waitForTorRoutes(hasAll("10.96.7.3/32"), WAIT, { family: 4 });
+      await client(transport).applyCommands(delta(lab, ["no network 10.96.7.3/32"]), batchFile());
+    });
+  }
+
+  void it("vty: a batch after bgpd restarted goes over a new connection", async () => {
+    await client("vty").applyCommands(delta(lab, ["network 10.96.7.4/32"]), batchFile());
+    await lab.killDaemon("bgpd");
+    await lab.startDaemon("bgpd");
+    await lab.waitForSession(WAIT);
+    // The old connection died with bgpd; the restarted bgpd read frr.conf (without 10.96.7.4).
+    await client("vty").applyCommands(delta(lab, ["network 10.96.7.4/32"]), batchFile());
+    await lab.waitForTorRoutes(hasAll("10.96.7.4/32"), WAIT, { family: 4 });
+  });
+});
