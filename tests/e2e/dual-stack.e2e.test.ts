@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
-import { createSidecarLab, service, slice, type SidecarLab } from "./harness.js";
+import { service, slice, type SidecarLab } from "./harness.js";
 import {
   assertDiskEqualsRunning,
   loAddresses,
@@ -16,6 +16,7 @@ import {
   TEST_TIMEOUT,
   TorSampler,
   withDiagnostics,
+  startedSidecarLab,
 } from "./e2e-helpers.js";
 
 const V4 = "10.96.0.20";
@@ -45,10 +46,7 @@ for (const unnumbered of [false, true]) {
 
     before(
       async () => {
-        env = await createSidecarLab({ unnumbered, objects: objects() });
-        env.start();
-        await env.waitReady();
-        await env.lab.waitForSession(ROUTE_WAIT);
+        env = await startedSidecarLab({ unnumbered, objects: objects() });
       },
       { timeout: SETUP_TIMEOUT },
     );

@@ -12,7 +12,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { parseReloadDiff, type ReloadDiff } from "../../sidecar/src/frr/frr-client.js";
 import { checkPrerequisites, type Family, type Lab } from "../lab/netns-lab.js";
-import type { LogLine, SidecarLab, SidecarProcess } from "./harness.js";
+import {
+  createSidecarLab,
+  type LogLine,
+  type SidecarLab,
+  type SidecarLabOptions,
+  type SidecarProcess,
+} from "./harness.js";
 
 const problems = checkPrerequisites();
 if (problems.length > 0 && process.env["FA_LAB_REQUIRED"] === "1") {
@@ -265,4 +271,18 @@ export async function withDiagnostics(env: SidecarLab | undefined, body: () => P
     }
     throw e;
   }
+}
+
+/** A lab whose sidecar is started, ready (/readyz) and whose BGP session to the tor is up. */
+export async function startedSidecarLab(opts: SidecarLabOptions): Promise<SidecarLab> {
+  const env = await createSidecarLab(opts);
+  try {
+    env.start();
+    await env.waitReady();
+    await env.lab.waitForSession(ROUTE_WAIT);
+  } catch (err) {
+    await env.stop();
+    throw err;
+  }
+  return env;
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
-import { createSidecarLab, service, slice, type SidecarLab } from "./harness.js";
+import { service, slice, type SidecarLab } from "./harness.js";
 import {
   assertDiskEqualsRunning,
   findLog,
@@ -20,6 +20,7 @@ import {
   waitForLogFrom,
   waitUntil,
   withDiagnostics,
+  startedSidecarLab,
 } from "./e2e-helpers.js";
 
 const A = "10.96.0.10/32";
@@ -38,10 +39,7 @@ void describe("faults", { skip: SKIP }, () => {
 
   before(
     async () => {
-      env = await createSidecarLab({ objects: [...svc("a", "10.96.0.10"), ...svc("b", "10.96.0.11")] });
-      env.start();
-      await env.waitReady();
-      await env.lab.waitForSession(ROUTE_WAIT);
+      env = await startedSidecarLab({ objects: [...svc("a", "10.96.0.10"), ...svc("b", "10.96.0.11")] });
       await env.lab.waitForTorRoutes(hasAll(A, B), ROUTE_WAIT, { family: 4 });
     },
     { timeout: SETUP_TIMEOUT },

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
-import { createSidecarLab, service, slice, type SidecarLab } from "./harness.js";
+import { service, slice, type SidecarLab } from "./harness.js";
 import {
   assertDiskEqualsRunning,
   loAddresses,
@@ -17,6 +17,7 @@ import {
   TorSampler,
   waitUntil,
   withDiagnostics,
+  startedSidecarLab,
 } from "./e2e-helpers.js";
 
 const WEB = "10.96.0.10";
@@ -36,7 +37,7 @@ void describe("lifecycle", { skip: SKIP }, () => {
 
   before(
     async () => {
-      env = await createSidecarLab({
+      env = await startedSidecarLab({
         objects: [
           service("web", { clusterIPs: [WEB] }),
           slice("web", [{ ready: true }]),
@@ -44,9 +45,6 @@ void describe("lifecycle", { skip: SKIP }, () => {
           slice("gone", [{ ready: true }]),
         ],
       });
-      env.start();
-      await env.waitReady();
-      await env.lab.waitForSession(ROUTE_WAIT);
     },
     { timeout: SETUP_TIMEOUT },
   );

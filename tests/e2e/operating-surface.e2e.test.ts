@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { StoredObject } from "../fakes/fake-kube-api.js";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
-import { createSidecarLab, service, slice, type SidecarLab, type SidecarProcess } from "./harness.js";
+import { service, slice, type SidecarLab, type SidecarProcess } from "./harness.js";
 import {
   metricValue,
   ROUTE_WAIT,
@@ -16,6 +16,7 @@ import {
   TEST_TIMEOUT,
   waitUntil,
   withDiagnostics,
+  startedSidecarLab,
 } from "./e2e-helpers.js";
 
 const WEB = "10.96.0.10";
@@ -83,7 +84,7 @@ void describe("operating surface", { skip: SKIP }, () => {
 
   before(
     async () => {
-      env = await createSidecarLab({
+      env = await startedSidecarLab({
         objects: [
           service("web", { clusterIPs: [WEB] }),
           slice("web", [{ ready: true }]),
@@ -98,9 +99,6 @@ void describe("operating surface", { skip: SKIP }, () => {
         ],
         config: { timings: { batchWindowMs: 20, frrPollIntervalMs: 200, sessionPollSeconds: 1 } },
       });
-      env.start();
-      await env.waitReady();
-      await env.lab.waitForSession(ROUTE_WAIT);
       await env.lab.waitForTorRoutes(hasAll(host(WEB), host(FAR_CLUSTER)), ROUTE_WAIT, { family: 4 });
     },
     { timeout: SETUP_TIMEOUT },

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hasAll } from "../lab/netns-lab.js";
-import { createSidecarLab, REPO, service, slice, type SidecarLab } from "./harness.js";
+import { REPO, service, slice, type SidecarLab } from "./harness.js";
 import {
   assertDiskEqualsRunning,
   metricValue,
@@ -21,6 +21,7 @@ import {
   waitForLogFrom,
   waitUntil,
   withDiagnostics,
+  startedSidecarLab,
 } from "./e2e-helpers.js";
 
 const A = "10.96.0.10/32";
@@ -69,10 +70,7 @@ void describe("templates", { skip: SKIP }, () => {
       await cp(join(REPO, "frr-templates"), tplDir, { recursive: true });
       original = await readFile(mainTemplate(), "utf8");
       assert.ok(original.includes(ANCHOR), "the template has the line the tests anchor their edits on");
-      env = await createSidecarLab({ templateDir: tplDir, objects: svc("a", "10.96.0.10") });
-      env.start();
-      await env.waitReady();
-      await env.lab.waitForSession(ROUTE_WAIT);
+      env = await startedSidecarLab({ templateDir: tplDir, objects: svc("a", "10.96.0.10") });
       await env.lab.waitForTorRoutes(hasAll(A), ROUTE_WAIT, { family: 4 });
     },
     { timeout: SETUP_TIMEOUT },

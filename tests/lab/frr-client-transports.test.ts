@@ -93,6 +93,28 @@ void describe("FrrClient delta transports against real FRR", { skip }, () => {
     });
   }
 
+  void it("vty: a 5,000-line batch (pipelined) is applied in full, and removed in full", async () => {
+    const nets = Array.from({ length: 5000 }, (_, i) => `10.98.${i >> 8}.${i & 255}/32`);
+    const count = async (): Promise<number> =>
+      [...(await lab.vtysh("node", "show running-config")).matchAll(/^\s*network 10\.98\./gm)].length;
+    await client("vty").applyCommands(
+      delta(
+        lab,
+        nets.map((n) => `network ${n}`),
+      ),
+      batchFile(),
+    );
+    assert.equal(await count(), 5000);
+    await client("vty").applyCommands(
+      delta(
+        lab,
+        nets.map((n) => `no network ${n}`),
+      ),
+      batchFile(),
+    );
+    assert.equal(await count(), 0);
+  });
+
   void it("vty: a batch after bgpd restarted goes over a new connection", async () => {
     await client("vty").applyCommands(delta(lab, ["network 10.96.7.4/32"]), batchFile());
     await lab.killDaemon("bgpd");

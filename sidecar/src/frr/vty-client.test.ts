@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VtyClient, VtyCommandError } from "./vty-client.js";
+import { ReplyParser, VtyClient, VtyCommandError } from "./vty-client.js";
 
 /** A daemon that answers per connection; `reject` lines get status 2 (as FRR's unknown command). */
 async function fakeDaemon(reject: ReadonlySet<string>) {
@@ -78,7 +78,7 @@ void test("configure: enable once per connection, conf t … end, output of comm
   ]);
 });
 
-void test("a rejected line fails the batch, stops it, drops the connection; the next batch reconnects", async (t) => {
+void test("a rejected line fails the batch and drops the connection; the next batch reconnects", async (t) => {
   const d = await fakeDaemon(new Set(["network 10.0.0.300/32"]));
   t.after(async () => {
     await d.close();
@@ -97,11 +97,14 @@ void test("a rejected line fails the batch, stops it, drops the connection; the 
   );
   await c.configure(["router bgp 65001"]);
   assert.equal(d.received.length, 2, "a new connection after the failure");
+  // Pipelined: the rest of the chunk was sent too; the error still names the line that failed.
   assert.deepEqual(d.received[0], [
     "enable",
     "configure terminal",
     "router bgp 65001",
     " network 10.0.0.300/32",
+    " network 10.0.0.2/32",
+    "end",
   ]);
   assert.deepEqual(d.received[1], ["enable", "configure terminal", "router bgp 65001", "end"]);
 });
@@ -110,4 +113,44 @@ void test("a missing socket or a command with a newline is an error, not a hang"
   const c = new VtyClient("/nonexistent/bgpd.vty", 2000);
   await assert.rejects(c.configure(["router bgp 1"]), /vty \/nonexistent\/bgpd.vty: 'connect' failed/);
   await assert.rejects(c.command("show x\nrouter bgp 2"), /bad command/);
+});
+
+void test("replies are reassembled wherever the stream is split, in order", () => {
+  const stream = Buffer.concat([
+    Buffer.from("x is 1\n"),
+    Buffer.from([0, 0, 0, 0]),
+    Buffer.from([0, 0, 0, 0]), // an empty reply
+    Buffer.from("% Unknown command: y\n"),
+    Buffer.from([0, 0, 0, 2]),
+  ]);
+  const want = [
+    { text: "x is 1\n", status: 0 },
+    { text: "", status: 0 },
+    { text: "% Unknown command: y\n", status: 2 },
+  ];
+  for (let a = 0; a <= stream.length; a++) {
+    for (let b = a; b <= stream.length; b++) {
+      const p = new ReplyParser();
+      const got = [
+        ...p.push(stream.subarray(0, a)),
+        ...p.push(stream.subarray(a, b)),
+        ...p.push(stream.subarray(b)),
+      ];
+      assert.deepEqual(got, want, `split at ${a}, ${b}`);
+    }
+  }
+});
+
+void test("a 10k-line batch is one pipelined session in chunks", async (t) => {
+  const d = await fakeDaemon(new Set());
+  t.after(async () => {
+    await d.close();
+  });
+  const c = new VtyClient(d.path, 5000);
+  t.after(() => {
+    c.close();
+  });
+  const lines = Array.from({ length: 10_000 }, (_, i) => ` network 10.${i >> 8}.${i & 255}.1/32`);
+  await c.configure(lines);
+  assert.deepEqual(d.received, [["enable", "configure terminal", ...lines, "end"]]);
 });

@@ -1,6 +1,7 @@
 // A client for an FRR daemon's vty socket, the protocol vtysh itself speaks: a command plus NUL;
 // the reply is its output, three NULs and a status byte (0 = success). One connection, commands
-// strictly one at a time; saves the ≈ 30 ms of a vtysh process per change (docs/adr/0002).
+// one batch at a time (its commands pipelined); saves the ≈ 30 ms of a vtysh process per change
+// (docs/adr/0002).
 
 import { createConnection, type Socket } from "node:net";
 
@@ -17,6 +18,52 @@ export class VtyCommandError extends Error {
   }
 }
 
+/** Commands in flight at once in configure(): bounded so one chunk's replies stay small. */
+const PIPELINE_CHUNK = 500;
+
+export interface Reply {
+  readonly text: string;
+  readonly status: number;
+}
+
+/** The reply's text, or VtyCommandError when the daemon answered with a non-zero status. */
+function checked(path: string, cmd: string, reply: Reply | undefined): string {
+  if (reply === undefined) throw new VtyCommandError(path, cmd, undefined, "no reply");
+  if (reply.status !== 0) throw new VtyCommandError(path, cmd, reply.status, reply.text);
+  return reply.text;
+}
+
+/** Splits the byte stream of a vty connection into replies; chunks may split anywhere. */
+export class ReplyParser {
+  private pending: Buffer[] = [];
+  /** The first bytes of a terminator (fewer than 4) wait here for the next chunk. */
+  private carry: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): Reply[] {
+    // A reply is its text (never a NUL) then NUL NUL NUL and a status byte.
+    const data = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
+    this.carry = Buffer.alloc(0);
+    const out: Reply[] = [];
+    let start = 0;
+    while (start < data.length) {
+      const nul = data.indexOf(0, start);
+      if (nul < 0) {
+        this.pending.push(data.subarray(start));
+        break;
+      }
+      this.pending.push(data.subarray(start, nul));
+      if (nul + 3 >= data.length) {
+        this.carry = data.subarray(nul);
+        break;
+      }
+      out.push({ text: Buffer.concat(this.pending).toString("utf8"), status: data[nul + 3] ?? 0 });
+      this.pending = [];
+      start = nul + 4;
+    }
+    return out;
+  }
+}
+
 export class VtyClient {
   private sock: Socket | undefined;
   /** The connection is in enable mode (a new vtysh connection starts in view mode). */
@@ -30,23 +77,33 @@ export class VtyClient {
 
   /** Runs one command; rejects with VtyCommandError on a non-zero status. */
   command(cmd: string): Promise<string> {
-    return this.serial(() => this.exchange(cmd));
+    return this.serial(async () => {
+      const [reply] = await this.pipeline([cmd]);
+      return checked(this.path, cmd, reply);
+    });
   }
 
   /**
-   * Runs config lines in one `configure terminal` session: stops at the first line the daemon
-   * rejects and drops the connection (which leaves config mode and releases FRR's config lock).
+   * Runs config lines in one `configure terminal` session, pipelined in chunks (one round trip
+   * per chunk, not per line: 10k lines take ~0.2 s instead of seconds). The first line the
+   * daemon rejects fails the batch and drops the connection, which leaves config mode and
+   * releases FRR's config lock. Lines of that chunk after it may have been applied: the caller
+   * repairs a failed batch with a full reload (as after a half-applied `vtysh -f`).
    */
   configure(lines: readonly string[]): Promise<void> {
     return this.serial(async () => {
       try {
         if (!this.enabled) {
-          await this.exchange("enable");
+          const [reply] = await this.pipeline(["enable"]);
+          checked(this.path, "enable", reply);
           this.enabled = true;
         }
-        await this.exchange("configure terminal");
-        for (const line of lines) await this.exchange(line);
-        await this.exchange("end");
+        const all = ["configure terminal", ...lines, "end"];
+        for (let i = 0; i < all.length; i += PIPELINE_CHUNK) {
+          const chunk = all.slice(i, i + PIPELINE_CHUNK);
+          const replies = await this.pipeline(chunk);
+          chunk.forEach((cmd, j) => checked(this.path, cmd, replies[j]));
+        }
       } catch (err) {
         this.close();
         throw err;
@@ -95,40 +152,39 @@ export class VtyClient {
     return sock;
   }
 
-  private async exchange(cmd: string): Promise<string> {
-    if (cmd.includes("\0") || cmd.includes("\n"))
-      throw new VtyCommandError(this.path, cmd, undefined, "bad command");
+  /** Sends the commands back to back and collects one reply per command, in order. */
+  private async pipeline(cmds: readonly string[]): Promise<Reply[]> {
+    for (const cmd of cmds)
+      if (cmd.includes("\0") || cmd.includes("\n"))
+        throw new VtyCommandError(this.path, cmd, undefined, "bad command");
     const sock = await this.connect();
     sock.ref();
     try {
-      return await new Promise<string>((resolve, reject) => {
-        let buf: Buffer = Buffer.alloc(0);
-        const finish = (err: Error | undefined, out = ""): void => {
+      return await new Promise<Reply[]>((resolve, reject) => {
+        const replies: Reply[] = [];
+        const finish = (err: Error | undefined): void => {
           clearTimeout(timer);
           sock.off("data", onData);
           sock.off("close", onClose);
-          if (err === undefined) resolve(out);
+          if (err === undefined) resolve(replies);
           else reject(err);
         };
+        const parser = new ReplyParser();
         const onData = (chunk: Buffer): void => {
-          buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-          const n = buf.length;
-          if (n < 4 || buf[n - 4] !== 0 || buf[n - 3] !== 0 || buf[n - 2] !== 0) return;
-          const status = buf[n - 1] ?? 0;
-          const text = buf.subarray(0, n - 4).toString("utf8");
-          if (status === 0) finish(undefined, text);
-          else finish(new VtyCommandError(this.path, cmd, status, text));
+          replies.push(...parser.push(chunk));
+          if (replies.length >= cmds.length) finish(undefined);
         };
         const onClose = (): void => {
-          finish(new VtyCommandError(this.path, cmd, undefined, "connection closed"));
+          finish(new VtyCommandError(this.path, cmds[replies.length] ?? "", undefined, "connection closed"));
         };
         const timer = setTimeout(() => {
           sock.destroy();
+          const cmd = cmds[replies.length] ?? "";
           finish(new VtyCommandError(this.path, cmd, undefined, `no answer in ${this.timeoutMs} ms`));
         }, this.timeoutMs);
         sock.on("data", onData);
         sock.once("close", onClose);
-        sock.write(`${cmd}\0`);
+        sock.write(cmds.map((c) => `${c}\0`).join(""));
       });
     } finally {
       if (!sock.destroyed) sock.unref();
