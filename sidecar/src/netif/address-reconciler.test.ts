@@ -44,9 +44,9 @@ function node() {
     };
     const crashing = {
       list: () => adapter.list(),
-      apply: async (change: AddressChange): Promise<ApplyResult> => {
+      apply: async (change: AddressChange, before?: ReadonlySet<string>): Promise<ApplyResult> => {
         if (opts.crash === "before-apply") throw new Error("SIGKILL before ip ran");
-        const result = await adapter.apply(change);
+        const result = await adapter.apply(change, before);
         if (opts.crash === "after-apply") throw new Error("SIGKILL after ip ran");
         return result;
       },
@@ -217,7 +217,7 @@ void describe("AddressReconciler", () => {
     );
   });
 
-  void test("trustLastListing: a step with nothing to do by the last listing runs no ip at all", async () => {
+  void test("trustLastListing: plans on the last listing; lists again only after ip rejected a line", async () => {
     const nd = node();
     const r = nd.start();
     const lists = () => nd.ip.calls.filter((c) => c.argv.includes("show")).length;
@@ -228,15 +228,27 @@ void describe("AddressReconciler", () => {
     assert.deepEqual((await r.syncAddresses(["10.0.0.7"], [], "add", trust)).add, []);
     assert.deepEqual((await r.syncAddresses(["10.0.0.7", "10.0.0.8"], [], "remove", trust)).remove, []);
     assert.equal(lists(), before, "no listing");
-    // Something to do: planned on a fresh listing (which sees the foreign address: not ours).
+    // Something to do, all accepted by ip: planned on the last listing, verified by ip's lines.
+    const batches = nd.ip.batchCalls().length;
+    const added = await r.syncAddresses(["10.0.0.7", "10.0.0.8", "10.0.0.9"], [], "add", trust);
+    assert.deepEqual([added.add, added.owned], [["10.0.0.9"], ["10.0.0.7", "10.0.0.8", "10.0.0.9"]]);
+    assert.equal(nd.ip.batchCalls().length, batches + 1);
+    assert.equal(lists(), before, "no listing before or after the batch");
+    // Someone else added an address meanwhile, which we now want too: the stale plan adds it, ip
+    // rejects the line ("already assigned"), a fresh listing follows, and it is not ours.
     nd.ip.addresses.add(`${FOREIGN}/32`);
-    const out = await r.syncAddresses([FOREIGN, "10.0.0.7", "10.0.0.8"], [], "add", trust);
-    assert.deepEqual([out.add, out.owned], [[], ["10.0.0.7", "10.0.0.8"]]);
-    assert.equal(lists(), before + 1);
-    // Removal after the grace period: the cached listing says there is work, so it lists again.
+    const out = await r.syncAddresses([FOREIGN, "10.0.0.7", "10.0.0.8", "10.0.0.9"], [], "add", trust);
+    assert.deepEqual(out.owned, ["10.0.0.7", "10.0.0.8", "10.0.0.9"]);
+    assert.deepEqual(
+      out.rejected.map((f) => f.address),
+      [FOREIGN],
+    );
+    assert.equal(lists(), before + 1, "one listing, after the rejected line");
+    // Removal after the grace period: planned on that listing; the foreign address stays.
     const removed = await r.syncAddresses([FOREIGN, "10.0.0.7"], [], "remove", trust);
-    assert.deepEqual(removed.remove, ["10.0.0.8"]);
+    assert.deepEqual(removed.remove, ["10.0.0.8", "10.0.0.9"]);
     assert.deepEqual(nd.onIface(), ["10.0.0.7", FOREIGN].sort());
+    assert.equal(lists(), before + 1);
   });
 
   void test("trustLastListing: drift is repaired by the next call without it", async () => {

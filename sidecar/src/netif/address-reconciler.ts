@@ -7,7 +7,8 @@ import { planAddresses, sortAddresses, type AddressPhase, type ExcludedAddresses
 /** What the reconciler needs from IpAddressAdapter (tests use an in-memory interface). */
 export interface AddressAdapterLike {
   list(): Promise<Set<string>>;
-  apply(change: AddressChange): Promise<ApplyResult>;
+  /** `before`: the last verified listing, to skip the re-list when ip accepted every line. */
+  apply(change: AddressChange, before?: ReadonlySet<string>): Promise<ApplyResult>;
 }
 
 /** What the reconciler needs from OwnedAddressStore. */
@@ -32,8 +33,10 @@ export interface AddressSyncOutcome {
 export interface SyncOptions {
   /**
    * Plan against the last listing (or post-batch verification) instead of listing the interface
-   * again, as long as that plan has nothing to do. Changes made behind our back are then noticed
-   * only by the next call without it (the reconciler's periodic repair). Default false.
+   * again, and verify a batch ip accepted in full by its lines instead of re-listing. Changes made
+   * behind our back are then noticed only by the next call without it (the reconciler's periodic
+   * repair); an address someone else added meanwhile still makes ip reject our add, which is then
+   * recorded as foreign after a fresh listing. Default false.
    */
   readonly trustLastListing?: boolean;
 }
@@ -99,7 +102,7 @@ export class AddressReconciler {
     const cached = trustLastListing ? this.#present : undefined;
     if (cached !== undefined && nothingToDo(desired, cached, owned, phase)) {
       // Nothing to do by the last verified listing: skip listing the interface (10k addresses
-      // cost ~0.1-0.3 s of ip(8) plus parsing). Anything to do is planned on a fresh listing.
+      // cost ~0.1-0.3 s of ip(8) plus parsing) and planning.
       return {
         phase,
         add: [],
@@ -110,7 +113,7 @@ export class AddressReconciler {
       } satisfies AddressSyncOutcome;
     }
     this.#present = undefined; // unknown until listed (and again while a batch runs)
-    const present = await this.#adapter.list();
+    const present = cached ?? (await this.#adapter.list());
     this.#present = present;
     const plan = planAddresses({ desired, present, owned, excluded, phase });
     const base = { phase, add: plan.add, remove: plan.remove };
@@ -123,7 +126,7 @@ export class AddressReconciler {
     const intent = [...plan.owned, ...plan.remove];
     await this.#remember(intent);
     this.#present = undefined;
-    const result = await this.#adapter.apply({ add: plan.add, remove: plan.remove });
+    const result = await this.#adapter.apply({ add: plan.add, remove: plan.remove }, cached);
     this.#present = result.present;
     const ownedAfter = sortAddresses(verifiedOwned(intent, result));
     await this.#remember(ownedAfter);

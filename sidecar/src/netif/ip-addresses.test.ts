@@ -146,6 +146,27 @@ void describe("IpAddressAdapter.apply", () => {
     assert.deepEqual(result.failed, [{ address: "10.0.0.7", op: "add", reason: "ip -batch failed: killed" }]);
   });
 
+  void test("with the last verified listing: no re-list when ip accepts every line", async () => {
+    const ip = new FakeIp("lo");
+    ip.addresses.add("10.0.0.1/32").add("10.0.0.2/32");
+    const adapter = new IpAddressAdapter({ iface: "lo", run: ip.run });
+    const before = new Set(["10.0.0.1", "10.0.0.2"]);
+    const r = await adapter.apply({ add: ["10.0.0.3"], remove: ["10.0.0.2"] }, before);
+    assert.deepEqual([...r.present].sort(), ["10.0.0.1", "10.0.0.3"]);
+    assert.deepEqual(r.failed, []);
+    assert.equal(ip.calls.filter((c) => c.argv.includes("show")).length, 0);
+    assert.deepEqual([...before].sort(), ["10.0.0.1", "10.0.0.2"], "the caller's set is not mutated");
+    // A rejected line (the listing was stale: 10.0.0.9 appeared meanwhile) → the truth is re-listed.
+    ip.addresses.add("10.0.0.9/32");
+    const stale = await adapter.apply({ add: ["10.0.0.9", "10.0.0.4"], remove: [] }, r.present);
+    assert.equal(ip.calls.filter((c) => c.argv.includes("show")).length, 1);
+    assert.deepEqual([...stale.present].sort(), ["10.0.0.1", "10.0.0.3", "10.0.0.4", "10.0.0.9"]);
+    assert.deepEqual(
+      stale.rejected.map((f) => f.address),
+      ["10.0.0.9"],
+    );
+  });
+
   void test("nothing to do: no batch process at all", async () => {
     const ip = new FakeIp("lo");
     const result = await new IpAddressAdapter({ iface: "lo", run: ip.run }).apply({ add: [], remove: [] });

@@ -103,8 +103,12 @@ export class IpAddressAdapter {
    * Adds, then removes, in as few `ip -force -batch -` processes as the chunk size allows (one for
    * up to maxLinesPerBatch changes). -force keeps going past a failing line; the re-list afterwards
    * says what really happened. Every address is validated before anything runs: all or nothing.
+   *
+   * `before`: the interface as the caller last verified it. When ip accepted every line, the end
+   * state is that plus the additions minus the removals, and the re-list (≈ 70 ms of ip(8) and
+   * parsing at 10k addresses) is skipped; any rejected line still means a re-list.
    */
-  async apply(change: AddressChange): Promise<ApplyResult> {
+  async apply(change: AddressChange, before?: ReadonlySet<string>): Promise<ApplyResult> {
     const lines = batchLines(change, this.iface);
     const rejected: AddressFailure[] = [];
     let batches = 0;
@@ -112,7 +116,8 @@ export class IpAddressAdapter {
       rejected.push(...(await this.#runBatch(lines.slice(start, start + this.#maxLines))));
       batches += 1;
     }
-    const present = await this.list();
+    const present =
+      before !== undefined && rejected.length === 0 ? afterBatch(before, lines) : await this.list();
     return { present, failed: verify(lines, present, rejected), rejected, batches };
   }
 
@@ -182,6 +187,16 @@ export function rejectedLines(chunk: readonly BatchLine[], stderr: string): Addr
   if (out.length > 0 || pending.length === 0) return out;
   const reason = `ip -batch failed: ${pending.join("; ")}`;
   return chunk.map((line) => ({ address: line.address, op: line.op, reason }));
+}
+
+/** The interface after a batch ip accepted in full. */
+function afterBatch(before: ReadonlySet<string>, lines: readonly BatchLine[]): Set<string> {
+  const present = new Set(before);
+  for (const line of lines) {
+    if (line.op === "add") present.add(line.address);
+    else present.delete(line.address);
+  }
+  return present;
 }
 
 function verify(
