@@ -46,6 +46,10 @@ async function readStdin(): Promise<string> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // `run` returns only after its drain: nothing is left to do, and a lingering handle (a
+    // keep-alive socket to the API server, an in-flight metrics poll) must not keep the pod in
+    // Terminating. Logs are written synchronously (stdout is a pipe or a file).
+    if (process.argv[2] === "run") process.exit(code);
   },
   (err: unknown) => {
     process.stderr.write(
