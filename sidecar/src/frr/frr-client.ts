@@ -118,9 +118,9 @@ export class FrrClient {
     if (r.exitCode !== 0) throw new FrrCommandError("vtysh clear bgp * soft out", r);
   }
 
-  /** Closes the kept-open vty connection (FRR restarted, or shutting down). */
+  /** Closes the kept-open vty connection (FRR restarted, or shutting down), never mid-batch. */
   disconnect(): void {
-    this.bgpd?.close();
+    void this.bgpd?.closeWhenIdle();
   }
 
   batchFilePath(): string {

@@ -77,7 +77,10 @@ export class FrrLiveness {
           const st = await stat(path, { bigint: true });
           // A daemon killed with SIGKILL leaves its socket file behind: only a listener proves
           // it is alive (and `vtysh -f` silently skips the commands of a daemon that is gone).
-          await canConnect(path);
+          // A busy daemon is alive: FRR's vty listen backlog is 5, and a daemon digesting 10k
+          // routes does not accept() for seconds, so a full backlog (EAGAIN) or a slow connect
+          // must not read as a restart (which would force a full re-apply on a loaded node).
+          if ((await probeSocket(path)) === "dead") throw new Error(`${d} is not listening`);
           return `${st.ino}:${st.ctimeNs}`;
         }),
       );
@@ -88,23 +91,27 @@ export class FrrLiveness {
   }
 }
 
-/** Resolves when something listens on the unix socket (the kernel accepts even while the daemon is busy). */
-function canConnect(path: string, timeoutMs = 2000): Promise<void> {
-  return new Promise((resolve, reject) => {
+/**
+ * "dead" when nothing listens on the unix socket (ECONNREFUSED: the daemon is gone, its socket
+ * file left behind); "busy" when the listener does not take the connection in time or its
+ * backlog is full (EAGAIN); "alive" when it connects.
+ */
+export function probeSocket(path: string, timeoutMs = 2000): Promise<"alive" | "busy" | "dead"> {
+  return new Promise((resolve) => {
     const sock = createConnection({ path });
-    const timer = setTimeout(() => {
+    const settle = (result: "alive" | "busy" | "dead"): void => {
+      clearTimeout(timer);
       sock.destroy();
-      reject(new Error(`connect ${path} timed out`));
+      resolve(result);
+    };
+    const timer = setTimeout(() => {
+      settle("busy");
     }, timeoutMs);
     sock.once("connect", () => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve();
+      settle("alive");
     });
-    sock.once("error", (err) => {
-      clearTimeout(timer);
-      sock.destroy();
-      reject(err);
+    sock.once("error", (err: NodeJS.ErrnoException) => {
+      settle(err.code === "EAGAIN" || err.code === "EWOULDBLOCK" ? "busy" : "dead");
     });
   });
 }

@@ -154,3 +154,23 @@ void test("a 10k-line batch is one pipelined session in chunks", async (t) => {
   await c.configure(lines);
   assert.deepEqual(d.received, [["enable", "configure terminal", ...lines, "end"]]);
 });
+
+void test("closeWhenIdle waits for the batch in flight; the next batch opens a new connection", async (t) => {
+  const d = await fakeDaemon(new Set());
+  t.after(async () => {
+    await d.close();
+  });
+  const c = new VtyClient(d.path, 5000);
+  t.after(() => {
+    c.close();
+  });
+  const lines = Array.from({ length: 2000 }, (_, i) => ` network 10.1.${i >> 8}.${i & 255}/32`);
+  const batch = c.configure(lines);
+  const closed = c.closeWhenIdle(); // e.g. FRR's liveness saw a restart while the batch runs
+  await batch;
+  await closed;
+  await c.configure(["router bgp 65001"]);
+  assert.equal(d.received.length, 2);
+  assert.deepEqual(d.received[0], ["enable", "configure terminal", ...lines, "end"]);
+  assert.deepEqual(d.received[1], ["enable", "configure terminal", "router bgp 65001", "end"]);
+});

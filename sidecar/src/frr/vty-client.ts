@@ -111,6 +111,17 @@ export class VtyClient {
     });
   }
 
+  /**
+   * Closes the connection once the batch in flight (if any) is done: a restarted daemon needs a
+   * new connection, but a batch must never be cut in half by the caller.
+   */
+  closeWhenIdle(): Promise<void> {
+    return this.serial(() => {
+      this.close();
+      return Promise.resolve();
+    });
+  }
+
   close(): void {
     this.sock?.destroy();
     this.sock = undefined;

@@ -92,14 +92,15 @@ void test("nothing is applied before the informers have synced", async () => {
   assert.deepEqual(rec.calls, []);
 });
 
-void test("network mode: addresses added, then FRR, then addresses removed", async () => {
+void test("network mode: addresses added before FRR announces, removed after it withdrew", async () => {
   const { store, rec, reconciler } = setup(await config());
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
-  // First apply: FRR runs nothing yet → reload without prefixes, then the rest as a delta.
+  // First apply: FRR runs nothing yet → reload without prefixes (before any address changes,
+  // while zebra is idle), then addresses, then the rest as a delta, then removals.
   assert.deepEqual(rec.calls, [
-    "add [10.96.0.10]",
     "frr full []",
+    "add [10.96.0.10]",
     "frr delta [10.96.0.10/32]",
     "remove [10.96.0.10]",
   ]);
@@ -154,10 +155,20 @@ void test("the first apply keeps what FRR already runs in the reload (no withdra
   addService(store, "a", "10.96.0.10");
   addService(store, "b", "10.96.0.20");
   await reconciler.reconcileOnce();
-  assert.deepEqual(
-    rec.calls.filter((c) => c.startsWith("frr")),
-    ["frr full [10.96.0.10/32]", "frr delta [10.96.0.10/32,10.96.0.20/32]"],
-  );
+  assert.deepEqual(rec.calls, [
+    "frr full [10.96.0.10/32]", // what FRR runs (its address exists): nothing withdrawn
+    "add [10.96.0.10,10.96.0.20]",
+    "frr delta [10.96.0.10/32,10.96.0.20/32]",
+    "remove [10.96.0.10,10.96.0.20]",
+  ]);
+});
+
+void test("the first apply when FRR already runs every prefix: addresses, then one full reload", async () => {
+  const { store, rec, reconciler } = setup(await config());
+  rec.running = new Set(["10.96.0.10/32"]);
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  assert.deepEqual(rec.calls, ["add [10.96.0.10]", "frr full [10.96.0.10/32]", "remove [10.96.0.10]"]);
 });
 
 void test("a template change forces a full apply even though the cluster did not change", async () => {
