@@ -27,6 +27,7 @@ const host = (ip: string): string => `${ip}/32`;
 
 interface EventView {
   readonly service: string;
+  readonly uid: string | undefined;
   readonly reason: string;
   readonly type: string;
   readonly message: string;
@@ -51,7 +52,7 @@ async function sampleWith(
 
 function view(e: StoredObject): EventView {
   const o = e as unknown as {
-    involvedObject: { kind: string; namespace: string; name: string };
+    involvedObject: { kind: string; namespace: string; name: string; uid?: string };
     reason: string;
     type: string;
     message: string;
@@ -60,6 +61,7 @@ function view(e: StoredObject): EventView {
   assert.equal(o.involvedObject.kind, "Service");
   return {
     service: `${o.involvedObject.namespace}/${o.involvedObject.name}`,
+    uid: o.involvedObject.uid,
     reason: o.reason,
     type: o.type,
     message: o.message,
@@ -131,6 +133,10 @@ void describe("operating surface", { skip: SKIP }, () => {
         const bad = firstEvent("default/bad", "Refused");
         assert.equal(bad.type, "Warning");
         assert.equal(bad.host, "node-a");
+        // Tied to the object by uid: `kubectl describe svc` selects Events by involvedObject.uid.
+        const badSvc = lab().api.get("Service", "default", "bad");
+        assert.ok(badSvc?.metadata.uid);
+        assert.equal(bad.uid, badSvc.metadata.uid);
         assert.match(bad.message, /node node-a refuses to advertise 10\.96\.0\.20: .*communities/);
         const far = firstEvent("default/far", "Refused");
         assert.match(far.message, /198\.51\.100\.7: .*outside the allowed CIDRs/);

@@ -115,6 +115,7 @@ class Sidecar {
       () => {
         this.metrics.events.inc({ result: "posted" });
       },
+      (service) => this.store.service(service)?.uid,
     );
     const reconciler = new Reconciler({
       store: this.store,

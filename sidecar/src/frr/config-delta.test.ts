@@ -85,3 +85,28 @@ for (const [name, before, after] of needsReload) {
     assert.equal(computeNetworkDelta(before, after), undefined);
   });
 }
+
+void test("a chain of passes (each new render is the next old one) gives the same deltas as fresh texts", () => {
+  const texts = [
+    conf([]),
+    conf(["10.0.0.1/32"]),
+    conf(["10.0.0.1/32", "10.0.0.2/32"]),
+    conf(["10.0.0.2/32"]),
+  ];
+  // Copies with equal content but other string objects, as a fresh render would produce.
+  const copy = (t: string): string => `${t.slice(0, 1)}${t.slice(1)}`;
+  const chain: (string[] | undefined)[] = [];
+  for (let i = 1; i < texts.length; i++) chain.push(computeNetworkDelta(texts[i - 1]!, texts[i]!));
+  chain.push(computeNetworkDelta(texts[3]!, texts[0]!));
+  const fresh = [1, 2, 3].map((i) => computeNetworkDelta(copy(texts[i - 1]!), copy(texts[i]!)));
+  fresh.push(computeNetworkDelta(copy(texts[3]!), copy(texts[0]!)));
+  assert.deepEqual(chain, fresh);
+  assert.deepEqual(chain[3], [
+    "router bgp 64512",
+    " address-family ipv4 unicast",
+    "  no network 10.0.0.2/32",
+    " exit-address-family",
+    "exit",
+  ]);
+  assert.deepEqual(computeNetworkDelta(texts[1]!, texts[1]!), []);
+});

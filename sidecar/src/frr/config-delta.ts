@@ -13,18 +13,36 @@ const NETWORK_LINE = /^network \S+( route-map \S+)?$/;
 
 /** Commands for one `vtysh -f`: `no` lines first, so a prefix can change its route-map in one batch. */
 export function computeNetworkDelta(oldConf: string, newConf: string): string[] | undefined {
-  const before = splitConf(oldConf);
-  const after = splitConf(newConf);
+  const before = splitCached(oldConf);
+  const after = splitCached(newConf);
   if (before === undefined || after === undefined) return undefined;
-  if (before.other.join("\n") !== after.other.join("\n")) return undefined;
+  if (before.other !== after.other) return undefined;
   const removed = difference(before.networks, after.networks);
   const added = difference(after.networks, before.networks);
   if (removed.length === 0 && added.length === 0) return [];
   return toCommands(removed, added);
 }
 
+/** `other`: the lines outside `network` statements, in order, joined. */
+type Split = { other: string; networks: Map<string, Placed> } | undefined;
+
+/**
+ * The last two splits: one pass's new render is the next pass's old one, so at 10k lines this
+ * halves the parsing per change. Results are never mutated, so sharing them is safe.
+ */
+const recent: { conf: string; split: Split }[] = [];
+
+function splitCached(conf: string): Split {
+  const hit = recent.find((r) => r.conf === conf);
+  if (hit !== undefined) return hit.split;
+  const split = splitConf(conf);
+  recent.unshift({ conf, split });
+  recent.length = Math.min(recent.length, 2);
+  return split;
+}
+
 /** Lines outside `network` statements, in order, plus the network statements keyed by place. */
-function splitConf(conf: string): { other: string[]; networks: Map<string, Placed> } | undefined {
+function splitConf(conf: string): Split {
   const other: string[] = [];
   const networks = new Map<string, Placed>();
   let router = "";
@@ -48,7 +66,7 @@ function splitConf(conf: string): { other: string[]; networks: Map<string, Place
     // Blank lines and `!` comments mean nothing to FRR.
     if (line !== "" && !line.startsWith("!")) other.push(line);
   }
-  return { other, networks };
+  return { other: other.join("\n"), networks };
 }
 
 function key(p: Placed): string {

@@ -50,6 +50,15 @@ void test("an Event names the Service, the node and the reason", () => {
   assert.equal(e.body.reportingInstance, "n1");
 });
 
+void test("the Service's uid goes into involvedObject (kubectl describe selects Events by it)", () => {
+  const { rec, posted } = setup();
+  rec.record({
+    ...ev("shop/web", "node n1 advertises 10.0.0.1"),
+    uid: "5f0c9a1e-0000-4000-8000-000000000001",
+  });
+  assert.equal(posted[0]!.body.involvedObject.uid, "5f0c9a1e-0000-4000-8000-000000000001");
+});
+
 void test("the same Event within the dedupe window is sent once", () => {
   const { rec, posted, dropped, advance } = setup();
   rec.record(ev("a/web", "m"));

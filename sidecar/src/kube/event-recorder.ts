@@ -6,6 +6,8 @@ import { CoreV1Api, type CoreV1Event, type KubeConfig } from "@kubernetes/client
 
 export interface EventToRecord {
   readonly service: string;
+  /** The Service's metadata.uid: `kubectl describe svc` selects Events by involvedObject.uid. */
+  readonly uid?: string | undefined;
   readonly type: "Normal" | "Warning";
   readonly reason: string;
   readonly message: string;
@@ -87,7 +89,13 @@ export class EventRecorder {
     const time = new Date(now);
     return {
       metadata: { generateName: `${name}.`, namespace },
-      involvedObject: { apiVersion: "v1", kind: "Service", namespace, name },
+      involvedObject: {
+        apiVersion: "v1",
+        kind: "Service",
+        namespace,
+        name,
+        ...(e.uid === undefined ? {} : { uid: e.uid }),
+      },
       reason: e.reason,
       message: e.message.slice(0, 1024),
       type: e.type,

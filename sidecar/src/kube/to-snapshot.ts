@@ -57,6 +57,7 @@ export function toServiceSnapshot(raw: unknown): ServiceSnapshot {
     : [];
   return {
     ...identity(o, "Service", true),
+    uid: str(meta["uid"]),
     type: str(spec["type"]) ?? "ClusterIP",
     clusterIPs:
       clusterIPs.length > 0 ? clusterIPs : clusterIP !== undefined && clusterIP !== "" ? [clusterIP] : [],

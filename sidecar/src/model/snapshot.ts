@@ -8,6 +8,8 @@ export type TrafficPolicy = "Cluster" | "Local";
 export interface ServiceSnapshot {
   readonly namespace: string;
   readonly name: string;
+  /** metadata.uid: Events about the Service name it, so `kubectl describe` finds them. */
+  readonly uid?: string | undefined;
   /** spec.type as written ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"); "ClusterIP" if unset. */
   readonly type: string;
   /** spec.clusterIPs, or [spec.clusterIP] when clusterIPs is unset; may contain "None" (headless). */

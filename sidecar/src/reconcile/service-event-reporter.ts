@@ -7,7 +7,13 @@ import type { ReconcileReport } from "./reconciler.js";
 import { planServiceEvents } from "./service-events.js";
 
 export interface EventSink {
-  record(e: { service: string; type: "Normal" | "Warning"; reason: string; message: string }): boolean;
+  record(e: {
+    service: string;
+    uid?: string | undefined;
+    type: "Normal" | "Warning";
+    reason: string;
+    message: string;
+  }): boolean;
 }
 
 export class ServiceEventReporter {
@@ -17,6 +23,8 @@ export class ServiceEventReporter {
     private readonly sink: EventSink,
     private readonly nodeName: string,
     private readonly onPosted: () => void = () => undefined,
+    /** metadata.uid of a Service ("ns/name"), so the Event is tied to that object. */
+    private readonly uidOf: (service: string) => string | undefined = () => undefined,
   ) {}
 
   observe(r: ReconcileReport): void {
@@ -27,6 +35,6 @@ export class ServiceEventReporter {
     const planned = planServiceEvents(this.previous ?? [], next, this.nodeName);
     const events = this.previous === undefined ? planned.filter((e) => e.reason === "Refused") : planned;
     this.previous = next;
-    for (const e of events) if (this.sink.record(e)) this.onPosted();
+    for (const e of events) if (this.sink.record({ ...e, uid: this.uidOf(e.service) })) this.onPosted();
   }
 }
