@@ -87,6 +87,23 @@ for (const c of cases) {
   });
 }
 
+void test("decisions shared by both passes (Services not re-evaluated) are skipped, same result", () => {
+  // 1,000 untouched Services whose decision objects are shared, as the reconciler passes them.
+  const untouched = Array.from({ length: 1000 }, (_, i) =>
+    d(`a/s${i}`, `10.1.${i >> 8}.${i & 255}`, i % 2 === 0),
+  );
+  for (const c of cases) {
+    const shared = planServiceEvents([...untouched, ...c.before], [...c.after, ...untouched], "n1");
+    const copies = planServiceEvents(
+      [...untouched.map((x) => ({ ...x })), ...c.before],
+      [...c.after, ...untouched.map((x) => ({ ...x }))],
+      "n1",
+    );
+    assert.deepEqual(shared, copies, c.name);
+    assert.deepEqual(shared, planServiceEvents(c.before, c.after, "n1"), c.name);
+  }
+});
+
 void test("the first result after start is a silent baseline except for refusals", () => {
   const posted: string[] = [];
   const reporter = new ServiceEventReporter(

@@ -19,10 +19,17 @@ const REFUSALS: ReadonlySet<ReasonCode> = new Set([
 ]);
 
 export function planServiceEvents(
-  previous: readonly Decision[],
-  next: readonly Decision[],
+  previousAll: readonly Decision[],
+  nextAll: readonly Decision[],
   nodeName: string,
 ): ServiceEvent[] {
+  // Decisions of Services that were not re-evaluated are the very same objects in both lists,
+  // and an unchanged decision is never news: compare only the rest (a pass at 10k Services
+  // touches a handful, so this stays cheap; same result as comparing everything).
+  const inNext = new Set(nextAll);
+  const inPrevious = new Set(previousAll);
+  const previous = previousAll.filter((d) => !inNext.has(d));
+  const next = nextAll.filter((d) => !inPrevious.has(d));
   const before = new Map(previous.map((d) => [key(d), d]));
   const groups = new Map<string, { service: string; reason: ServiceEvent["reason"]; items: string[] }>();
   const add = (service: string, reason: ServiceEvent["reason"], item: string): void => {
