@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { parseReloadDiff, type ReloadDiff } from "../../sidecar/src/frr/frr-client.js";
-import { checkPrerequisites, type Family, type Lab } from "../lab/netns-lab.js";
+import { labSkipReason, type Family, type Lab } from "../lab/netns-lab.js";
 import {
   createSidecarLab,
   type LogLine,
@@ -20,13 +20,8 @@ import {
   type SidecarProcess,
 } from "./harness.js";
 
-const problems = checkPrerequisites();
-if (problems.length > 0 && process.env["FA_LAB_REQUIRED"] === "1") {
-  throw new Error(`netns lab required but: ${problems.join("; ")}`);
-}
 /** `skip` option for the e2e suites: a reason when this machine cannot run the netns lab. */
-export const SKIP: string | false =
-  problems.length > 0 ? `netns lab unavailable: ${problems.join("; ")}` : false;
+export const SKIP: string | false = labSkipReason();
 
 /** Generous waits: the machine is noisy; these are upper bounds, never timing assertions. */
 export const ROUTE_WAIT = 15_000;

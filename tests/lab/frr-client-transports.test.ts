@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { createRunner } from "../../sidecar/src/exec.js";
 import { FrrClient } from "../../sidecar/src/frr/frr-client.js";
 import {
-  checkPrerequisites,
+  labSkipReason,
   createLab,
   FRR_RUN_DIR,
   hasAll,
@@ -17,11 +17,7 @@ import {
   type Lab,
 } from "./netns-lab.js";
 
-const problems = checkPrerequisites();
-if (problems.length > 0 && process.env.FA_LAB_REQUIRED === "1") {
-  throw new Error(`netns lab required but: ${problems.join("; ")}`);
-}
-const skip = problems.length > 0 ? `netns lab unavailable: ${problems.join("; ")}` : false;
+const skip = labSkipReason();
 const WAIT = 15_000;
 
 function delta(lab: Lab, lines: readonly string[]): string[] {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 import {
-  checkPrerequisites,
+  labSkipReason,
   createLab,
   FRR_RUN_DIR,
   hasAll,
@@ -19,11 +19,7 @@ import {
   type Lab,
 } from "./netns-lab.js";
 
-const problems = checkPrerequisites();
-if (problems.length > 0 && process.env.FA_LAB_REQUIRED === "1") {
-  throw new Error(`netns lab required but: ${problems.join("; ")}`);
-}
-const skip = problems.length > 0 ? `netns lab unavailable: ${problems.join("; ")}` : false;
+const skip = labSkipReason();
 
 const WAIT = 10_000;
 const V4 = "10.96.0.10/32";

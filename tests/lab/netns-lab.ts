@@ -231,6 +231,18 @@ export function torConfig(info: LabInfo): string {
 // Prerequisites
 
 /** Problems that prevent a lab on this machine (empty when fine). */
+/**
+ * The `skip` option for suites that need the lab: a reason when this machine cannot run it, or
+ * false. With FA_LAB_REQUIRED=1 (CI) a machine that cannot run it is an error, never a skip.
+ */
+export function labSkipReason(): string | false {
+  const problems = checkPrerequisites();
+  if (problems.length === 0) return false;
+  if (process.env["FA_LAB_REQUIRED"] === "1")
+    throw new Error(`netns lab required but: ${problems.join("; ")}`);
+  return `netns lab unavailable: ${problems.join("; ")}`;
+}
+
 export function checkPrerequisites(): string[] {
   const problems: string[] = [];
   if (process.platform !== "linux") problems.push("not Linux");

@@ -1,6 +1,6 @@
 // The vty client against a fake daemon socket: framing, enable once per connection, a config
 // batch stops at the first rejected line and drops the connection, reconnects after that.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -50,15 +50,19 @@ async function fakeDaemon(reject: ReadonlySet<string>) {
   };
 }
 
-void test("configure: enable once per connection, conf t … end, output of commands", async (t) => {
-  const d = await fakeDaemon(new Set());
+/** A fake daemon and a client of it, both closed after the test. */
+async function connected(t: TestContext, reject: ReadonlySet<string>) {
+  const d = await fakeDaemon(reject);
+  const c = new VtyClient(d.path, 5000);
   t.after(async () => {
+    c.close();
     await d.close();
   });
-  const c = new VtyClient(d.path, 5000);
-  t.after(() => {
-    c.close();
-  });
+  return { d, c };
+}
+
+void test("configure: enable once per connection, conf t … end, output of commands", async (t) => {
+  const { d, c } = await connected(t, new Set());
   await c.configure(["router bgp 65001", " address-family ipv4 unicast", "  network 10.0.0.1/32"]);
   await c.configure(["router bgp 65001"]);
   assert.equal(await c.command("show x"), "x is 1\n");
@@ -79,14 +83,7 @@ void test("configure: enable once per connection, conf t … end, output of comm
 });
 
 void test("a rejected line fails the batch and drops the connection; the next batch reconnects", async (t) => {
-  const d = await fakeDaemon(new Set(["network 10.0.0.300/32"]));
-  t.after(async () => {
-    await d.close();
-  });
-  const c = new VtyClient(d.path, 5000);
-  t.after(() => {
-    c.close();
-  });
+  const { d, c } = await connected(t, new Set(["network 10.0.0.300/32"]));
   await assert.rejects(
     c.configure(["router bgp 65001", " network 10.0.0.300/32", " network 10.0.0.2/32"]),
     (err: unknown) =>
@@ -142,28 +139,14 @@ void test("replies are reassembled wherever the stream is split, in order", () =
 });
 
 void test("a 10k-line batch is one pipelined session in chunks", async (t) => {
-  const d = await fakeDaemon(new Set());
-  t.after(async () => {
-    await d.close();
-  });
-  const c = new VtyClient(d.path, 5000);
-  t.after(() => {
-    c.close();
-  });
+  const { d, c } = await connected(t, new Set());
   const lines = Array.from({ length: 10_000 }, (_, i) => ` network 10.${i >> 8}.${i & 255}.1/32`);
   await c.configure(lines);
   assert.deepEqual(d.received, [["enable", "configure terminal", ...lines, "end"]]);
 });
 
 void test("closeWhenIdle waits for the batch in flight; the next batch opens a new connection", async (t) => {
-  const d = await fakeDaemon(new Set());
-  t.after(async () => {
-    await d.close();
-  });
-  const c = new VtyClient(d.path, 5000);
-  t.after(() => {
-    c.close();
-  });
+  const { d, c } = await connected(t, new Set());
   const lines = Array.from({ length: 2000 }, (_, i) => ` network 10.1.${i >> 8}.${i & 255}/32`);
   const batch = c.configure(lines);
   const closed = c.closeWhenIdle(); // e.g. FRR's liveness saw a restart while the batch runs
