@@ -643,7 +643,7 @@ describe("monitoring content", () => {
     assert.deepEqual(JSON.parse(cm.data["frr-advertiser.json"] ?? ""), JSON.parse(text));
   });
 
-  test("the PrometheusRule has the five alerts, on known metrics", () => {
+  test("the PrometheusRule has the six alerts, on known metrics", () => {
     const rule = find(manifestsFor("full-values.yaml"), "PrometheusRule");
     const rules = rule.spec.groups.flatMap((g) => g.rules);
     const byName = new Map(rules.map((r) => [r.alert, r]));
@@ -652,8 +652,14 @@ describe("monitoring content", () => {
       "FrrAdvertiserConfigStale",
       "FrrAdvertiserInformerRestarts",
       "FrrAdvertiserNoRecentSuccess",
+      "FrrAdvertiserPrefixesNotSent",
       "FrrAdvertiserReloadFailures",
     ]);
+    // Per family, the least any established session carries, against what the node advertises.
+    assert.equal(
+      byName.get("FrrAdvertiserPrefixesNotSent")?.expr,
+      "min without (peer) (frr_advertiser_bgp_prefixes_sent unless frr_advertiser_bgp_session_up == 0) < frr_advertiser_prefixes_advertised",
+    );
     assert.equal(byName.get("FrrAdvertiserBgpSessionDown")?.expr, "frr_advertiser_bgp_session_up == 0");
     assert.equal(byName.get("FrrAdvertiserBgpSessionDown")?.for, "2m");
     assert.equal(byName.get("FrrAdvertiserConfigStale")?.expr, "frr_advertiser_config_stale == 1");
