@@ -638,8 +638,33 @@ async function measureSync(
     fibFirstMs: rel(fibAll.first()),
   };
   if (sync.wireAllMs === undefined || sync.fibAllMs === undefined)
-    throw new Error(`initial sync incomplete after 180 s:\n${s.tail()}`);
+    throw new Error(
+      `initial sync incomplete after 180 s:\n${s.tail()}\n${await stallDiagnostics(env, wanted)}`,
+    );
   return { sync, sidecar: s };
+}
+
+/** What FRR holds when the tor lacks prefixes: the node's counts and a missing prefix in detail. */
+async function stallDiagnostics(env: SidecarLab, wanted: ReadonlySet<string>): Promise<string> {
+  const out: string[] = ["--- stall diagnostics ---"];
+  const run = async (side: "node" | "tor", cmd: string): Promise<string> =>
+    env.lab.vtysh(side, cmd).catch((err: unknown) => `(${cmd} failed: ${String(err)})`);
+  try {
+    out.push(await run("node", "show bgp ipv4 unicast summary"));
+    const tor = await env.lab.torRoutes(4);
+    const missing = [...wanted].filter((p) => !tor.has(p));
+    out.push(`tor lacks ${missing.length} of ${wanted.size}; first: ${missing.slice(0, 5).join(" ")}`);
+    const running = await run("node", "show running-config");
+    out.push(`network lines in the node's running config: ${[...running.matchAll(/^\s*network /gm)].length}`);
+    for (const p of missing.slice(0, 2)) {
+      out.push(await run("node", `show bgp ipv4 unicast ${p}`));
+      out.push(await run("node", `show ip route ${p}`));
+    }
+    out.push(await run("node", "show bgp import-check-table"));
+  } catch (err) {
+    out.push(`diagnostics failed: ${String(err)}`);
+  }
+  return out.join("\n").slice(0, 20_000);
 }
 
 function latencies(changes: readonly Change[]): LatencySet {
