@@ -111,6 +111,21 @@ void describe("FrrClient delta transports against real FRR", { skip }, () => {
     assert.equal(await count(), 0);
   });
 
+  void it("bgpSummary over the vty connection equals vtysh's", async () => {
+    const strip = (j: unknown): unknown =>
+      JSON.parse(
+        JSON.stringify(j, (k, v: unknown) =>
+          /^(peerUptime|peerUptimeMsec|peerUptimeEstablishedEpoch|msgRcvd|msgSent|tableVersion)$/.test(k)
+            ? undefined
+            : v,
+        ),
+      );
+    const viaVty = strip(await client("vty").bgpSummary()) as { ipv4Unicast?: { peers?: object } };
+    const viaVtysh = strip(await client("vtysh").bgpSummary());
+    assert.ok(viaVty.ipv4Unicast?.peers, "IPv4 peers present");
+    assert.deepEqual(viaVty, viaVtysh);
+  });
+
   void it("vty: a batch after bgpd restarted goes over a new connection", async () => {
     await client("vty").applyCommands(delta(lab, ["network 10.96.7.4/32"]), batchFile());
     await lab.killDaemon("bgpd");

@@ -70,8 +70,13 @@ export class FrrClient {
     return r.stdout;
   }
 
-  /** Parsed `show bgp summary json` (both families), for metrics and tests. */
+  /**
+   * Parsed `show bgp summary json` (both families), for metrics and the drain. Asked over the
+   * kept-open bgpd connection when there is one (no vtysh process every poll).
+   */
   async bgpSummary(): Promise<unknown> {
+    if (this.bgpd !== undefined)
+      return JSON.parse(await this.bgpd.command("show bgp summary json")) as unknown;
     const r = await this.run([...this.vtysh(), "-c", "show bgp summary json"], { timeoutMs: 5000 });
     if (r.exitCode !== 0) throw new FrrCommandError("vtysh show bgp summary json", r);
     return JSON.parse(r.stdout) as unknown;
