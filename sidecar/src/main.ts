@@ -24,7 +24,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case "run": {
       // Loaded lazily: `render` must work without the live-sidecar dependencies being touched.
       const { runRunCommand } = await import("./cli/run-command.js");
-      return runRunCommand(rest, io);
+      const code = await runRunCommand(rest, io);
+      // `run` returns only after its drain: nothing is left to do, and a lingering handle (a
+      // keep-alive socket to the API server, an in-flight metrics poll) must not keep the pod in
+      // Terminating. Logs are written synchronously (stdout is a pipe or a file).
+      return process.exit(code);
     }
     case undefined:
     case "-h":
@@ -46,10 +50,6 @@ async function readStdin(): Promise<string> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    // `run` returns only after its drain: nothing is left to do, and a lingering handle (a
-    // keep-alive socket to the API server, an in-flight metrics poll) must not keep the pod in
-    // Terminating. Logs are written synchronously (stdout is a pipe or a file).
-    if (process.argv[2] === "run") process.exit(code);
   },
   (err: unknown) => {
     process.stderr.write(

@@ -39,16 +39,6 @@ export class FrrLiveness {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Resolves when FRR answers (or rejects after `timeoutMs`). */
-  async waitUntilUp(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.up) {
-      if (Date.now() > deadline) throw new Error(`FRR did not answer within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-      await this.poll();
-    }
-  }
-
   private async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;

@@ -47,9 +47,9 @@ export interface ReconcilerDeps {
   /** True once every informer has listed; nothing is applied before the first sync. */
   readonly isSynced: () => boolean;
   /**
-   * False while FRR's daemons do not answer: nothing is applied then (`vtysh -f` silently skips a
-   * dead daemon, so a delta would be reported as applied and written to frr.conf without reaching
-   * FRR). The liveness monitor requests a full apply when FRR is back. Default: always up.
+   * False while FRR's daemons do not answer: nothing is applied then (a delta to a dead daemon
+   * would fail over vty, and `vtysh -f` would even skip it silently and report success). The
+   * liveness monitor requests a full apply when FRR is back. Default: always up.
    */
   readonly frrUp?: () => boolean;
   /** Network prefixes FRR runs now (first apply after start or FRR restart). */

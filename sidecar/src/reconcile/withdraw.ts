@@ -1,6 +1,7 @@
 // Clean shutdown: withdraw every service prefix in one batch, wait until FRR has sent the
 // withdrawals to its peers, then remove our addresses. Bounded by a deadline.
 
+import { parseBgpSummary } from "../frr/bgp-status.js";
 import { combineEvaluations } from "../model/desired-state.js";
 import type { DesiredState } from "../model/desired-state-types.js";
 import type { IpFamily } from "../model/snapshot.js";
@@ -76,18 +77,10 @@ async function waitForWithdrawals(
   }
 }
 
-/** "ipv4Unicast/PEER" → prefixes sent, for established peers. */
+/** "ipv4/PEER" → prefixes sent, for established peers. */
 async function sentCounts(deps: WithdrawDeps): Promise<SentCounts> {
-  const summary = (await deps.bgpSummary()) as Record<
-    string,
-    { peers?: Record<string, { state?: string; pfxSnt?: number }> }
-  >;
   const out: SentCounts = new Map();
-  for (const [afi, data] of Object.entries(summary)) {
-    for (const [peer, p] of Object.entries(data.peers ?? {})) {
-      if (p.state === "Established" && typeof p.pfxSnt === "number")
-        out.set(`${afi.startsWith("ipv6") ? "ipv6" : "ipv4"}/${peer}`, p.pfxSnt);
-    }
-  }
+  for (const s of parseBgpSummary(await deps.bgpSummary()))
+    if (s.established) out.set(`${s.family}/${s.peer}`, s.prefixesSent);
   return out;
 }
