@@ -14,7 +14,7 @@ import {
   SETUP_TIMEOUT,
   SKIP,
   TEST_TIMEOUT,
-  TorSampler,
+  assertNeverMissingDuring,
   withDiagnostics,
   startedSidecarLab,
 } from "./e2e-helpers.js";
@@ -83,22 +83,21 @@ for (const unnumbered of [false, true]) {
         withDiagnostics(env, async () => {
           const lab = env!.lab;
           const api = env!.api;
-          const sampler = new TorSampler(lab, [4, 6]);
-          try {
-            api.upsert(slice("only6", [{ ready: false }], "only6-1", { family: "IPv6" }));
-            await lab.waitForTorRoutes(hasNone(`${V6_ONLY}/128`), ROUTE_WAIT, { family: 6 });
-            api.upsert(slice("only6", [{ ready: true }], "only6-1", { family: "IPv6" }));
-            await lab.waitForTorRoutes(hasAll(`${V6_ONLY}/128`), ROUTE_WAIT, { family: 6 });
-            // The dual-stack Service counts endpoints of both families: one family unready is not unhealthy.
-            api.upsert(slice("dual", [{ ready: false }], "dual-v6", { family: "IPv6" }));
-            await lab.waitForTorRoutes(hasAll(`${V6}/128`, `${V4}/32`), ROUTE_WAIT);
-            await sleep(1500); // an observation window for the sampler, not a timing assertion
-          } finally {
-            await sampler.stop();
-          }
-          await sampler.assertNeverMissing(
+          await assertNeverMissingDuring(
+            lab,
+            [4, 6],
             [`${V4}/32`, `${V6}/128`, `${V4_ONLY}/32`],
             "the IPv6 endpoint changes",
+            async () => {
+              api.upsert(slice("only6", [{ ready: false }], "only6-1", { family: "IPv6" }));
+              await lab.waitForTorRoutes(hasNone(`${V6_ONLY}/128`), ROUTE_WAIT, { family: 6 });
+              api.upsert(slice("only6", [{ ready: true }], "only6-1", { family: "IPv6" }));
+              await lab.waitForTorRoutes(hasAll(`${V6_ONLY}/128`), ROUTE_WAIT, { family: 6 });
+              // The dual-stack Service counts endpoints of both families: one family unready is not unhealthy.
+              api.upsert(slice("dual", [{ ready: false }], "dual-v6", { family: "IPv6" }));
+              await lab.waitForTorRoutes(hasAll(`${V6}/128`, `${V4}/32`), ROUTE_WAIT);
+              await sleep(1500); // an observation window for the sampler, not a timing assertion
+            },
           );
         }),
     );

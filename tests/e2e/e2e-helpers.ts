@@ -35,6 +35,23 @@ export interface TorSample {
   readonly routes: ReadonlySet<string>;
 }
 
+/** Runs `body` while sampling the tor, then asserts `prefixes` were in every sample. */
+export async function assertNeverMissingDuring(
+  lab: Lab,
+  families: readonly Family[],
+  prefixes: readonly string[],
+  during: string,
+  body: () => Promise<void>,
+): Promise<void> {
+  const sampler = new TorSampler(lab, families);
+  try {
+    await body();
+  } finally {
+    await sampler.stop();
+  }
+  await sampler.assertNeverMissing(prefixes, during);
+}
+
 /**
  * Reads the tor's BGP table (one or both families) in a loop until stop() (or maxMs), keeping every
  * sample, so a test can prove a prefix never vanished during an outage or find when it did.
@@ -268,10 +285,17 @@ export async function withDiagnostics(env: SidecarLab | undefined, body: () => P
   }
 }
 
-/** A lab whose sidecar is started, ready (/readyz) and whose BGP session to the tor is up. */
-export async function startedSidecarLab(opts: SidecarLabOptions): Promise<SidecarLab> {
+/**
+ * A lab whose sidecar is started, ready (/readyz) and whose BGP session to the tor is up.
+ * `beforeStart` prepares the node (e.g. foreign addresses) before the sidecar first runs.
+ */
+export async function startedSidecarLab(
+  opts: SidecarLabOptions,
+  beforeStart: (env: SidecarLab) => Promise<void> = () => Promise.resolve(),
+): Promise<SidecarLab> {
   const env = await createSidecarLab(opts);
   try {
+    await beforeStart(env);
     env.start();
     await env.waitReady();
     await env.lab.waitForSession(ROUTE_WAIT);

@@ -16,11 +16,11 @@ import {
   SETUP_TIMEOUT,
   SKIP,
   TEST_TIMEOUT,
-  TorSampler,
   waitForLogFrom,
   waitUntil,
   withDiagnostics,
   startedSidecarLab,
+  assertNeverMissingDuring,
 } from "./e2e-helpers.js";
 
 const A = "10.96.0.10/32";
@@ -118,25 +118,27 @@ void describe("faults", { skip: SKIP }, () => {
         const { lab, api } = env!;
         const s = env!.sidecar!;
         const from = s.logs.length;
-        const sampler = new TorSampler(lab, [4]);
-        try {
-          restarting = api.restart({ downtimeMs: 2500 });
-          await restarting;
-          restarting = undefined;
-          await waitForLogFrom(
-            s,
-            (l) => l.msg === "watch failed; restarting informer",
-            from,
-            ROUTE_WAIT,
-            "the sidecar noticing the outage",
-          );
-          for (const p of WATCHED) await api.waitForWatchers(p, 1, 45_000);
-          for (const o of svc("d", "10.96.0.13")) api.upsert(o);
-          await lab.waitForTorRoutes(hasAll("10.96.0.13/32"), 45_000, { family: 4 });
-        } finally {
-          await sampler.stop();
-        }
-        await sampler.assertNeverMissing([A, B, "10.96.0.12/32"], "the API server restart");
+        await assertNeverMissingDuring(
+          lab,
+          [4],
+          [A, B, "10.96.0.12/32"],
+          "the API server restart",
+          async () => {
+            restarting = api.restart({ downtimeMs: 2500 });
+            await restarting;
+            restarting = undefined;
+            await waitForLogFrom(
+              s,
+              (l) => l.msg === "watch failed; restarting informer",
+              from,
+              ROUTE_WAIT,
+              "the sidecar noticing the outage",
+            );
+            for (const p of WATCHED) await api.waitForWatchers(p, 1, 45_000);
+            for (const o of svc("d", "10.96.0.13")) api.upsert(o);
+            await lab.waitForTorRoutes(hasAll("10.96.0.13/32"), 45_000, { family: 4 });
+          },
+        );
       }),
   );
 
@@ -148,27 +150,29 @@ void describe("faults", { skip: SKIP }, () => {
         const { lab, api } = env!;
         const s = env!.sidecar!;
         const from = s.logs.length;
-        const sampler = new TorSampler(lab, [4]);
-        try {
-          // The next two EndpointSlice watches fail; closing the streams makes the client re-watch now.
-          api.failNext((r) => r.watch && r.path === SLICES, 500, 2);
-          api.closeWatches();
-          await waitForLogFrom(
-            s,
-            (l) => l.msg === "watch failed; restarting informer" && l["resource"] === "endpointslices",
-            from,
-            ROUTE_WAIT,
-            "the failed EndpointSlice watch",
-          );
-          for (const p of WATCHED) await api.waitForWatchers(p, 1, 45_000);
-          // Changes through the resource whose watch failed: one withdrawal, one new service.
-          api.upsert(slice("b", [{ ready: false }]));
-          for (const o of svc("e", "10.96.0.14")) api.upsert(o);
-          await lab.waitForTorRoutes((r) => !r.has(B) && r.has("10.96.0.14/32"), 45_000, { family: 4 });
-        } finally {
-          await sampler.stop();
-        }
-        await sampler.assertNeverMissing([A, "10.96.0.12/32", "10.96.0.13/32"], "the failing watch");
+        await assertNeverMissingDuring(
+          lab,
+          [4],
+          [A, "10.96.0.12/32", "10.96.0.13/32"],
+          "the failing watch",
+          async () => {
+            // The next two EndpointSlice watches fail; closing the streams makes the client re-watch now.
+            api.failNext((r) => r.watch && r.path === SLICES, 500, 2);
+            api.closeWatches();
+            await waitForLogFrom(
+              s,
+              (l) => l.msg === "watch failed; restarting informer" && l["resource"] === "endpointslices",
+              from,
+              ROUTE_WAIT,
+              "the failed EndpointSlice watch",
+            );
+            for (const p of WATCHED) await api.waitForWatchers(p, 1, 45_000);
+            // Changes through the resource whose watch failed: one withdrawal, one new service.
+            api.upsert(slice("b", [{ ready: false }]));
+            for (const o of svc("e", "10.96.0.14")) api.upsert(o);
+            await lab.waitForTorRoutes((r) => !r.has(B) && r.has("10.96.0.14/32"), 45_000, { family: 4 });
+          },
+        );
         const r = await s.get("/readyz");
         assert.equal(r.status, 200, r.body);
       }),

@@ -14,10 +14,10 @@ import {
   SETUP_TIMEOUT,
   SKIP,
   TEST_TIMEOUT,
-  TorSampler,
   waitUntil,
   withDiagnostics,
   startedSidecarLab,
+  assertNeverMissingDuring,
 } from "./e2e-helpers.js";
 
 const WEB = "10.96.0.10";
@@ -141,30 +141,32 @@ void describe("lifecycle", { skip: SKIP }, () => {
         );
         assert.ok(!(await loAddresses(env!)).includes(host(LOCAL_LB)));
 
-        const sampler = new TorSampler(lab(), [4]);
-        try {
-          api.upsert(
-            slice("local", [
-              { ready: true, nodeName: "node-b" },
-              { ready: true, nodeName: "node-a" },
-            ]),
-          );
-          await lab().waitForTorRoutes(hasAll(host(LOCAL_LB)), ROUTE_WAIT, { family: 4 });
+        await assertNeverMissingDuring(
+          lab(),
+          [4],
+          [host(LOCAL_CLUSTER), host(WEB)],
+          "the LB IP's comings and goings",
+          async () => {
+            api.upsert(
+              slice("local", [
+                { ready: true, nodeName: "node-b" },
+                { ready: true, nodeName: "node-a" },
+              ]),
+            );
+            await lab().waitForTorRoutes(hasAll(host(LOCAL_LB)), ROUTE_WAIT, { family: 4 });
 
-          api.upsert(
-            slice("local", [
-              { ready: true, nodeName: "node-b" },
-              { ready: false, nodeName: "node-a" },
-            ]),
-          );
-          await lab().waitForTorRoutes(hasNone(host(LOCAL_LB)), ROUTE_WAIT, { family: 4 });
+            api.upsert(
+              slice("local", [
+                { ready: true, nodeName: "node-b" },
+                { ready: false, nodeName: "node-a" },
+              ]),
+            );
+            await lab().waitForTorRoutes(hasNone(host(LOCAL_LB)), ROUTE_WAIT, { family: 4 });
 
-          api.upsert(slice("local", [{ ready: true, nodeName: "node-a" }]));
-          await lab().waitForTorRoutes(hasAll(host(LOCAL_LB)), ROUTE_WAIT, { family: 4 });
-        } finally {
-          await sampler.stop();
-        }
-        await sampler.assertNeverMissing([host(LOCAL_CLUSTER), host(WEB)], "the LB IP's comings and goings");
+            api.upsert(slice("local", [{ ready: true, nodeName: "node-a" }]));
+            await lab().waitForTorRoutes(hasAll(host(LOCAL_LB)), ROUTE_WAIT, { family: 4 });
+          },
+        );
       }),
   );
 

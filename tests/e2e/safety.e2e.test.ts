@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
-import { createSidecarLab, service, slice, type SidecarLab } from "./harness.js";
+import { service, slice, type SidecarLab } from "./harness.js";
 import {
   addForeignAddress,
   assertDiskEqualsRunning,
@@ -26,6 +26,8 @@ import {
   TorSampler,
   waitUntil,
   withDiagnostics,
+  startedSidecarLab,
+  assertNeverMissingDuring,
 } from "./e2e-helpers.js";
 
 /** Not a service IP, inside the allowed CIDRs: someone else's. */
@@ -55,19 +57,20 @@ void describe("safety", { skip: SKIP }, () => {
 
   before(
     async () => {
-      env = await createSidecarLab({
-        objects: [
-          ...svc("a", "10.96.0.10"),
-          ...svc("b", "10.96.0.11"),
-          ...svc("pre-gone", PRE_GONE),
-          ...svc("pre-kept", PRE_KEPT),
-        ],
-      });
-      // Before the sidecar starts: someone else's addresses, two of them equal to service IPs.
-      for (const a of FOREIGN_ALL) await addForeignAddress(env, a);
-      env.start();
-      await env.waitReady();
-      await env.lab.waitForSession(ROUTE_WAIT);
+      env = await startedSidecarLab(
+        {
+          objects: [
+            ...svc("a", "10.96.0.10"),
+            ...svc("b", "10.96.0.11"),
+            ...svc("pre-gone", PRE_GONE),
+            ...svc("pre-kept", PRE_KEPT),
+          ],
+        },
+        // Before the sidecar starts: someone else's addresses, two of them equal to service IPs.
+        async (lab) => {
+          for (const a of FOREIGN_ALL) await addForeignAddress(lab, a);
+        },
+      );
     },
     { timeout: SETUP_TIMEOUT },
   );
@@ -128,8 +131,7 @@ void describe("safety", { skip: SKIP }, () => {
         await lab.waitForTorRoutes(hasAll(host("10.96.0.13")), ROUTE_WAIT, { family: 4 });
         const before = await loAddrJson(env!);
 
-        const sampler = new TorSampler(lab, [4]);
-        try {
+        await assertNeverMissingDuring(lab, [4], healthy, "the sidecar's crash and restart", async () => {
           assert.equal(await env!.stopSidecar("SIGKILL"), null, "killed by the signal");
           // Nothing withdraws on a crash: the routes stay while the sidecar is gone.
           assert.deepEqual(await loAddrJson(env!), before);
@@ -145,10 +147,7 @@ void describe("safety", { skip: SKIP }, () => {
           );
           // A resync period (5 s in the harness) later: nothing else changed on lo.
           await sleep(6000);
-        } finally {
-          await sampler.stop();
-        }
-        await sampler.assertNeverMissing(healthy, "the sidecar's crash and restart");
+        });
         const afterRestart = await loAddrJson(env!);
         assert.deepEqual(
           afterRestart,

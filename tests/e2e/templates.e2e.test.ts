@@ -17,11 +17,11 @@ import {
   SETUP_TIMEOUT,
   SKIP,
   TEST_TIMEOUT,
-  TorSampler,
   waitForLogFrom,
   waitUntil,
   withDiagnostics,
   startedSidecarLab,
+  assertNeverMissingDuring,
 } from "./e2e-helpers.js";
 
 const A = "10.96.0.10/32";
@@ -88,8 +88,7 @@ void describe("templates", { skip: SKIP }, () => {
       withDiagnostics(env, async () => {
         const { lab, api } = env!;
         const s = env!.sidecar!;
-        const sampler = new TorSampler(lab, [4]);
-        try {
+        await assertNeverMissingDuring(lab, [4], [A], "the broken template", async () => {
           const changed = await writeTemplate(
             original.replace(ANCHOR, `${ANCHOR} bogus-command\n`),
             "accepted",
@@ -118,10 +117,7 @@ void describe("templates", { skip: SKIP }, () => {
           await writeTemplate(original, "accepted");
           await lab.waitForTorRoutes(hasAll(A, "10.96.0.11/32"), ROUTE_WAIT, { family: 4 });
           await waitHealthy();
-        } finally {
-          await sampler.stop();
-        }
-        await sampler.assertNeverMissing([A], "the broken template");
+        });
         await assertDiskEqualsRunning(env!, "after the template was restored");
       }),
   );
@@ -135,44 +131,48 @@ void describe("templates", { skip: SKIP }, () => {
         const s = env!.sidecar!;
         const peer = lab.torAddr4;
         assert.ok(peer !== null);
-        const sampler = new TorSampler(lab, [4]);
-        try {
-          // The prefix-list is valid and FRR applies it; the peer-group line fails: a half-applied file.
-          const broken = original
-            .replace(ANCHOR, `${ANCHOR} neighbor ${peer} peer-group NOPE\n`)
-            .replace(
-              "router bgp {{asn}}\n",
-              `ip prefix-list ${HALF_MARKER} seq 5 permit 10.0.0.0/8\n!\nrouter bgp {{asn}}\n`,
+        await assertNeverMissingDuring(
+          lab,
+          [4],
+          [A, "10.96.0.11/32"],
+          "the half-applied template and its rollbacks",
+          async () => {
+            // The prefix-list is valid and FRR applies it; the peer-group line fails: a half-applied file.
+            const broken = original
+              .replace(ANCHOR, `${ANCHOR} neighbor ${peer} peer-group NOPE\n`)
+              .replace(
+                "router bgp {{asn}}\n",
+                `ip prefix-list ${HALF_MARKER} seq 5 permit 10.0.0.0/8\n!\nrouter bgp {{asn}}\n`,
+              );
+            const changed = await writeTemplate(broken, "accepted");
+            await waitForLogFrom(
+              s,
+              (l) => l.msg === "rolled back FRR to the last good config",
+              changed,
+              ROUTE_WAIT,
+              "the rollback",
             );
-          const changed = await writeTemplate(broken, "accepted");
-          await waitForLogFrom(
-            s,
-            (l) => l.msg === "rolled back FRR to the last good config",
-            changed,
-            ROUTE_WAIT,
-            "the rollback",
-          );
-          // Read right after the rollback (the next retry is ≥ 0.5 s away): the half-applied part is gone.
-          const running = await lab.vtysh("node", "show running-config");
-          assert.ok(!running.includes(HALF_MARKER), "the half-applied prefix-list survived the rollback");
-          assert.ok(!running.includes("peer-group NOPE"));
-          await waitForLogFrom(
-            s,
-            (l) => l.msg === "reconcile failed; last good config stays in force" && l["stage"] === "frr",
-            changed,
-            ROUTE_WAIT,
-            "the failure report",
-          );
-          await assertStale();
+            // Read right after the rollback (the next retry is ≥ 0.5 s away): the half-applied part is gone.
+            const running = await lab.vtysh("node", "show running-config");
+            assert.ok(!running.includes(HALF_MARKER), "the half-applied prefix-list survived the rollback");
+            assert.ok(!running.includes("peer-group NOPE"));
+            await waitForLogFrom(
+              s,
+              (l) => l.msg === "reconcile failed; last good config stays in force" && l["stage"] === "frr",
+              changed,
+              ROUTE_WAIT,
+              "the failure report",
+            );
+            await assertStale();
 
-          for (const o of svc("c", "10.96.0.12")) api.upsert(o);
-          await writeTemplate(original, "accepted");
-          await lab.waitForTorRoutes(hasAll(A, "10.96.0.11/32", "10.96.0.12/32"), ROUTE_WAIT, { family: 4 });
-          await waitHealthy();
-        } finally {
-          await sampler.stop();
-        }
-        await sampler.assertNeverMissing([A, "10.96.0.11/32"], "the half-applied template and its rollbacks");
+            for (const o of svc("c", "10.96.0.12")) api.upsert(o);
+            await writeTemplate(original, "accepted");
+            await lab.waitForTorRoutes(hasAll(A, "10.96.0.11/32", "10.96.0.12/32"), ROUTE_WAIT, {
+              family: 4,
+            });
+            await waitHealthy();
+          },
+        );
         const running = await lab.vtysh("node", "show running-config");
         assert.ok(!running.includes(HALF_MARKER));
         await assertDiskEqualsRunning(env!, "after the rollback and the restored template");
