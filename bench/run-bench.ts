@@ -67,7 +67,7 @@ interface Options {
   readonly cpuProf: string | undefined;
   readonly nodeFlags: string[];
   readonly randomSeed: number;
-  readonly logsDir: string | undefined;
+  readonly logsDir: string;
   readonly mainJs: string | undefined;
 }
 
@@ -91,7 +91,8 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --node-flags "…"        extra node flags for the sidecar, e.g. "--max-old-space-size=128"
                           or "--heap-prof --heap-prof-dir=DIR" (dist runtime only)
   --random-seed 1         PRNG seed for picking services
-  --logs DIR              keep the sidecar's log lines (one file per sidecar run)
+  --logs DIR              where the sidecar's log lines are kept, one file per run (default: a new
+                          directory under the system's temp dir, printed at the end)
   --main-js FILE          run this compiled main.js instead of compiling the working tree
                           (e.g. a build of another commit, for before/after comparisons)`;
 
@@ -146,7 +147,7 @@ function parseOptions(argv: string[]): Options {
     cpuProf: values["cpu-prof"] === undefined ? undefined : resolve(values["cpu-prof"]),
     nodeFlags: values["node-flags"].split(" ").filter(Boolean),
     randomSeed: int("random-seed", values["random-seed"], 0),
-    logsDir: values.logs === undefined ? undefined : resolve(values.logs),
+    logsDir: resolve(values.logs ?? join(tmpdir(), `frr-advertiser-bench-logs-${Date.now()}`)),
     mainJs: values["main-js"] === undefined ? undefined : resolve(values["main-js"]),
   };
 }
@@ -232,6 +233,10 @@ interface DrainResult {
   readonly fibNoneMs: number | undefined;
   readonly exitMs: number;
   readonly exitCode: number | null;
+  /** Set when the process was killed by a signal instead of exiting. */
+  readonly exitSignal: string | null;
+  /** Prefixes the tor still held when the measurement gave up (0 for a complete drain). */
+  readonly leftAtTor: number;
 }
 
 interface IdleResult {
@@ -292,7 +297,7 @@ async function main(): Promise<void> {
     const counter = new CallCounter(binDir);
     const mainJs = opts.mainJs ?? (opts.runtime === "dist" ? await buildSidecar(tmp) : undefined);
     if (opts.cpuProf !== undefined) await mkdir(opts.cpuProf, { recursive: true });
-    if (opts.logsDir !== undefined) await mkdir(opts.logsDir, { recursive: true });
+    await mkdir(opts.logsDir, { recursive: true });
     const ctx: Ctx = { opts, tmp, counter, mainJs };
     const meta = await environment(opts);
     log(
@@ -312,7 +317,14 @@ async function main(): Promise<void> {
     await mkdir(dirname(opts.out), { recursive: true });
     await writeFile(opts.out, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\n${table(report.sizes, seed, report.checks)}`);
-    console.log(`\nJSON: ${opts.out}`);
+    console.log(`\nJSON: ${opts.out}\nsidecar logs: ${opts.logsDir}`);
+    // Performance targets are reported; a broken drain or a figure that was never measured is a
+    // failure of the product or of the bench, and fails the run.
+    const broken = report.checks.filter((c) => c.correctness && !c.pass);
+    if (broken.length > 0) {
+      console.log(`\nFAILED: ${broken.length} correctness check(s): ${broken.map((c) => c.what).join("; ")}`);
+      process.exitCode = 1;
+    }
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -504,7 +516,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     phase("drain", pid1);
     await keepLogs(ctx, n, s1);
     log(
-      `  wire none ${drain.wireNoneMs} ms, FIB none ${drain.fibNoneMs} ms, exit ${drain.exitMs} ms (code ${drain.exitCode})`,
+      `  wire none ${drain.wireNoneMs} ms, FIB none ${drain.fibNoneMs} ms, exit ${drain.exitMs} ms (code ${drain.exitCode}, ${drain.leftAtTor} left at the tor)`,
     );
 
     // 1'. restart with the session up, resync every second for the idle figure.
@@ -553,7 +565,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     const drainWarm = await measureDrain(s2, fib, bgp, wanted);
     phase("drainWarm", pid2);
     log(
-      `  wire none ${drainWarm.wireNoneMs} ms, FIB none ${drainWarm.fibNoneMs} ms, exit ${drainWarm.exitMs} ms`,
+      `  wire none ${drainWarm.wireNoneMs} ms, FIB none ${drainWarm.fibNoneMs} ms, exit ${drainWarm.exitMs} ms (code ${drainWarm.exitCode}, ${drainWarm.leftAtTor} left at the tor)`,
     );
     return {
       n,
@@ -580,10 +592,10 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
   }
 }
 
-/** --logs: every sidecar run's lines, one JSON object a line (stderr lines as {stderr}). */
+/** Every sidecar run's lines, one JSON object a line (stderr lines as {stderr}). */
 async function keepLogs(ctx: Ctx, n: number, s: SidecarProcess | undefined): Promise<void> {
   const dir = ctx.opts.logsDir;
-  if (dir === undefined || s === undefined) return;
+  if (s === undefined) return;
   const lines = [
     ...s.logs.map((l) => JSON.stringify(l)),
     ...s.stderr.map((e) => JSON.stringify({ stderr: e })),
@@ -836,9 +848,23 @@ async function measureDrain(
   const fibNone = watchFibCount(fib, wanted, (c) => c === 0);
   const t0 = wallNow();
   s.signal("SIGTERM");
-  const exit = s.waitForExit().then((code) => ({ code, at: wallNow() }));
-  const wireAt = await bgp.waitCount((c) => c === 0, 120_000);
-  const deadline = wallNow() + 120_000;
+  let exited: { code: number | null; signal: string | null; at: number } | undefined;
+  const exit = s.waitForExit().then((code) => {
+    exited = { code, signal: s.child.signalCode, at: wallNow() };
+    return exited;
+  });
+  // The drain waits for the peers before it exits: allow the tor 10 s after the exit, not minutes.
+  let wireAt: number | undefined;
+  let left = n;
+  const hardDeadline = t0 + 120_000;
+  while (wireAt === undefined) {
+    const c = (await bgp.peer().catch(() => undefined))?.pfxRcd;
+    if (c !== undefined) left = c;
+    if (c === 0) wireAt = wallNow();
+    else if (wallNow() > Math.min(hardDeadline, (exited?.at ?? Infinity) + 10_000)) break;
+    else await sleep(10);
+  }
+  const deadline = wallNow() + (wireAt === undefined ? 0 : 30_000);
   while (fibNone.at() === undefined && wallNow() < deadline) await sleep(10);
   fibNone.stop();
   const e = await exit;
@@ -848,6 +874,8 @@ async function measureDrain(
     fibNoneMs: fibAt === undefined ? undefined : round(fibAt - t0),
     exitMs: round(e.at - t0),
     exitCode: e.code,
+    exitSignal: e.signal,
+    leftAtTor: wireAt === undefined ? left : 0,
   };
 }
 
@@ -890,6 +918,52 @@ interface Check {
   readonly value: number | undefined;
   readonly target: string;
   readonly pass: boolean;
+  /** A correctness check (fails the run), not a performance target. */
+  readonly correctness?: boolean;
+}
+
+/** Figures that are undefined by design (the session is already up in a warm sync). */
+const OPTIONAL_FIGURES = new Set(["syncWarm.sessionMs"]);
+
+/** Paths of every figure in a size's result that was never measured. */
+function unmeasured(value: unknown, path = ""): string[] {
+  if (value === undefined || (typeof value === "number" && !Number.isFinite(value)))
+    return OPTIONAL_FIGURES.has(path) ? [] : [path];
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return [];
+  return Object.entries(value).flatMap(([k, v]) => unmeasured(v, path === "" ? k : `${path}.${k}`));
+}
+
+function correctnessChecks(s: SizeResult): Check[] {
+  const k = label(s.n);
+  const out: Check[] = [];
+  for (const [name, d] of [
+    ["drain", s.drain],
+    ["drain again (warm)", s.drainWarm],
+  ] as const) {
+    out.push({
+      what: `${k}: ${name}: prefixes left at the tor`,
+      value: d.leftAtTor,
+      target: "0",
+      pass: d.leftAtTor === 0,
+      correctness: true,
+    });
+    out.push({
+      what: `${k}: ${name}: exit code${d.exitSignal === null ? "" : ` (killed by ${d.exitSignal})`}`,
+      value: d.exitCode ?? undefined,
+      target: "0, not a signal",
+      pass: d.exitCode === 0 && d.exitSignal === null,
+      correctness: true,
+    });
+  }
+  for (const path of unmeasured(s))
+    out.push({
+      what: `${k}: ${path} was not measured`,
+      value: undefined,
+      target: "a number",
+      pass: false,
+      correctness: true,
+    });
+  return out;
 }
 
 function checks(sizes: readonly SizeResult[]): Check[] {
@@ -904,6 +978,7 @@ function checks(sizes: readonly SizeResult[]): Check[] {
   };
   for (const s of sizes) {
     const k = label(s.n);
+    out.push(...correctnessChecks(s));
     le(`${k}: change→peer FIB p99, sequential`, s.sequential.all.fib.p99, TARGETS.changeP99Ms, "ms");
     le(`${k}: change→peer FIB p99, ${s.load.requestedRate}/s`, s.load.all.fib.p99, TARGETS.changeP99Ms, "ms");
     le(`${k}: idle reconcile CPU (net)`, s.idle.cpuMsPerPassNet, TARGETS.idleCpuMsPerPass, "ms");
@@ -1028,7 +1103,10 @@ function table(sizes: readonly SizeResult[], seed: readonly SeedRow[], cks: read
     r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join("  ");
   const out = [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
   out.push("", "targets:");
-  for (const c of cks) out.push(`  ${c.pass ? "PASS" : "FAIL"}  ${c.what}: ${fmt(c.value, 1)} (${c.target})`);
+  for (const c of cks)
+    out.push(
+      `  ${c.pass ? "PASS" : c.correctness === true ? "FAIL" : "MISS"}  ${c.what}: ${fmt(c.value, 1)} (${c.target})`,
+    );
   out.push(
     "",
     "floor = FRR's own change→peer time through an open vty session (FACTS.md); ratio = last size / floor.",

@@ -1,6 +1,7 @@
 // Composition root: picks the command and hands it the process's real I/O. Nothing else here.
 
 import { runRenderCommand, type CliIo } from "./cli/render-command.js";
+import { installStopSignals } from "./stop-signals.js";
 
 const USAGE = `frr-advertiser <command>
 
@@ -22,9 +23,12 @@ async function main(argv: readonly string[]): Promise<number> {
     case "render":
       return runRenderCommand(rest, io);
     case "run": {
+      // First, before any wait (loading modules alone takes a second): a SIGTERM from here on
+      // leads to a drain, never to Node's default action. See stop-signals.ts.
+      const stop = installStopSignals();
       // Loaded lazily: `render` must work without the live-sidecar dependencies being touched.
       const { runRunCommand } = await import("./cli/run-command.js");
-      const code = await runRunCommand(rest, io);
+      const code = await runRunCommand(rest, io, stop);
       // `run` returns only after its drain: nothing is left to do, and a lingering handle (a
       // keep-alive socket to the API server, an in-flight metrics poll) must not keep the pod in
       // Terminating. Logs are written synchronously (stdout is a pipe or a file).

@@ -100,7 +100,7 @@ export class Metrics {
   }
 
   observe(r: ReconcileReport): void {
-    if (r.outcome === "waiting") return;
+    if (r.outcome === "waiting" || r.outcome === "stopped") return;
     if (r.outcome === "unchanged") {
       // A pass that found FRR and the interface already right is a success too (quiet nodes).
       this.stale.set(0);

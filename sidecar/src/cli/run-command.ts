@@ -1,5 +1,5 @@
 // `frr-advertiser run`: wires the live sidecar (watch → desired state → render → apply → report)
-// and owns its lifecycle: wait for FRR, apply, keep in sync, withdraw cleanly on SIGTERM.
+// and owns its lifecycle: wait for FRR, apply, keep in sync, drain on SIGTERM whatever the stage.
 
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,20 +18,29 @@ import { combineEvaluations } from "../model/desired-state.js";
 import { createAddressSync } from "../netif/address-sync.js";
 import { ClusterStore } from "../reconcile/cluster-store.js";
 import { Reconciler } from "../reconcile/reconciler.js";
-import { withdrawAll } from "../reconcile/withdraw.js";
+import { drainNode } from "../reconcile/drain.js";
 import { toTemplateContext } from "../render/context.js";
 import { renderFrrConf, type CompiledTemplates } from "../render/renderer.js";
 import { startServer } from "../server.js";
+import type { StopSignals } from "../stop-signals.js";
 import { TemplateSource } from "../templates/template-source.js";
 import type { CliIo } from "./render-command.js";
 
 const USAGE =
   "usage: frr-advertiser run [--config FILE]   (default: $CONFIG_FILE or /etc/frr-advertiser/config.yaml)";
 
-export async function runRunCommand(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runRunCommand(argv: readonly string[], io: CliIo, stop: StopSignals): Promise<number> {
   let configPath: string;
   try {
-    const { values } = parseArgs({ args: [...argv], options: { config: { type: "string" } }, strict: true });
+    const { values } = parseArgs({
+      args: [...argv],
+      options: { config: { type: "string" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+    });
+    if (values.help === true) {
+      io.stdout(`${USAGE}\n`);
+      return 0;
+    }
     configPath = values.config ?? io.env["CONFIG_FILE"] ?? "/etc/frr-advertiser/config.yaml";
   } catch (err) {
     io.stderr(`frr-advertiser run: ${(err as Error).message}\n${USAGE}\n`);
@@ -48,7 +57,10 @@ export async function runRunCommand(argv: readonly string[], io: CliIo): Promise
     throw err;
   }
   const log = createLogger(config.log.level);
-  return new Sidecar(config, log).run();
+  stop.onRepeat((signal) => {
+    log.warn({ signal }, "already draining; signal ignored");
+  });
+  return new Sidecar(config, log, stop).run();
 }
 
 class Sidecar {
@@ -57,11 +69,10 @@ class Sidecar {
   private readonly runner;
   private readonly frr: FrrClient;
   private readonly applier: ConfigApplier;
-  private shuttingDown = false;
-
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly stop: StopSignals,
   ) {
     this.runner = createRunner(config.timings.reloadTimeoutSeconds * 1000);
     this.frr = new FrrClient(this.runner, {
@@ -185,30 +196,20 @@ class Sidecar {
     );
     liveness.start();
     templates.watch();
-    await watch.start();
-    reconciler.schedule(0);
+    // Not awaited: a list that never answers must not hold up anything, the drain included.
+    // Each informer schedules a reconcile once it has listed; nothing is applied before all have.
+    void watch.start();
     const resync = setInterval(() => {
       reconciler.requestAddressRepair();
     }, config.timings.resyncIntervalSeconds * 1000);
     const drift = this.startDriftCheck(reconciler);
     const sessions = this.startSessionPoll();
-    const exitCode = await new Promise<number>((resolve) => {
-      const onSignal = (signal: string) => {
-        if (this.shuttingDown) return;
-        this.shuttingDown = true;
-        log.info({ signal }, "shutting down: withdrawing routes");
-        clearInterval(resync);
-        clearInterval(sessions);
-        if (drift) clearInterval(drift);
-        void this.shutdown(watch, reconciler, liveness, templates, addresses).then(resolve);
-      };
-      process.once("SIGTERM", () => {
-        onSignal("SIGTERM");
-      });
-      process.once("SIGINT", () => {
-        onSignal("SIGINT");
-      });
-    });
+    const signal = await this.stop.requested;
+    log.info({ signal, stage: stageOf(liveness, watch, this.applier) }, "shutting down: draining");
+    clearInterval(resync);
+    clearInterval(sessions);
+    if (drift) clearInterval(drift);
+    const exitCode = await this.shutdown(watch, reconciler, liveness, templates, addresses);
     server.close();
     return exitCode;
   }
@@ -260,6 +261,12 @@ class Sidecar {
     }, seconds * 1000);
   }
 
+  /**
+   * The drain that fits the stage: inputs stop first, a pass in flight ends after its current
+   * step, then drainNode withdraws whatever FRR runs (this run's applies or an earlier run's),
+   * waits for the peers, removes our addresses and leaves a drained frr.conf. Exit 0 only when
+   * every step finished within timings.shutdownTimeoutSeconds.
+   */
   private async shutdown(
     watch: ClusterWatch,
     reconciler: Reconciler,
@@ -268,31 +275,54 @@ class Sidecar {
     addresses: ReturnType<typeof createAddressSync>,
   ): Promise<number> {
     const deadline = Date.now() + this.config.timings.shutdownTimeoutSeconds * 1000;
-    await watch.stop();
+    const within = (p: Promise<unknown>, share: number) =>
+      Promise.race([p.then(() => true), sleep((deadline - Date.now()) * share).then(() => false)]);
+    if (!(await within(watch.stop(), 0.1)))
+      this.log.warn({}, "informers did not stop in time; draining anyway");
     await templates.close();
-    await reconciler.stop();
+    if (!(await within(reconciler.stop(), 0.5)))
+      this.log.warn({}, "the pass in flight did not end in time; draining anyway");
     liveness.stop();
-    try {
-      await withdrawAll(
-        {
-          mode: this.config.mode,
-          render: (s) => renderFrrConf(templates.current, toTemplateContext(this.config, s)),
-          applier: this.applier,
-          addresses,
-          bgpSummary: () => this.frr.bgpSummary(),
-          log: this.log,
-        },
-        reconciler.desiredState,
-        deadline,
+    const frrAnswers = liveness.isUp || (await this.frr.isUp().catch(() => false));
+    const report = await drainNode(
+      {
+        mode: this.config.mode,
+        drainedConfig: renderFrrConf(
+          templates.current,
+          toTemplateContext(this.config, combineEvaluations([])),
+        ),
+        applier: this.applier,
+        addresses,
+        frrAnswers,
+        bgpSummary: () => this.frr.bgpSummary(),
+        log: this.log,
+      },
+      reconciler.desiredState,
+      deadline,
+    );
+    this.frr.disconnect();
+    if (report.unfinished.length > 0) {
+      this.log.error(
+        { unfinished: report.unfinished, withdrawn: report.withdrawn },
+        "drain incomplete; exiting",
       );
-      this.log.info({}, "withdrawn; exiting");
-      this.frr.disconnect();
-      return 0;
-    } catch (err) {
-      this.log.error({ err: String(err) }, "clean withdrawal failed");
       return 1;
     }
+    this.log.info({ withdrawn: report.withdrawn, frrAnswered: frrAnswers }, "drained; exiting");
+    return 0;
   }
+}
+
+/** For the shutdown log: how far start-up had come when the signal arrived. */
+function stageOf(liveness: FrrLiveness, watch: ClusterWatch, applier: ConfigApplier): string {
+  if (applier.appliedConfig !== undefined) return "running";
+  if (!liveness.isUp) return "waiting for FRR";
+  if (!watch.synced) return "waiting for the first list";
+  return "first apply";
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }
 
 /** Where FRR's daemons keep their pid files and vty sockets (the pathspace is a subdirectory). */

@@ -4,7 +4,7 @@
 
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic, renameAtomic } from "./atomic-write.js";
-import { computeNetworkDelta } from "./config-delta.js";
+import { computeNetworkDelta, computeWithdrawal, withdrawnPrefixes } from "./config-delta.js";
 import {
   FrrCommandError,
   isEmptyDiff,
@@ -93,6 +93,29 @@ export class ConfigApplier {
     }
     await this.reloadFull(text);
     return { kind: "reloaded" };
+  }
+
+  /**
+   * A drain before this process applied anything: FRR may still run service prefixes an earlier
+   * run left (crash, SIGKILL, a signal during start-up). Sends `no network` for every network
+   * line the drained render lacks in one batch (never frr-reload.py line by line), then leaves
+   * the drained render on disk. Returns the prefixes withdrawn.
+   */
+  async withdrawFromRunning(drained: string): Promise<string[]> {
+    const commands = computeWithdrawal(await this.frr.runningConfig(), drained);
+    if (commands === undefined) {
+      await this.reloadFull(drained);
+      return [];
+    }
+    if (commands.length > 0)
+      await this.timed("delta", () => this.frr.applyCommands(commands, this.frr.batchFilePath()));
+    await this.leaveForNextStart(drained);
+    return withdrawnPrefixes(commands);
+  }
+
+  /** FRR does not answer: the file is what its daemons read when they start. */
+  async leaveForNextStart(text: string): Promise<void> {
+    await writeFileAtomic(this.configFile, text, KEEP_OWNER);
   }
 
   private async tryDelta(text: string, delta: readonly string[]): Promise<boolean> {

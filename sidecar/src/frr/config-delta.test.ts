@@ -1,7 +1,7 @@
 // Which config changes may bypass frr-reload.py: only `network` lines inside router bgp / AF.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { computeNetworkDelta } from "./config-delta.js";
+import { computeNetworkDelta, computeWithdrawal } from "./config-delta.js";
 
 const conf = (v4: string[], v6: string[] = [], extra = "") => `frr defaults datacenter
 hostname n1
@@ -109,4 +109,51 @@ void test("a chain of passes (each new render is the next old one) gives the sam
     "exit",
   ]);
   assert.deepEqual(computeNetworkDelta(texts[1]!, texts[1]!), []);
+});
+
+// FRR's own rendering of its running config (indentation, `exit` lines) as the drain reads it.
+const running = `frr version 8.4.4
+frr defaults datacenter
+hostname n1
+!
+router bgp 64512
+ neighbor 192.0.2.1 remote-as external
+ !
+ address-family ipv4 unicast
+  network 10.0.0.1/32
+  network 10.0.0.2/32 route-map FRRADV-A-1
+  network 192.0.2.99/32
+ exit-address-family
+ !
+ address-family ipv6 unicast
+  network fd00::1/128
+ exit-address-family
+exit
+!
+`;
+
+test("withdrawal from a running config: every network the drained render lacks, route-maps dropped", () => {
+  // The drained render keeps a network the templates hold themselves (not a service).
+  const drained = conf(["192.0.2.99/32"]);
+  assert.deepEqual(computeWithdrawal(running, drained), [
+    "router bgp 64512",
+    " address-family ipv4 unicast",
+    "  no network 10.0.0.1/32",
+    "  no network 10.0.0.2/32",
+    " exit-address-family",
+    "exit",
+    "router bgp 64512",
+    " address-family ipv6 unicast",
+    "  no network fd00::1/128",
+    " exit-address-family",
+    "exit",
+  ]);
+});
+
+test("withdrawal: nothing to do when FRR runs no service network", () => {
+  assert.deepEqual(computeWithdrawal(conf([]), conf([])), []);
+});
+
+test("withdrawal: a network line outside router bgp makes the running config unreadable this way", () => {
+  assert.equal(computeWithdrawal(`router rip\n network 10.0.0.0/8\nexit\n`, conf([])), undefined);
 });

@@ -23,6 +23,31 @@ export function computeNetworkDelta(oldConf: string, newConf: string): string[] 
   return toCommands(removed, added);
 }
 
+/**
+ * `no network` commands for every network statement FRR runs (`show running-config`) that the
+ * drained render lacks: how a drain withdraws what an earlier run of the sidecar left in FRR
+ * without frr-reload.py, which would spawn one vtysh per removed line. Only network lines are
+ * touched; undefined when the running config cannot be read that way.
+ */
+export function computeWithdrawal(runningConf: string, drainedConf: string): string[] | undefined {
+  const running = splitConf(runningConf);
+  const drained = splitCached(drainedConf);
+  if (running === undefined || drained === undefined) return undefined;
+  const kept = new Set([...drained.networks.values()].map(prefixPlace));
+  const removed = [...running.networks.values()].filter((p) => !kept.has(prefixPlace(p)));
+  return removed.length === 0 ? [] : toCommands(removed, []);
+}
+
+/** The prefixes a batch of delta commands withdraws (its `no network` lines). */
+export function withdrawnPrefixes(commands: readonly string[]): string[] {
+  return commands.flatMap((c) => /^\s*no network (\S+)/.exec(c)?.[1] ?? []);
+}
+
+/** A network statement's place and prefix, without its route-map. */
+function prefixPlace(p: Placed): string {
+  return `${p.router}\u0000${p.af}\u0000${p.line.replace(/ route-map \S+$/, "")}`;
+}
+
 /** `other`: the lines outside `network` statements, in order, joined. */
 type Split = { other: string; networks: Map<string, Placed> } | undefined;
 

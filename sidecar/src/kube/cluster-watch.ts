@@ -37,6 +37,12 @@ export interface ClusterWatchOptions {
   readonly log: WatchLog;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /**
+   * A list that has not answered by then counts as failed (the informer restarts with backoff).
+   * client-node sets no timeout of its own: an API server that accepts the connection and never
+   * answers would leave the informer waiting for ever, never synced and never retried.
+   */
+  readonly listTimeoutMs?: number;
 }
 
 /** Loads in-cluster config inside a pod, KUBECONFIG (or ~/.kube/config) elsewhere. */
@@ -70,7 +76,9 @@ export class ClusterWatch {
     const discovery = kc.makeApiClient(DiscoveryV1Api);
     const watch = new Watch(kc);
     const nodeSelector = `metadata.name=${opts.nodeName}`;
-    const list = <T>(p: Promise<T>) => p as unknown as Promise<KubernetesListObject<KubernetesObject>>;
+    const timeoutMs = opts.listTimeoutMs ?? 60_000;
+    const list = <T>(p: Promise<T>) =>
+      withTimeout(p, timeoutMs, "list") as unknown as Promise<KubernetesListObject<KubernetesObject>>;
     this.watched = [
       this.entry(
         "services",
@@ -221,4 +229,16 @@ export class ClusterWatch {
 
 function describe(o: KubernetesObject): string {
   return `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? "?"}`;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} did not answer within ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([p, late]).finally(() => {
+    clearTimeout(timer);
+  });
 }

@@ -223,3 +223,30 @@ timings: { withdrawGraceMs: 0, batchWindowMs: 10000 }
   );
   await reconciler.stop();
 });
+
+void test("stop() during a pass: the pass ends after its current step (the drain starts from there)", async () => {
+  const reports: ReconcileReport[] = [];
+  const { store, rec, reconciler } = setup(await config(), true, (r) => reports.push(r));
+  addService(store, "a", "10.96.0.10");
+  let release: () => void = () => undefined;
+  const inFlight = new Promise<void>((started) => {
+    rec.sync = (desired, phase) => {
+      rec.calls.push(`${phase} [${[...desired].sort().join(",")}]`);
+      started();
+      // The address batch is in flight when the signal comes.
+      return new Promise<void>((r) => {
+        release = r;
+      });
+    };
+  });
+  reconciler.schedule(0);
+  await inFlight;
+  const stopped = reconciler.stop();
+  release();
+  await stopped;
+  assert.deepEqual(
+    reports.map((r) => r.outcome),
+    ["stopped"],
+  );
+  assert.deepEqual(rec.calls, ["add [10.96.0.10]"], "no FRR step after the signal");
+});

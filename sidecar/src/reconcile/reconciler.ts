@@ -28,7 +28,8 @@ export interface AddressSync {
 }
 
 export interface ReconcileReport {
-  readonly outcome: "unchanged" | "applied" | "failed" | "waiting";
+  /** "stopped": the drain began; the pass ended after the step in flight. */
+  readonly outcome: "unchanged" | "applied" | "failed" | "waiting" | "stopped";
   /** Set when FRR was touched. */
   readonly frr?: ApplyOutcome["kind"];
   readonly error?: string;
@@ -77,6 +78,8 @@ export class Reconciler {
   /** When the last pass ended (Date.now()); the batching window counts from there. */
   private lastPassEnd = Number.NEGATIVE_INFINITY;
   private stopped = false;
+  /** Set while stop() waits: the pass in flight returns after its current step. */
+  private cutShort = false;
   /** Network mode: address → when FRR was told to stop announcing it (address removal waits). */
   private readonly withdrawnAt = new Map<string, number>();
   private lastDesired = new Set<string>();
@@ -142,11 +145,24 @@ export class Reconciler {
     this.requestFullApply();
   }
 
-  /** Stops scheduling and waits for a reconcile in flight. */
+  /**
+   * Stops scheduling and waits for a reconcile in flight, which ends after its current step (one
+   * ip batch, one FRR apply): the drain then starts from a known state within one step's time.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    this.cutShort = true;
+    try {
+      await this.running;
+    } finally {
+      this.cutShort = false;
+    }
+  }
+
+  /** A method, not a field read: stop() flips it while a pass awaits (no narrowing across awaits). */
+  private isStopped(): boolean {
+    return this.cutShort;
   }
 
   /** Something besides a changed render asks for a pass (full apply, addresses, a retry). */
@@ -212,6 +228,7 @@ export class Reconciler {
     } catch (err) {
       return this.fail(done, "addresses", err);
     }
+    if (this.isStopped()) return done({ outcome: "stopped" });
     try {
       frr = await this.applyFrr(state, text, full);
     } catch (err) {
@@ -221,6 +238,7 @@ export class Reconciler {
         await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later).catch(() => undefined);
       return this.fail(done, "frr", err);
     }
+    if (this.isStopped()) return done({ outcome: "stopped", frr: frr.kind });
     try {
       if (connected) await this.deps.addresses.sync(desired, "add", later);
       else await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
@@ -250,7 +268,8 @@ export class Reconciler {
       const running = await this.deps.runningNetworks();
       const kept = { ...state, prefixes: state.prefixes.filter((p) => running.has(p.prefix)) };
       if (kept.prefixes.length < state.prefixes.length) {
-        await this.deps.applier.apply(this.render(kept), true);
+        const reloaded = await this.deps.applier.apply(this.render(kept), true);
+        if (this.isStopped()) return reloaded;
         return this.deps.applier.apply(text, false);
       }
     }
