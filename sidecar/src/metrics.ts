@@ -54,6 +54,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly notAdvertised = new Gauge({
+    name: "frr_advertiser_prefixes_not_advertised",
+    help: "Prefixes the advertiser announces that bgpd has not sent some established peer for longer than timings.announcementStuckMs",
+    registers: [this.registry],
+  });
+  readonly announcementRepairs = new Counter({
+    name: "frr_advertiser_announcement_repairs_total",
+    help: "Repairs of prefixes bgpd did not send: reannounce (statement withdrawn and re-added), full_apply (frr-reload.py)",
+    labelNames: ["action"] as const,
+    registers: [this.registry],
+  });
   readonly reloadDuration = new Histogram({
     name: "frr_advertiser_reload_duration_seconds",
     help: "Duration of changes sent to FRR, by method (delta, reload, rollback)",

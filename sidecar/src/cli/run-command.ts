@@ -18,6 +18,7 @@ import { combineEvaluations } from "../model/desired-state.js";
 import { createAddressSync } from "../netif/address-sync.js";
 import { ClusterStore } from "../reconcile/cluster-store.js";
 import { Reconciler } from "../reconcile/reconciler.js";
+import { AnnouncementCheck, type CheckReport } from "../reconcile/announcement-check.js";
 import { drainNode } from "../reconcile/drain.js";
 import { toTemplateContext } from "../render/context.js";
 import { renderFrrConf, type CompiledTemplates } from "../render/renderer.js";
@@ -115,13 +116,14 @@ class Sidecar {
     await templates.load();
     const addresses = createAddressSync(this.runner, config, log.child({ component: "netif" }));
     const kc = loadKubeConfig();
+    const recorder = new EventRecorder(apiEventPoster(kc), {
+      nodeName: config.nodeName,
+      onDropped: (why) => {
+        this.metrics.events.inc({ result: why });
+      },
+    });
     const events = new ServiceEventReporter(
-      new EventRecorder(apiEventPoster(kc), {
-        nodeName: config.nodeName,
-        onDropped: (why) => {
-          this.metrics.events.inc({ result: why });
-        },
-      }),
+      recorder,
       config.nodeName,
       () => {
         this.metrics.events.inc({ result: "posted" });
@@ -142,10 +144,14 @@ class Sidecar {
         events.observe(r);
         if (r.outcome === "failed")
           log.error({ stage: r.stage, err: r.error }, "reconcile failed; last good config stays in force");
-        else if (r.outcome === "applied")
+        else if (r.outcome === "applied") {
           log.info({ frr: r.frr, prefixes: r.state?.prefixes.length, ms: r.durationMs }, "applied");
+          // Not at once: bgpd needs a moment to send, and under churn this bounds the reads.
+          announcements.checkSoon(config.timings.announcementStuckMs);
+        }
       },
     });
+    const announcements = this.announcementCheck(reconciler, recorder);
     templates.onChange(() => {
       reconciler.templatesChanged();
     });
@@ -182,6 +188,7 @@ class Sidecar {
           ...(watch.synced ? [] : ["informers not synced"]),
           ...(liveness.isUp ? [] : ["FRR not answering"]),
           ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
+          ...notAdvertisedReason(announcements.unrepaired),
         ],
       },
       this.metrics.registry,
@@ -204,7 +211,13 @@ class Sidecar {
     }, config.timings.resyncIntervalSeconds * 1000);
     const drift = this.startDriftCheck(reconciler);
     const sessions = this.startSessionPoll();
+    const readback =
+      config.timings.announcementCheckSeconds > 0
+        ? setInterval(() => void announcements.check(), config.timings.announcementCheckSeconds * 1000)
+        : undefined;
     const signal = await this.stop.requested;
+    clearInterval(readback);
+    announcements.stop();
     log.info({ signal, stage: stageOf(liveness, watch, this.applier) }, "shutting down: draining");
     clearInterval(resync);
     clearInterval(sessions);
@@ -212,6 +225,55 @@ class Sidecar {
     const exitCode = await this.shutdown(watch, reconciler, liveness, templates, addresses);
     server.close();
     return exitCode;
+  }
+
+  /** The read-back (see AnnouncementCheck): what bgpd sends each peer vs what was applied. */
+  private announcementCheck(reconciler: Reconciler, recorder: EventRecorder): AnnouncementCheck {
+    const { config, log } = this;
+    return new AnnouncementCheck({
+      wanted: () => (reconciler.healthy ? reconciler.desiredState?.prefixes : undefined),
+      sessions: async () => parseBgpSummary(await this.frr.bgpSummary()),
+      advertised: (peer, family) => this.frr.advertisedRoutes(peer, family),
+      reannounce: async (prefixes) => {
+        await this.applier.reannounce(prefixes);
+      },
+      fullApply: () => {
+        reconciler.requestFullApply();
+        // A refresh of what every peer was sent, whatever the reload changes.
+        this.frr.softClearOut().catch((err: unknown) => {
+          log.warn({ err: String(err) }, "clear bgp soft out failed");
+        });
+      },
+      stuckAfterMs: config.timings.announcementStuckMs,
+      onError: (err) => {
+        log.debug({ err: String(err) }, "announcement check skipped");
+      },
+      report: (r) => {
+        this.metrics.notAdvertised.set(r.stuck.length);
+        if (r.repairs.reannounce > 0)
+          this.metrics.announcementRepairs.inc({ action: "reannounce" }, r.repairs.reannounce);
+        if (r.repairs.fullApply > 0) this.metrics.announcementRepairs.inc({ action: "full_apply" });
+        if (r.stuck.length === 0 && r.recovered.length === 0) return;
+        const fields = {
+          stuck: r.stuck.slice(0, 20),
+          count: r.stuck.length,
+          repairs: r.repairs,
+          recovered: r.recovered.length,
+        };
+        if (r.stuck.length > 0)
+          log.warn(fields, "prefixes wanted but not advertised to every established peer");
+        else log.info(fields, "prefixes advertised again after repair");
+        if (r.stuck.length > 0)
+          recorder.record({
+            kind: "Node",
+            service: config.nodeName,
+            uid: config.nodeName,
+            type: "Warning",
+            reason: r.unrepaired.length > 0 ? "PrefixesNotAdvertised" : "PrefixesReannounced",
+            message: notAdvertisedMessage(r),
+          });
+      },
+    });
   }
 
   private trialRender(t: CompiledTemplates): void {
@@ -311,6 +373,23 @@ class Sidecar {
     this.log.info({ withdrawn: report.withdrawn, frrAnswered: frrAnswers }, "drained; exiting");
     return 0;
   }
+}
+
+function notAdvertisedReason(unrepaired: readonly string[]): string[] {
+  if (unrepaired.length === 0) return [];
+  const shown = unrepaired.slice(0, 5).join(", ");
+  return [`${unrepaired.length} prefix(es) not advertised to every established peer after repair: ${shown}`];
+}
+
+function notAdvertisedMessage(r: CheckReport): string {
+  const shown = r.stuck.slice(0, 10).join(", ") + (r.stuck.length > 10 ? ", …" : "");
+  const done =
+    r.unrepaired.length > 0
+      ? `still missing after re-announcing and a full reload (${r.unrepaired.length})`
+      : r.repairs.fullApply > 0
+        ? "re-applying the full config"
+        : "re-announcing them";
+  return `bgpd does not send ${r.stuck.length} wanted prefix(es) to every established peer: ${shown}; ${done}`;
 }
 
 /** For the shutdown log: how far start-up had come when the signal arrived. */

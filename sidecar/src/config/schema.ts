@@ -168,6 +168,13 @@ export const configSchema = z.strictObject({
       frrPollIntervalMs: z.number().int().min(50).max(60000).default(500),
       /** How often BGP session state and prefixes sent are read from FRR for /metrics. */
       sessionPollSeconds: z.number().min(1).max(3600).default(10),
+      /**
+       * Read-back: how often what bgpd sends each established peer is compared with what should
+       * be announced (also shortly after every apply); 0 = never.
+       */
+      announcementCheckSeconds: z.number().min(0).max(3600).default(10),
+      /** A prefix missing at a peer for this long is repaired (announcements take ≈ 0.1 s). */
+      announcementStuckMs: z.number().int().min(500).max(600000).default(3000),
     })
     .default({
       batchWindowMs: 50,
@@ -178,6 +185,8 @@ export const configSchema = z.strictObject({
       withdrawGraceMs: 1000,
       frrPollIntervalMs: 500,
       sessionPollSeconds: 10,
+      announcementCheckSeconds: 10,
+      announcementStuckMs: 3000,
     }),
   server: z
     .strictObject({

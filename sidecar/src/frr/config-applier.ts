@@ -4,7 +4,12 @@
 
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic, renameAtomic } from "./atomic-write.js";
-import { computeNetworkDelta, computeWithdrawal, withdrawnPrefixes } from "./config-delta.js";
+import {
+  computeNetworkDelta,
+  computeWithdrawal,
+  reannounceCommands,
+  withdrawnPrefixes,
+} from "./config-delta.js";
 import {
   FrrCommandError,
   isEmptyDiff,
@@ -111,6 +116,17 @@ export class ConfigApplier {
       await this.timed("delta", () => this.frr.applyCommands(commands, this.frr.batchFilePath()));
     await this.leaveForNextStart(drained);
     return withdrawnPrefixes(commands);
+  }
+
+  /** Withdraws and re-adds these prefixes' network statements (read-back repair). */
+  async reannounce(prefixes: ReadonlySet<string>): Promise<number> {
+    if (this.applied === undefined) return 0;
+    const { withdraw, add } = reannounceCommands(this.applied, prefixes);
+    const batch = this.frr.batchFilePath();
+    // A statement someone already removed makes its `no network` fail: expected, not an error.
+    for (const w of withdraw) await this.frr.applyCommands(w, batch).catch(() => undefined);
+    if (add.length > 0) await this.timed("delta", () => this.frr.applyCommands(add, batch));
+    return withdraw.length;
   }
 
   /** FRR does not answer: the file is what its daemons read when they start. */

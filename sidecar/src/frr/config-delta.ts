@@ -38,6 +38,28 @@ export function computeWithdrawal(runningConf: string, drainedConf: string): str
   return removed.length === 0 ? [] : toCommands(removed, []);
 }
 
+/**
+ * Withdraw-and-re-add commands for the given prefixes' network statements in `appliedConf`: the
+ * read-back's first repair of a prefix bgpd should announce but does not (bgpd re-evaluates the
+ * statement from scratch). One withdrawal batch per prefix — bgpd rejects `no network` for a
+ * statement it no longer has, which must not stop the others — then one batch re-adding them all.
+ * Prefixes without a statement are skipped.
+ */
+export function reannounceCommands(
+  appliedConf: string,
+  prefixes: ReadonlySet<string>,
+): { readonly withdraw: string[][]; readonly add: string[] } {
+  const split = splitCached(appliedConf);
+  const placed =
+    split === undefined
+      ? []
+      : [...split.networks.values()].filter((p) => prefixes.has(p.line.split(" ")[1] ?? ""));
+  return {
+    withdraw: placed.map((p) => toCommands([p], [])),
+    add: placed.length === 0 ? [] : toCommands([], placed),
+  };
+}
+
 /** The prefixes a batch of delta commands withdraws (its `no network` lines). */
 export function withdrawnPrefixes(commands: readonly string[]): string[] {
   return commands.flatMap((c) => /^\s*no network (\S+)/.exec(c)?.[1] ?? []);

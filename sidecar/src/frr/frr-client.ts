@@ -3,6 +3,7 @@
 
 import { join } from "node:path";
 import type { Runner, RunResult } from "../exec.js";
+import { advertisedRoutesCommand, parseAdvertisedRoutes } from "./advertised-routes.js";
 import { VtyClient } from "./vty-client.js";
 
 export interface FrrClientOptions {
@@ -80,6 +81,15 @@ export class FrrClient {
     const r = await this.run([...this.vtysh(), "-c", "show bgp summary json"], { timeoutMs: 5000 });
     if (r.exitCode !== 0) throw new FrrCommandError("vtysh show bgp summary json", r);
     return JSON.parse(r.stdout) as unknown;
+  }
+
+  /** The prefixes bgpd sends `peer` in `family` (over the kept-open bgpd connection when there is one). */
+  async advertisedRoutes(peer: string, family: "ipv4" | "ipv6"): Promise<Set<string>> {
+    const cmd = advertisedRoutesCommand(family, peer);
+    if (this.bgpd !== undefined) return parseAdvertisedRoutes(JSON.parse(await this.bgpd.command(cmd)));
+    const r = await this.run([...this.vtysh(), "-c", cmd], { timeoutMs: 15000 });
+    if (r.exitCode !== 0) throw new FrrCommandError(`vtysh ${cmd}`, r);
+    return parseAdvertisedRoutes(JSON.parse(r.stdout));
   }
 
   /** frr-reload.py --test: the lines it would change; throws when FRR's grammar rejects the file. */

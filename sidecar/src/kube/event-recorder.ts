@@ -5,7 +5,10 @@
 import { CoreV1Api, type CoreV1Event, type KubeConfig } from "@kubernetes/client-node";
 
 export interface EventToRecord {
+  /** "namespace/name" of the Service, or the Node's name when `kind` is "Node". */
   readonly service: string;
+  /** The involved object; default Service. Node Events are about this node's own BGP state. */
+  readonly kind?: "Service" | "Node";
   /** The Service's metadata.uid: `kubectl describe svc` selects Events by involvedObject.uid. */
   readonly uid?: string | undefined;
   readonly type: "Normal" | "Warning";
@@ -80,7 +83,9 @@ export class EventRecorder {
     }
     this.recent.set(dedupeKey, now);
     this.prune(now);
-    const [namespace = "default", name = ""] = e.service.split("/");
+    // Node Events go to "default", as the kubelet's own do (a Node has no namespace).
+    const [namespace = "default", name = ""] =
+      e.kind === "Node" ? ["default", e.service] : e.service.split("/");
     this.post(namespace, this.toEvent(namespace, name, e, now)).catch(() => this.o.onDropped?.("error"));
     return true;
   }
@@ -91,8 +96,8 @@ export class EventRecorder {
       metadata: { generateName: `${name}.`, namespace },
       involvedObject: {
         apiVersion: "v1",
-        kind: "Service",
-        namespace,
+        kind: e.kind ?? "Service",
+        ...(e.kind === "Node" ? {} : { namespace }),
         name,
         ...(e.uid === undefined ? {} : { uid: e.uid }),
       },

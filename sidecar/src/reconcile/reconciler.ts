@@ -232,10 +232,9 @@ export class Reconciler {
     try {
       frr = await this.applyFrr(state, text, full);
     } catch (err) {
-      // Still remove what is no longer wanted: with import-check, a missing address also
-      // withdraws the route, which is what the failed apply was trying to do.
-      if (!connected)
-        await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later).catch(() => undefined);
+      // Addresses stay: FRR keeps announcing its last good config, and without bgpd's import
+      // check (ADR 0008) only the address on the interface stands between that and a black hole.
+      // They go once a retry has withdrawn the routes.
       return this.fail(done, "frr", err);
     }
     if (this.isStopped()) return done({ outcome: "stopped", frr: frr.kind });

@@ -1,0 +1,93 @@
+// The read-back's repair ladder with fake FRR reads and a fake clock.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { SessionStatus } from "../frr/bgp-status.js";
+import { AnnouncementCheck, type CheckReport } from "./announcement-check.js";
+
+function setup(wanted = ["10.96.0.10/32", "10.96.0.11/32", "fd00:96::1/128"]) {
+  let t = 0;
+  const sent = new Map<string, Set<string>>([
+    ["ipv4", new Set(["10.96.0.10/32"])],
+    ["ipv6", new Set(["fd00:96::1/128"])],
+  ]);
+  const actions: string[] = [];
+  const reports: CheckReport[] = [];
+  const sessions: SessionStatus[] = [
+    { peer: "192.0.2.1", family: "ipv4", established: true, prefixesSent: 1 },
+    { peer: "192.0.2.1", family: "ipv6", established: true, prefixesSent: 1 },
+    { peer: "192.0.2.9", family: "ipv4", established: false, prefixesSent: 0 },
+  ];
+  const check = new AnnouncementCheck({
+    wanted: () => wanted.map((prefix) => ({ prefix, family: prefix.includes(":") ? "ipv6" : "ipv4" })),
+    sessions: () => Promise.resolve(sessions),
+    advertised: (peer, family) => {
+      assert.equal(peer, "192.0.2.1", "only established peers are read");
+      return Promise.resolve(sent.get(family) ?? new Set());
+    },
+    reannounce: (p) => {
+      actions.push(`reannounce ${[...p].join(",")}`);
+      return Promise.resolve();
+    },
+    fullApply: () => actions.push("full apply"),
+    report: (r) => reports.push(r),
+    stuckAfterMs: 3000,
+    now: () => t,
+  });
+  return { check, sent, actions, reports, tick: (ms: number) => (t += ms) };
+}
+
+test("a prefix missing at a peer: re-announced once stuck, then a full apply, then reported unrepaired", async () => {
+  const { check, actions, reports, tick } = setup();
+  try {
+    await check.check();
+    assert.deepEqual(actions, [], "missing for less than stuckAfterMs: no repair yet");
+    tick(3000);
+    await check.check();
+    assert.deepEqual(actions, ["reannounce 10.96.0.11/32"]);
+    assert.deepEqual(reports.at(-1)?.stuck, ["10.96.0.11/32"]);
+    tick(1000);
+    await check.check();
+    assert.equal(actions.length, 1, "the next step waits stuckAfterMs after the last");
+    tick(2000);
+    await check.check();
+    assert.deepEqual(actions, ["reannounce 10.96.0.11/32", "full apply"]);
+    assert.deepEqual(reports.at(-1)?.unrepaired, []);
+    tick(3000);
+    await check.check();
+    assert.deepEqual(reports.at(-1)?.unrepaired, ["10.96.0.11/32"]);
+    assert.deepEqual(check.unrepaired, ["10.96.0.11/32"]);
+    assert.equal(actions.length, 2, "no third repair");
+  } finally {
+    check.stop();
+  }
+});
+
+test("a repaired prefix is reported recovered and forgotten", async () => {
+  const { check, sent, reports, tick } = setup();
+  try {
+    await check.check();
+    tick(3000);
+    await check.check();
+    sent.get("ipv4")?.add("10.96.0.11/32");
+    tick(100);
+    await check.check();
+    assert.deepEqual(reports.at(-1)?.recovered, ["10.96.0.11/32"]);
+    assert.deepEqual(reports.at(-1)?.stuck, []);
+    assert.deepEqual(check.unrepaired, []);
+  } finally {
+    check.stop();
+  }
+});
+
+test("nothing applied yet: no read at all", async () => {
+  const check = new AnnouncementCheck({
+    wanted: () => undefined,
+    sessions: () => Promise.reject(new Error("must not be read")),
+    advertised: () => Promise.reject(new Error("must not be read")),
+    reannounce: () => Promise.resolve(),
+    fullApply: () => undefined,
+    report: () => undefined,
+    stuckAfterMs: 3000,
+  });
+  assert.equal(await check.check(), undefined);
+});

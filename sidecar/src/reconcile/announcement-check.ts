@@ -1,0 +1,161 @@
+// The read-back: compares what the model wants announced with what bgpd actually sends each
+// established peer, and repairs a prefix that stays missing: re-announce it, then a full apply,
+// then report it as unrepaired. It never decides what to announce; it only checks FRR did.
+
+import type { SessionStatus } from "../frr/bgp-status.js";
+import type { IpFamily } from "../model/snapshot.js";
+
+export interface WantedPrefix {
+  readonly prefix: string;
+  readonly family: IpFamily;
+}
+
+export interface AnnouncementCheckDeps {
+  /** What the last successful apply announced (undefined: nothing applied yet). */
+  readonly wanted: () => readonly WantedPrefix[] | undefined;
+  readonly sessions: () => Promise<readonly SessionStatus[]>;
+  readonly advertised: (peer: string, family: IpFamily) => Promise<ReadonlySet<string>>;
+  /** First repair: withdraw and re-add these prefixes' statements. */
+  readonly reannounce: (prefixes: ReadonlySet<string>) => Promise<void>;
+  /** Second repair: the whole config through frr-reload.py, then a soft refresh of the peers. */
+  readonly fullApply: () => void;
+  readonly report: (r: CheckReport) => void;
+  /** Missing for this long counts as stuck (announcements take ≈ 0.1 s; a few seconds is wrong). */
+  readonly stuckAfterMs: number;
+  readonly onError?: (err: unknown) => void;
+  readonly now?: () => number;
+}
+
+export interface CheckReport {
+  /** Prefixes missing at some established peer for at least stuckAfterMs, sorted. */
+  readonly stuck: readonly string[];
+  /** Stuck after both repairs: left to the operator (metric, /readyz, Event). */
+  readonly unrepaired: readonly string[];
+  readonly repairs: { readonly reannounce: number; readonly fullApply: number };
+  /** Prefixes that were stuck before and are advertised now. */
+  readonly recovered: readonly string[];
+}
+
+interface Missing {
+  since: number;
+  /** Repairs tried so far: 0 none, 1 re-announced, 2 full apply. */
+  attempts: number;
+  /** When the last repair was made: the next one waits another stuckAfterMs. */
+  repairedAt: number;
+}
+
+export class AnnouncementCheck {
+  private readonly missing = new Map<string, Missing>();
+  private running = false;
+  private followUp: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: AnnouncementCheckDeps) {}
+
+  /** Prefixes currently past every repair. */
+  get unrepaired(): string[] {
+    return [...this.missing].filter(([, m]) => m.attempts >= 2 && this.age(m) >= 0).map(([p]) => p);
+  }
+
+  /** Runs one check now (skipped if one is running); schedules a follow-up while something is missing. */
+  async check(): Promise<CheckReport | undefined> {
+    if (this.running) return undefined;
+    this.running = true;
+    try {
+      return await this.checkOnce();
+    } catch (err) {
+      // FRR busy or restarting: the next periodic check tries again.
+      this.deps.onError?.(err);
+      return undefined;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** A check in `delayMs` (after an apply), unless one is already due sooner. */
+  checkSoon(delayMs: number): void {
+    if (this.followUp !== undefined) return;
+    this.followUp = setTimeout(() => {
+      this.followUp = undefined;
+      void this.check();
+    }, delayMs);
+    this.followUp.unref();
+  }
+
+  stop(): void {
+    if (this.followUp) clearTimeout(this.followUp);
+    this.followUp = undefined;
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  /** ms past the point where the next step is due (negative: not yet). */
+  private age(m: Missing): number {
+    return this.now() - (m.attempts === 0 ? m.since : m.repairedAt) - this.deps.stuckAfterMs;
+  }
+
+  private async checkOnce(): Promise<CheckReport | undefined> {
+    const wanted = this.deps.wanted();
+    if (wanted === undefined) {
+      // Nothing applied (start, FRR restarting): what was missing before says nothing now.
+      this.missing.clear();
+      return undefined;
+    }
+    const notSent = await this.notAdvertised(wanted);
+    const recovered: string[] = [];
+    for (const [p, m] of this.missing)
+      if (!notSent.has(p)) {
+        this.missing.delete(p);
+        if (m.attempts > 0) recovered.push(p);
+      }
+    const now = this.now();
+    for (const p of notSent)
+      if (!this.missing.has(p)) this.missing.set(p, { since: now, attempts: 0, repairedAt: 0 });
+    const due = [...this.missing].filter(([, m]) => this.age(m) >= 0);
+    const toReannounce = new Set(due.filter(([, m]) => m.attempts === 0).map(([p]) => p));
+    const toReload = due.filter(([, m]) => m.attempts === 1);
+    if (toReannounce.size > 0) await this.deps.reannounce(toReannounce);
+    if (toReload.length > 0) this.deps.fullApply();
+    for (const [, m] of due)
+      if (m.attempts < 2) {
+        m.attempts++;
+        m.repairedAt = now;
+      }
+    const report: CheckReport = {
+      stuck: due.map(([p]) => p).sort(),
+      unrepaired: this.unrepaired.sort(),
+      repairs: { reannounce: toReannounce.size, fullApply: toReload.length > 0 ? 1 : 0 },
+      recovered: recovered.sort(),
+    };
+    this.deps.report(report);
+    this.scheduleFollowUp();
+    return report;
+  }
+
+  /** While anything is missing and not yet past every repair, look again when the next step is due. */
+  private scheduleFollowUp(): void {
+    if (this.followUp !== undefined) return;
+    const pending = [...this.missing.values()].filter((m) => m.attempts < 2 || this.age(m) < 0);
+    if (pending.length === 0) return;
+    const wait = Math.max(100, Math.min(...pending.map((m) => -this.age(m))) + 50);
+    this.followUp = setTimeout(() => {
+      this.followUp = undefined;
+      void this.check();
+    }, wait);
+    this.followUp.unref();
+  }
+
+  /** Wanted prefixes some established peer of their family is not sent. */
+  private async notAdvertised(wanted: readonly WantedPrefix[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    const sessions = (await this.deps.sessions()).filter((s) => s.established);
+    for (const s of sessions) {
+      const ofFamily = wanted.filter((w) => w.family === s.family);
+      if (ofFamily.length === 0) continue;
+      const sent = await this.deps.advertised(s.peer, s.family);
+      for (const w of ofFamily) if (!sent.has(w.prefix)) out.add(w.prefix);
+    }
+    return out;
+  }
+}
