@@ -1,26 +1,58 @@
-# frr-advertiser sidecar image. Why it is built this way: docs/adr/0007-container-image.md.
+# frr-advertiser image: FRR (daemons, vtysh, frr-reload.py) from Debian 13's packages plus the
+# sidecar on Node 24. One image runs both containers of the pod. Why: docs/adr/0007-container-image.md.
 #
-#   docker build -t frr-advertiser .                                  # FRR version: the default below
-#   docker build --build-arg FRR_VERSION=<tag of the FRR container> -t frr-advertiser .
+#   npm run image                       # builds with docker or podman; makes the base from Debian's
+#                                       # packages when it cannot be pulled (image/build.sh)
+#   docker build -t frr-advertiser .    # plain build where Docker Hub is reachable
 #
-# The runtime stage IS the FRR image the daemons run from (quay.io/frrouting/frr, Alpine/musl), so
-# vtysh, frr-reload.py, python3, iproute2, tini and the frr/frrvty users and group ids are exactly
-# the daemons' own. Node 24 is transplanted into it with its own musl loader and C++ runtime.
-# FRR_VERSION is the one place the FRR version is set; it must equal the chart's frr.image.tag.
+# DEBIAN_DIGEST pins the base ("@sha256:…"); empty builds from the tag (and from a base imported
+# locally by image/build.sh, which has no registry digest).
 
-ARG NODE_VERSION=24
-ARG FRR_VERSION=8.4.4
-ARG FRR_IMAGE=quay.io/frrouting/frr
+ARG DEBIAN_IMAGE=docker.io/library/debian
+ARG DEBIAN_TAG=trixie-slim
+ARG DEBIAN_DIGEST=""
+# The npm registry's prebuilt Node (package node-linux-<arch>, the official nodejs.org build).
+ARG NODE_VERSION=24.21.0
+ARG NPM_VERSION=11.19.1
+# The FRR release Debian 13 ships; the build fails if vtysh reports another one.
+ARG FRR_VERSION=10.3
 
 # ---- build: compile the TypeScript, keep production dependencies only ----------------------------
-FROM node:${NODE_VERSION}-bookworm-slim AS build
+FROM ${DEBIAN_IMAGE}:${DEBIAN_TAG}${DEBIAN_DIGEST} AS build
+ARG NODE_VERSION
+ARG NPM_VERSION
+ARG TARGETARCH
+SHELL ["/bin/bash", "-eo", "pipefail", "-c"]
+ENV DEBIAN_FRONTEND=noninteractive NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+# Unpinned on purpose: a stable Debian release changes only by its point and security updates.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+# Node and npm straight from the npm registry's tarballs (the registry is reachable where Docker Hub
+# and nodejs.org may not be): node-linux-<arch> is the official build, npm's tarball bundles its
+# dependencies.
+# The optional build secret ca-bundle (image/build.sh passes the host's) lets a build behind a
+# TLS-inspecting egress proxy trust it; without it the image's own CA certificates are used.
+RUN --mount=type=secret,id=ca-bundle \
+    ca=/run/secrets/ca-bundle; [ -s "$ca" ] || ca=/etc/ssl/certs/ca-certificates.crt; \
+    arch="$(case "${TARGETARCH:-amd64}" in arm64) echo arm64 ;; amd64) echo x64 ;; *) echo "unsupported $TARGETARCH" >&2; exit 1 ;; esac)" \
+ && mkdir -p /opt/node /opt/npm \
+ && curl -fsSL --cacert "$ca" "https://registry.npmjs.org/node-linux-${arch}/-/node-linux-${arch}-${NODE_VERSION}.tgz" \
+    | tar -xz -C /opt/node --strip-components=1 \
+ && curl -fsSL --cacert "$ca" "https://registry.npmjs.org/npm/-/npm-${NPM_VERSION}.tgz" \
+    | tar -xz -C /opt/npm --strip-components=1 \
+ && ln -s /opt/npm/bin/npm-cli.js /opt/node/bin/npm \
+ && /opt/node/bin/node --version | grep -Fx "v${NODE_VERSION}"
+ENV PATH="/opt/node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 WORKDIR /src
-ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` (tsc) would run before the sources are here, and the `node`
-# devDependency's installer would download a second Node. No production dependency has an install
+# devDependency's installer would fetch a second Node. No production dependency has an install
 # script (tests/image/dockerfile.test.ts checks the lockfile), so nothing the image needs is skipped.
-RUN npm ci --ignore-scripts
+RUN --mount=type=secret,id=ca-bundle \
+    if [ -s /run/secrets/ca-bundle ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca-bundle; fi; \
+    npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY sidecar/src ./sidecar/src
 # Type declarations and source maps are never loaded at run time (about half of node_modules).
@@ -28,71 +60,54 @@ RUN npm run build \
  && npm prune --omit=dev --ignore-scripts \
  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
-# ---- node-bundle: Node 24 with the exact musl loader and libstdc++ it was built against ---------
-# The FRR image's Alpine is older than the one Node 24 is built on (older musl, older libstdc++), so
-# its system libraries cannot run this node binary. The binary's ELF interpreter and rpath are
-# pointed at /opt/node/lib, so it loads only the libraries copied here and nothing of the FRR
-# image's; vtysh, python3 and ip keep using the system loader (PT_INTERP is per binary, nothing is
-# set in the environment).
-FROM node:${NODE_VERSION}-alpine AS node-bundle
-SHELL ["/bin/ash", "-eo", "pipefail", "-c"]
-# patchelf only edits two ELF header fields in this throwaway stage; the result is verified below.
-# hadolint ignore=DL3018
-RUN apk add --no-cache patchelf \
- && ldso="$(find /lib/ -maxdepth 1 -name 'ld-musl-*.so.1')" \
- && mkdir -p /opt/node/bin /opt/node/lib \
- && cp -L "$ldso" /opt/node/lib/ \
- && "$ldso" --list /usr/local/bin/node \
-    | awk '$2 == "=>" && $3 !~ /ld-musl-/ { print $3 }' \
-    | xargs -r -I{} cp -L {} /opt/node/lib/ \
- && cp /usr/local/bin/node /opt/node/bin/node \
- && patchelf --set-interpreter "/opt/node/lib/${ldso##*/}" --set-rpath /opt/node/lib /opt/node/bin/node \
- && find /opt/node/lib -name '*.so.*' ! -name 'ld-musl-*' -exec patchelf --set-rpath /opt/node/lib {} \; \
- && "/opt/node/lib/${ldso##*/}" --list /opt/node/bin/node \
-    | awk '$2 == "=>" && $3 !~ "^/opt/node/lib/" { print "not from the bundle: " $0; bad = 1 } END { exit bad }' \
- && /opt/node/bin/node --version
-
-# ---- runtime: the FRR image of the daemons + Node + the sidecar ----------------------------------
-FROM ${FRR_IMAGE}:${FRR_VERSION} AS runtime
-ARG FRR_IMAGE
-ARG FRR_VERSION
+# ---- runtime: Debian 13 + FRR + Node + the sidecar ------------------------------------------------
+FROM ${DEBIAN_IMAGE}:${DEBIAN_TAG}${DEBIAN_DIGEST} AS runtime
+ARG DEBIAN_IMAGE
+ARG DEBIAN_TAG
 ARG NODE_VERSION
+ARG FRR_VERSION
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG CREATED=unknown
-SHELL ["/bin/ash", "-eo", "pipefail", "-c"]
+SHELL ["/bin/bash", "-eo", "pipefail", "-c"]
 
 LABEL org.opencontainers.image.title="frr-advertiser" \
-      org.opencontainers.image.description="Announces Kubernetes Service IPs into a BGP fabric through FRR (sidecar of the FRR pod)" \
+      org.opencontainers.image.description="FRR and the frr-advertiser sidecar: announces Kubernetes Service IPs into a BGP fabric" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="${FRR_IMAGE}:${FRR_VERSION}" \
+      org.opencontainers.image.base.name="${DEBIAN_IMAGE}:${DEBIAN_TAG}" \
       io.frr-advertiser.frr-version="${FRR_VERSION}" \
       io.frr-advertiser.node-version="${NODE_VERSION}"
 
-COPY --from=node-bundle /opt/node /opt/node
-# PATH written out in full (not ${PATH}: the base image need not set it). TINI_SUBREAPER: reaping
-# still works when tini is not PID 1 (shareProcessNamespace: true).
-ENV PATH="/opt/node/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+# FRR and its tools from Debian's archive (security fixes arrive with Debian's updates); tini is
+# PID 1 of both containers; iproute2's ip (json, batch) manages the service addresses. Unpinned:
+# FRR_VERSION (checked below) is the pin that matters, the rest follows Debian's security updates.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends frr frr-pythontools python3 iproute2 tini \
+ && rm -rf /var/lib/apt/lists/*
+
+COPY --from=build /opt/node/bin/node /usr/local/bin/node
+# PATH written out in full. TINI_SUBREAPER: reaping still works when tini is not PID 1
+# (shareProcessNamespace: true).
+ENV PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     NODE_ENV=production \
     TINI_SUBREAPER=1
 
-# Fail the build, not the pod, when the base image is not what the sidecar expects: Node runs on
-# the bundled loader, vtysh is the FRR_VERSION asked for, frr-reload.py, python3, iproute2's ip
-# (BusyBox's has no -json/-batch) and tini are where config defaults and ENTRYPOINT look for them.
+# Fail the build, not the pod: Node is the version asked for, vtysh is the FRR_VERSION asked for,
+# frr-reload.py, python3, iproute2 and tini are where the config defaults and ENTRYPOINT look.
 # root joins frrvty (the vty sockets are frr:frrvty 0770; without CAP_DAC_OVERRIDE even root needs
-# the group) and frr (FRR's config directory, shared with the FRR container).
-RUN node --version | grep -E "^v${NODE_VERSION}(\.|$)" >/dev/null \
- && test -x /usr/bin/vtysh \
- && vtysh --help | grep -E "\(version ${FRR_VERSION}[)_-]" >/dev/null \
- && test -f /usr/lib/frr/frr-reload.py \
+# the group) and frr (FRR's config directory, shared between the containers).
+RUN node --version | grep -Fx "v${NODE_VERSION}" \
+ && vtysh --help | grep -F "(version ${FRR_VERSION})" \
+ && /usr/lib/frr/bgpd --version | grep -Fx "bgpd version ${FRR_VERSION}" \
  && python3 /usr/lib/frr/frr-reload.py --help >/dev/null \
- && ip -V | grep iproute2 >/dev/null \
- && test -x /sbin/tini \
- && addgroup root frrvty \
- && addgroup root frr
+ && ip -V | grep -q iproute2 \
+ && test -x /usr/bin/tini \
+ && usermod -a -G frrvty,frr root \
+ && getent group frr frrvty
 
 WORKDIR /app
 COPY package.json LICENSE ./
@@ -113,7 +128,7 @@ RUN ln -s /app/sidecar/bin/frr-advertiser.js /usr/local/bin/frr-advertiser \
 # hadolint ignore=DL3002
 USER root:frr
 EXPOSE 9479
-# tini forwards SIGTERM to node only (no -g): the drain still needs the vtysh and frr-reload.py
-# processes it starts while shutting down.
-ENTRYPOINT ["/sbin/tini", "--", "/opt/node/bin/node", "/app/sidecar/bin/frr-advertiser.js"]
+# tini forwards SIGTERM to node only (no -g): the drain still needs the ip and vtysh processes it
+# starts while shutting down. The FRR container overrides the command (chart: run-frr.sh).
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/node", "/app/sidecar/bin/frr-advertiser.js"]
 CMD ["run", "--config", "/etc/frr-advertiser/config.yaml"]

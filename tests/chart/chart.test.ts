@@ -467,8 +467,10 @@ test("defaults: every node (tolerate all taints), system-node-critical, one node
     assert.ok(pod.tolerations?.some((t) => t.operator === "Exists" && t.effect === effect && t.key === undefined), effect);
   }
   assert.deepEqual(ds.spec.updateStrategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } });
-  assert.equal(container(ds, "frr").image, "quay.io/frrouting/frr:8.4.4");
-  assert.deepEqual(container(ds, "frr").command, ["/sbin/tini", "--", "/bin/bash", "/opt/frr-advertiser/run-frr.sh"]);
+  // One image for both containers (ADR 0007).
+  assert.equal(container(ds, "frr").image, "frr-advertiser:0.1.0");
+  assert.equal(container(ds, "advertiser").image, "frr-advertiser:0.1.0");
+  assert.deepEqual(container(ds, "frr").command, ["/usr/bin/tini", "--", "/bin/bash", "/opt/frr-advertiser/run-frr.sh"]);
   assert.equal(container(ds, "advertiser").securityContext?.runAsUser, 0);
 });
 

@@ -45,15 +45,15 @@ function only(s: Stage, keyword: string): Instruction[] {
   return s.instructions.filter((i) => i.keyword === keyword);
 }
 
-void test("the Dockerfile parses into build, node-bundle and runtime stages", () => {
+void test("the Dockerfile parses into build and runtime stages, both on Debian 13", () => {
   assert.deepEqual(
     df.stages.map((s) => s.name),
-    ["build", "node-bundle", "runtime"],
+    ["build", "runtime"],
   );
-  assert.equal(stage("build").base, `node:${nodeVersion}-bookworm-slim`);
-  assert.equal(stage("node-bundle").base, `node:${nodeVersion}-alpine`);
-  assert.equal(runtime.baseRaw, "${FRR_IMAGE}:${FRR_VERSION}");
-  assert.equal(runtime.base, `quay.io/frrouting/frr:${frrVersion}`);
+  const debian = "${DEBIAN_IMAGE}:${DEBIAN_TAG}${DEBIAN_DIGEST}";
+  assert.equal(stage("build").baseRaw, debian);
+  assert.equal(runtime.baseRaw, debian);
+  assert.equal(runtime.base, "docker.io/library/debian:trixie-slim", "tag defaults, empty digest");
 });
 
 void test("every base image is pinned by a tag (never latest, never untagged)", () => {
@@ -71,11 +71,10 @@ void test("every base image is pinned by a tag (never latest, never untagged)", 
   assert.match(nodeVersion ?? "", /^24(\.\d+){0,2}$/, "Node 24 LTS (ADR 0001)");
 });
 
-void test("the FRR version is written once, as the ARG default, and drives base, check and label", () => {
-  assert.match(frrVersion ?? "", /^\d+\.\d+\.\d+$/);
+void test("the FRR version is written once, as the ARG default, and drives check and label", () => {
+  assert.match(frrVersion ?? "", /^\d+\.\d+(\.\d+)?$/);
   const defaults = df.instructions.filter((i) => i.keyword === "ARG" && i.args.startsWith("FRR_VERSION="));
   assert.equal(defaults.length, 1, "one ARG FRR_VERSION=… default");
-  assert.equal(text.split(frrVersion!).length - 1, 1, `"${frrVersion}" appears once in the Dockerfile`);
   assert.ok(
     only(runtime, "ARG").some((i) => i.args === "FRR_VERSION"),
     "the runtime stage re-declares FRR_VERSION",
@@ -88,14 +87,17 @@ void test("the FRR version is written once, as the ARG default, and drives base,
   );
 });
 
-void test("the chart's default frr.image.tag is the Dockerfile's FRR_VERSION", (t) => {
+void test("the chart runs FRR from this image (one image for both containers)", (t) => {
   const values = join(REPO, "chart", "values.yaml");
   if (!existsSync(values)) {
     t.skip("chart/values.yaml does not exist yet");
     return;
   }
-  const doc = parseYaml(readFileSync(values, "utf8")) as { frr?: { image?: { tag?: unknown } } } | null;
-  assert.equal(String(doc?.frr?.image?.tag), frrVersion, "chart/values.yaml frr.image.tag");
+  const doc = parseYaml(readFileSync(values, "utf8")) as {
+    image?: { repository?: unknown };
+    frr?: { image?: { repository?: unknown; tag?: unknown } };
+  } | null;
+  assert.equal(doc?.frr?.image?.repository ?? "", "", "frr.image.repository empty: the advertiser's image");
 });
 
 void test("ENTRYPOINT is tini, then node, then the CLI where the image has it; CMD runs `run`", () => {
@@ -108,17 +110,17 @@ void test("ENTRYPOINT is tini, then node, then the CLI where the image has it; C
   assert.ok(entry && cmd, "exec (JSON) form, so tini is PID 1 and gets SIGTERM");
   assert.deepEqual(
     entry.slice(0, 2),
-    ["/sbin/tini", "--"],
+    ["/usr/bin/tini", "--"],
     "tini without -g: the drain's own child processes must survive SIGTERM",
   );
   const [node, bin] = entry.slice(2);
   const files = imageFiles();
-  assert.equal(node, "/opt/node/bin/node");
+  assert.equal(node, "/usr/local/bin/node");
   assert.ok(
     only(runtime, "COPY").some(
-      (i) => i.flags.get("from") === "node-bundle" && copyPaths(i).dest === "/opt/node",
+      (i) => i.flags.get("from") === "build" && copyPaths(i).dest === "/usr/local/bin/node",
     ),
-    "node comes from the node-bundle stage",
+    "node comes from the build stage (the npm registry's official binary)",
   );
   assert.equal(files.get(bin!), "context:sidecar/bin/frr-advertiser.js", `${bin} is the package's bin`);
   const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { bin: Record<string, string> };
@@ -228,13 +230,13 @@ void test("hadolint's rules that can be read off the file hold", () => {
           assert.ok(pipefail, `${where}: a pipe needs SHELL with -o pipefail (DL4006)`);
         assert.doesNotMatch(ins.args, /(^|&&|;)\s*cd\s/, `${where}: WORKDIR, not cd (DL3003)`);
         assert.doesNotMatch(ins.args, /\bsudo\b/, `${where}: no sudo (DL3004)`);
-        assert.doesNotMatch(ins.args, /\bapt-get\b/, `${where}: no apt-get in these stages`);
-        if (/\bapk add\b/.test(ins.args)) {
-          assert.match(ins.args, /apk add --no-cache/, `${where}: apk add --no-cache (DL3019)`);
-          const pinned = /apk add --no-cache(\s+\S+=\S+)+/.test(ins.args);
+        if (/\bapt-get install\b/.test(ins.args)) {
+          assert.match(ins.args, /apt-get install -y --no-install-recommends/, `${where}: DL3014/DL3015`);
+          assert.match(ins.args, /rm -rf \/var\/lib\/apt\/lists\/\*/, `${where}: clean the lists (DL3009)`);
+          const pinned = /apt-get install -y --no-install-recommends(\s+\S+=\S+)+/.test(ins.args);
           assert.ok(
-            pinned || ins.comments.some((c) => /hadolint ignore=.*DL3018/.test(c)),
-            `${where}: pin apk packages or say why not (DL3018)`,
+            pinned || ins.comments.some((c) => /hadolint ignore=.*DL3008/.test(c)),
+            `${where}: pin apt packages or say why not (DL3008)`,
           );
         }
       }
@@ -405,7 +407,7 @@ function assembleRuntime(): void {
     let src: string;
     if (from === "context") src = join(REPO, path);
     else if (from === "build" && path.startsWith("/src/")) src = join(buildOut, path.slice("/src/".length));
-    else if (from === "node-bundle")
+    else if (from === "build" && path.startsWith("/opt/node/"))
       return; // Node itself: this test runs on process.execPath.
     else throw new Error(`unknown COPY source ${source}`);
     assert.ok(existsSync(src), `COPY ${source}: ${src} was not produced`);

@@ -70,6 +70,9 @@ class Sidecar {
   private readonly runner;
   private readonly frr: FrrClient;
   private readonly applier: ConfigApplier;
+  /** Set while FRR's daemons and this image's FRR tools differ: nothing is applied then. */
+  private versionProblem: string | undefined = "FRR's version not checked yet";
+
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
@@ -137,7 +140,7 @@ class Sidecar {
       applier: this.applier,
       addresses,
       isSynced: () => watch.synced,
-      frrUp: () => liveness.isUp,
+      frrUp: () => liveness.isUp && this.versionProblem === undefined,
       runningNetworks: () => this.runningNetworks(),
       report: (r) => {
         this.metrics.observe(r);
@@ -171,10 +174,22 @@ class Sidecar {
       intervalMs: config.timings.frrPollIntervalMs,
       isUp: () => this.frr.isUp(),
       onUp: () => {
-        log.info({}, "FRR answers; applying the full config");
         this.frr.disconnect(); // a connection from before the restart is dead
         this.applier.invalidate();
-        reconciler.requestFullApply();
+        // Checked every time FRR comes up: its container may have been replaced by another release.
+        const verify = (): void => {
+          void this.checkFrrVersion().then(({ problem, retry }) => {
+            this.versionProblem = problem;
+            if (problem === undefined) {
+              log.info({}, "FRR answers; applying the full config");
+              reconciler.requestFullApply();
+            } else if (retry && liveness.isUp && this.stop.received === undefined) {
+              log.warn({}, problem);
+              setTimeout(verify, 1000).unref();
+            } else log.error({}, problem);
+          });
+        };
+        verify();
       },
       onDown: () => {
         log.warn({}, "FRR restarted or stopped");
@@ -187,6 +202,7 @@ class Sidecar {
         notReadyReasons: () => [
           ...(watch.synced ? [] : ["informers not synced"]),
           ...(liveness.isUp ? [] : ["FRR not answering"]),
+          ...(liveness.isUp && this.versionProblem !== undefined ? [this.versionProblem] : []),
           ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
           ...notAdvertisedReason(announcements.unrepaired),
         ],
@@ -225,6 +241,22 @@ class Sidecar {
     const exitCode = await this.shutdown(watch, reconciler, liveness, templates, addresses);
     server.close();
     return exitCode;
+  }
+
+  /** problem: undefined when vtysh/frr-reload.py here are the running daemons' release. */
+  private async checkFrrVersion(): Promise<{ problem: string | undefined; retry: boolean }> {
+    try {
+      const { tools, daemon } = await this.frr.versions(join(frrStateDir(this.config), "bgpd.vty"));
+      if (tools === daemon) return { problem: undefined, retry: false };
+      const problem =
+        `FRR version mismatch: this container's vtysh and frr-reload.py are FRR ${tools}, ` +
+        `the running bgpd is FRR ${daemon}; refusing to apply (run the advertiser from the image of ` +
+        `the FRR release the daemons run)`;
+      return { problem, retry: false };
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return { problem: `FRR's version could not be read (retrying): ${why}`, retry: true };
+    }
   }
 
   /** The read-back (see AnnouncementCheck): what bgpd sends each peer vs what was applied. */

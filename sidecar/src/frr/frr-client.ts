@@ -65,6 +65,26 @@ export class FrrClient {
     return r.exitCode === 0 && /\bzebra\b/.test(r.stdout) && /\bbgpd\b/.test(r.stdout);
   }
 
+  /**
+   * FRR's version as this vtysh (and frr-reload.py, from the same package) knows it, and as the
+   * running bgpd reports it. They must be equal: the CLI grammar and frr-reload.py's diff are
+   * version-specific, and a sidecar image one release off would half-apply configs.
+   */
+  async versions(bgpdVtySocket: string): Promise<{ readonly tools: string; readonly daemon: string }> {
+    const help = await this.run([this.opts.vtysh, "--help"], { timeoutMs: 5000 });
+    const tools = /\(version ([^)\s]+)\)/.exec(`${help.stdout}${help.stderr}`)?.[1];
+    if (tools === undefined) throw new Error(`cannot read the version from ${this.opts.vtysh} --help`);
+    const vty = new VtyClient(bgpdVtySocket, 5000);
+    try {
+      const shown = await vty.command("show version");
+      const daemon = /FRRouting (\S+)/.exec(shown)?.[1];
+      if (daemon === undefined) throw new Error(`cannot read bgpd's version from: ${shown.slice(0, 200)}`);
+      return { tools, daemon };
+    } finally {
+      vty.close();
+    }
+  }
+
   async runningConfig(): Promise<string> {
     const r = await this.run([...this.vtysh(), "-c", "show running-config"], { timeoutMs: 15000 });
     if (r.exitCode !== 0) throw new FrrCommandError("vtysh show running-config", r);
