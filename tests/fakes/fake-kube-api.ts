@@ -2,8 +2,9 @@
 // served over node:http with the list/watch protocol @kubernetes/client-node informers speak, plus hooks
 // that inject the faults a real API server produces (410 Expired, 5xx, resets, hangs, restarts).
 import { randomUUID } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -62,6 +63,13 @@ export interface FakeKubeApiOptions {
   historyLimit?: number;
   /** Fixed port; default is a random free one. */
   port?: number;
+  /** Serve HTTPS with this key and certificate (what loadFromCluster() expects), not HTTP. */
+  tls?: { readonly key: string; readonly cert: string };
+  /**
+   * Also listen on this Unix socket: a proxy inside a network namespace (a pod's) reaches the
+   * server through the filesystem, which crosses namespaces.
+   */
+  socketPath?: string;
 }
 
 export interface RestartOptions {
@@ -330,18 +338,23 @@ export class FakeKubeApi {
   private stopped = false;
   private held: HeldRequest[] = [];
   private server: http.Server | undefined;
+  private socketServer: http.Server | undefined;
   private port: number;
+  private readonly tls: FakeKubeApiOptions["tls"];
+  private readonly socketPath: string | undefined;
 
   constructor(options: FakeKubeApiOptions = {}) {
     this.historyLimit = options.historyLimit ?? 1000;
     this.port = options.port ?? 0;
+    this.tls = options.tls;
+    this.socketPath = options.socketPath;
   }
 
   // ---- lifecycle
 
   get url(): string {
     if (this.port === 0) throw new Error("fake-kube-api: not started");
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls === undefined ? "http" : "https"}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<{ url: string }> {
@@ -368,24 +381,43 @@ export class FakeKubeApi {
   }
 
   private async listen(): Promise<void> {
-    const server = http.createServer((req, res) => {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.onRequest(req, res);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.port, "127.0.0.1", () => {
-        server.off("error", reject);
-        resolve();
+    };
+    const make = (): http.Server =>
+      this.tls === undefined ? http.createServer(handler) : https.createServer(this.tls, handler);
+    const listening = (server: http.Server, ...where: [number, string] | [string]): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        const done = (): void => {
+          server.off("error", reject);
+          resolve();
+        };
+        if (where.length === 2) server.listen(where[0], where[1], done);
+        else server.listen(where[0], done);
       });
-    });
+    const server = make();
+    await listening(server, this.port, "127.0.0.1");
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
+    if (this.socketPath !== undefined) {
+      await rm(this.socketPath, { force: true });
+      const onSocket = make();
+      await listening(onSocket, this.socketPath);
+      this.socketServer = onSocket;
+    }
   }
 
   private async shutdown(abrupt: boolean): Promise<void> {
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;
+    const onSocket = this.socketServer;
+    this.socketServer = undefined;
+    if (onSocket !== undefined) {
+      onSocket.close();
+      onSocket.closeAllConnections();
+    }
     // Stop accepting first, so a client that reconnects at once is refused, as by a real restart.
     const closed = new Promise<void>((resolve) => {
       server.close(() => {

@@ -72,6 +72,11 @@ export interface LabOptions {
    * mode (the node has no IPv4 address to derive one from).
    */
   nodeConfig?: string | ((info: LabInfo) => string);
+  /**
+   * Start FRR's daemons on the node side (default true). false: the node namespace only has its
+   * interfaces — a pod test runs FRR there from the container image instead.
+   */
+  nodeDaemons?: boolean;
 }
 
 export interface ExecResult {
@@ -535,9 +540,12 @@ class NetnsLab implements Lab {
   private readonly torBgpVty: VtyClient;
   private destroyed = false;
 
+  private readonly nodeDaemons: boolean;
+
   constructor(id: string, dir: string, opts: LabOptions) {
     this.id = id;
     this.unnumbered = opts.unnumbered ?? false;
+    this.nodeDaemons = opts.nodeDaemons ?? true;
     this.nodeAsn = opts.nodeAsn ?? 65001;
     this.torAsn = opts.torAsn ?? 65000;
     this.nodeNs = `${id}-${process.pid}-node`;
@@ -841,13 +849,9 @@ class NetnsLab implements Lab {
     }
     await execa("ip", ["-n", this.nodeNs, "link", "set", this.nodeIf, "up"]);
     await execa("ip", ["-n", this.torNs, "link", "set", this.torIf, "up"]);
-    await Promise.all([this.startDaemon("zebra", "tor"), this.startDaemon("zebra", "node")]);
-    await Promise.all(
-      (["tor", "node"] as const).flatMap((s) => [
-        this.startDaemon("bgpd", s),
-        this.startDaemon("staticd", s),
-      ]),
-    );
+    const sides = this.nodeDaemons ? (["tor", "node"] as const) : (["tor"] as const);
+    await Promise.all(sides.map((s) => this.startDaemon("zebra", s)));
+    await Promise.all(sides.flatMap((s) => [this.startDaemon("bgpd", s), this.startDaemon("staticd", s)]));
   }
 
   destroy(): Promise<void> {

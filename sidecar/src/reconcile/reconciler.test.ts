@@ -250,3 +250,35 @@ void test("stop() during a pass: the pass ends after its current step (the drain
   );
   assert.deepEqual(rec.calls, ["add [10.96.0.10]"], "no FRR step after the signal");
 });
+
+void test("a template change during a pass gets a full apply of its own (not cleared by the pass in flight)", async () => {
+  const reports: ReconcileReport[] = [];
+  const { store, rec, reconciler } = setup(await config(), true, (r) => reports.push(r));
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  let release: () => void = () => undefined;
+  const original = rec.apply.bind(rec);
+  const inFlight = new Promise<void>((started) => {
+    rec.apply = (text, full) => {
+      started();
+      rec.apply = original;
+      return new Promise((r) => {
+        release = () => {
+          r(original(text, full));
+        };
+      });
+    };
+  });
+  addService(store, "b", "10.96.0.11");
+  reconciler.schedule(0);
+  await inFlight;
+  reconciler.templatesChanged(); // arrives while the delta for b is being applied
+  release();
+  for (let i = 0; i < 50 && reports.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  await reconciler.stop();
+  assert.deepEqual(
+    rec.calls.filter((c) => c.startsWith("frr")),
+    ["frr delta [10.96.0.10/32,10.96.0.11/32]", "frr full [10.96.0.10/32,10.96.0.11/32]"],
+  );
+});

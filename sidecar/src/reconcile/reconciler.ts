@@ -210,13 +210,24 @@ export class Reconciler {
     done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
   ): Promise<ReconcileReport> {
     const desired = new Set(state.prefixes.map((p) => p.address));
+    // The requests this pass serves. Taken now: one made while the pass runs (templates changed,
+    // FRR restarted) must survive it and get a pass of its own, not be cleared at its end.
     const full = this.needFull;
+    const relist = this.needAddresses || this.failing;
+    this.needFull = false;
+    this.needAddresses = false;
+    this.addressesDue = false;
+    const failed = (stage: "addresses" | "frr", err: unknown): ReconcileReport => {
+      this.needFull ||= full;
+      this.needAddresses ||= relist;
+      return this.fail(done, stage, err);
+    };
     let frr: ApplyOutcome | undefined;
     const connected = this.deps.config.mode === "connected";
     // Only a repair (or a retry) re-reads the interface; otherwise an address step that has
     // nothing to do by the last listing is skipped: a pass that only edits FRR (a withdrawal)
     // then runs no ip(8) at all. The later steps of a pass trust the listing its first step made.
-    const first = { trustLastListing: !(this.needAddresses || this.failing) };
+    const first = { trustLastListing: !relist };
     const later = { trustLastListing: true };
     try {
       // Connected mode: the address is the announcement, so withdrawals go first and new
@@ -226,7 +237,7 @@ export class Reconciler {
         await this.deps.addresses.sync(this.withoutChangedAttributes(state, desired), "remove", first);
       else await this.deps.addresses.sync(desired, "add", first);
     } catch (err) {
-      return this.fail(done, "addresses", err);
+      return failed("addresses", err);
     }
     if (this.isStopped()) return done({ outcome: "stopped" });
     try {
@@ -235,20 +246,17 @@ export class Reconciler {
       // Addresses stay: FRR keeps announcing its last good config, and without bgpd's import
       // check (ADR 0008) only the address on the interface stands between that and a black hole.
       // They go once a retry has withdrawn the routes.
-      return this.fail(done, "frr", err);
+      return failed("frr", err);
     }
     if (this.isStopped()) return done({ outcome: "stopped", frr: frr.kind });
     try {
       if (connected) await this.deps.addresses.sync(desired, "add", later);
       else await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
     } catch (err) {
-      return this.fail(done, "addresses", err);
+      return failed("addresses", err);
     }
     this.lastAttributes = new Map(state.prefixes.map((p) => [p.address, p.attributeSet ?? ""]));
     this.lastText = text;
-    this.needFull = false;
-    this.needAddresses = false;
-    this.addressesDue = false;
     this.failing = false;
     this.failures = 0;
     return done({ outcome: frr.kind === "unchanged" ? "unchanged" : "applied", frr: frr.kind });
