@@ -22,12 +22,10 @@ DEMO_NAMESPACE="frr-lab-demo"
 SERVICE_CIDR="10.96.0.0/16"
 LB_POOL="198.51.100.0/24"
 
-# One FRR version for everything: the sidecar image's build argument, the chart's frr.image.tag
-# (the FRR containers of the DaemonSet) and the tor. The Dockerfile's default is the one source.
-if [[ -z "${FRR_VERSION:-}" ]]; then
-  FRR_VERSION="$(sed -n 's/^ARG FRR_VERSION=//p' "$REPO_DIR/Dockerfile")"
-fi
-FRR_IMAGE="quay.io/frrouting/frr:${FRR_VERSION}"
+# One image for everything FRR: the DaemonSet's two containers and the tor all run the image
+# built from this checkout (Debian 13's FRR; its release is the Dockerfile's FRR_VERSION).
+FRR_VERSION="$(sed -n 's/^ARG FRR_VERSION=//p' "$REPO_DIR/Dockerfile")"
+FRR_IMAGE="${IMAGE_REPOSITORY}:${IMAGE_TAG}"
 
 log() { printf '\033[1m[kind-lab]\033[0m %s\n' "$*" >&2; }
 die() {

@@ -4,7 +4,7 @@
 #   every node through `bgp listen range` → the sidecar image built from this checkout and loaded
 #   into the nodes → the chart (values-lab.yaml) → demo Services (demo.yaml) with LoadBalancer IPs
 #   written into their status → verify.sh.
-# Environment: CLUSTER_NAME, FRR_VERSION (default: the Dockerfile's), IMAGE_TAG, SKIP_BUILD=1,
+# Environment: CLUSTER_NAME, IMAGE_TAG, SKIP_BUILD=1,
 # SKIP_VERIFY=1, VERIFY_TIMEOUT (seconds). See README.md.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 main() {
   require_tools docker kind kubectl helm
   require_docker_daemon
-  [[ -n "$FRR_VERSION" ]] || die "cannot read 'ARG FRR_VERSION=' from $REPO_DIR/Dockerfile; set FRR_VERSION"
+  [[ -n "$FRR_VERSION" ]] || die "cannot read 'ARG FRR_VERSION=' from $REPO_DIR/Dockerfile"
   [[ -f "$REPO_DIR/chart/Chart.yaml" ]] || die "no Helm chart at $REPO_DIR/chart"
   WORK="$(mktemp -d)"
   trap 'rm -rf "$WORK"' EXIT
@@ -47,17 +47,20 @@ build_image() {
   local image="$IMAGE_REPOSITORY:$IMAGE_TAG" before after
   before="$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
   if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-    log "building $image with FRR $FRR_VERSION"
-    docker build --build-arg "FRR_VERSION=$FRR_VERSION" -t "$image" "$REPO_DIR"
+    log "building $image (FRR $FRR_VERSION) with image/build.sh"
+    IMAGE="$image" bash "$REPO_DIR/image/build.sh"
   fi
   docker image inspect "$image" >/dev/null 2>&1 || die "no image $image (unset SKIP_BUILD)"
   after="$(docker image inspect -f '{{.Id}}' "$image")"
   [[ "$before" == "$after" ]] || IMAGE_CHANGED=true
+  # Through an archive, not `kind load docker-image`: that one fails with Docker's containerd
+  # image store ("content digest … not found"); an archive works with either store.
   log "loading $image into the nodes"
-  kind load docker-image --name "$CLUSTER_NAME" "$image"
-  # The FRR image too, so the nodes need not pull it; if kind cannot load it, they pull it.
-  docker image inspect "$FRR_IMAGE" >/dev/null 2>&1 || docker pull "$FRR_IMAGE"
-  kind load docker-image --name "$CLUSTER_NAME" "$FRR_IMAGE" || log "could not preload $FRR_IMAGE; the nodes will pull it"
+  local archive="$WORK/image.tar"
+  docker save -o "$archive" "$image" || die "docker save $image failed"
+  kind load image-archive --name "$CLUSTER_NAME" "$archive" ||
+    die "could not load $image into the kind nodes (kind load image-archive $archive)"
+  rm -f "$archive"
 }
 
 kind_subnet() {
@@ -136,8 +139,11 @@ start_tor() {
   if [[ "$state" == absent ]]; then
     log "starting the tor $TOR_NAME ($FRR_IMAGE, AS $TOR_ASN, listening on $subnet)"
     # Privileged: zebra installs the routes it learns into the container's kernel table.
+    # The lab image's FRR, started by Debian's init script (watchfrr and the daemons of
+    # /etc/frr/daemons); tini keeps the container alive and reaps.
     docker create --name "$TOR_NAME" --hostname "$TOR_NAME" --network "$KIND_NETWORK" --privileged \
-      --label "io.frr-advertiser.kind-lab=$CLUSTER_NAME" "$FRR_IMAGE" >/dev/null
+      --label "io.frr-advertiser.kind-lab=$CLUSTER_NAME" --entrypoint /usr/bin/tini "$FRR_IMAGE" \
+      -- /bin/bash -c '/usr/lib/frr/frrinit.sh start && exec sleep infinity' >/dev/null
     docker cp "$LAB_DIR/tor/daemons" "$TOR_NAME:/etc/frr/daemons"
     docker cp "$LAB_DIR/tor/vtysh.conf" "$TOR_NAME:/etc/frr/vtysh.conf"
     docker cp "$conf" "$TOR_NAME:/etc/frr/frr.conf"
@@ -172,7 +178,6 @@ set_chart_values() {
   CHART_VALUES=(
     --values "$LAB_DIR/values-lab.yaml"
     --set-string "image.tag=$IMAGE_TAG"
-    --set-string "frr.image.tag=$FRR_VERSION"
     --set-json "config.bgp.neighbors=[{\"address\":\"$tor\",\"remoteAs\":$TOR_ASN,\"description\":\"kind-lab tor\"}]"
   )
 }

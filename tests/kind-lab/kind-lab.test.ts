@@ -111,6 +111,7 @@ void test("the files the scripts use exist: values, demo manifests, kind config,
     "kind-lab/tor/vtysh.conf",
     "chart/Chart.yaml",
     "Dockerfile",
+    "image/build.sh",
   ]) {
     assert.ok(referenced.has(needed), `no script uses ${needed}`);
   }
@@ -120,19 +121,21 @@ void test("the files the scripts use exist: values, demo manifests, kind config,
   assert.ok(existsSync(join(LAB, "README.md")));
 });
 
-void test("one FRR version: lib.sh takes the Dockerfile's, up.sh passes it to the build and the chart", () => {
+void test("one image for all FRR: the lab's image runs the DaemonSet's containers and the tor", () => {
   const dockerfile = /^ARG FRR_VERSION=(\S+)$/m.exec(readFileSync(join(REPO, "Dockerfile"), "utf8"))?.[1];
   assert.ok(dockerfile !== undefined);
   assert.equal(labSetting("FRR_VERSION"), dockerfile);
-  assert.equal(labSetting("FRR_IMAGE"), `quay.io/frrouting/frr:${dockerfile}`);
-  assert.equal(
-    sh(`source kind-lab/lib.sh && printf '%s' "$FRR_VERSION"`, { FRR_VERSION: "9.1.0" }).stdout,
-    "9.1.0",
-    "overridable",
-  );
+  assert.equal(labSetting("FRR_IMAGE"), "frr-advertiser:lab");
   const up = readFileSync(join(LAB, "up.sh"), "utf8");
-  assert.match(up, /docker build --build-arg "FRR_VERSION=\$FRR_VERSION"/);
-  assert.match(up, /--set-string "frr\.image\.tag=\$FRR_VERSION"/);
+  assert.match(up, /IMAGE="\$image" bash "\$REPO_DIR\/image\/build\.sh"/, "built like `npm run image`");
+  assert.match(
+    up,
+    /kind load image-archive/,
+    "loaded through an archive (works with containerd's image store)",
+  );
+  assert.doesNotMatch(up, /^\s*kind load docker-image/m);
+  assert.doesNotMatch(up, /frr\.image/, "the chart's default: frr runs the advertiser image");
+  assert.match(up, /--entrypoint \/usr\/bin\/tini "\$FRR_IMAGE"/, "the tor runs the same image");
 });
 
 void test("the lab's addresses agree: kind-config, lib.sh, values-lab.yaml, demo.yaml", () => {
