@@ -24,19 +24,19 @@ ARG NPM_VERSION
 ARG TARGETARCH
 SHELL ["/bin/bash", "-eo", "pipefail", "-c"]
 ENV DEBIAN_FRONTEND=noninteractive NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
-# Unpinned on purpose: a stable Debian release changes only by its point and security updates.
+# curl fetches Node and npm straight from the npm registry's tarballs (the registry is reachable
+# where Docker Hub and nodejs.org may not be): node-linux-<arch> is the official build, npm's
+# tarball bundles its dependencies. curl is unpinned on purpose: a stable Debian release changes
+# only by its point and security updates. The optional build secret ca-bundle (image/build.sh
+# passes the host's) lets a build behind a TLS-inspecting egress proxy trust it; without it the
+# image's own CA certificates are used.
 # hadolint ignore=DL3008
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
- && rm -rf /var/lib/apt/lists/*
-# Node and npm straight from the npm registry's tarballs (the registry is reachable where Docker Hub
-# and nodejs.org may not be): node-linux-<arch> is the official build, npm's tarball bundles its
-# dependencies.
-# The optional build secret ca-bundle (image/build.sh passes the host's) lets a build behind a
-# TLS-inspecting egress proxy trust it; without it the image's own CA certificates are used.
 RUN --mount=type=secret,id=ca-bundle \
-    ca=/run/secrets/ca-bundle; [ -s "$ca" ] || ca=/etc/ssl/certs/ca-certificates.crt; \
-    arch="$(case "${TARGETARCH:-amd64}" in arm64) echo arm64 ;; amd64) echo x64 ;; *) echo "unsupported $TARGETARCH" >&2; exit 1 ;; esac)" \
+    apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && ca=/run/secrets/ca-bundle && { [ -s "$ca" ] || ca=/etc/ssl/certs/ca-certificates.crt; } \
+ && arch="$(case "${TARGETARCH:-amd64}" in arm64) echo arm64 ;; amd64) echo x64 ;; *) echo "unsupported $TARGETARCH" >&2; exit 1 ;; esac)" \
  && mkdir -p /opt/node /opt/npm \
  && curl -fsSL --cacert "$ca" "https://registry.npmjs.org/node-linux-${arch}/-/node-linux-${arch}-${NODE_VERSION}.tgz" \
     | tar -xz -C /opt/node --strip-components=1 \

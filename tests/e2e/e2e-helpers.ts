@@ -198,8 +198,9 @@ export async function reloadTestDiff(env: SidecarLab): Promise<ReloadDiff> {
 /** Lines frr-reload.py --test lists as "to add" on every run although FRR runs them. */
 export const ALWAYS_READDED =
   /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+)$/;
-/** …and the hostname's twin "to delete": vtysh shows its own (the container's) hostname. */
-export const ALWAYS_DELETED = /^no hostname \S+$/;
+/** …and the hostname's twin "to delete": vtysh shows its own (the container's) hostname; FRR 10.3
+ * in a container lists forwarding it cannot switch (see isEmptyDiff in frr-client.ts). */
+export const ALWAYS_DELETED = /^(no hostname \S+|ip forwarding|ipv6 forwarding)$/;
 
 /** Asserts that frr-reload.py --test of the file on disk has nothing to change but those lines. */
 export async function assertDiskEqualsRunning(env: SidecarLab, when: string): Promise<void> {

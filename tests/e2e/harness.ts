@@ -1,17 +1,21 @@
 // End-to-end harness: a netns lab (node FRR + tor FRR over veth), a fake Kubernetes API server,
 // and the real `frr-advertiser run` process wired to both. Everything is torn down by stop().
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { FakeKubeApi, writeKubeconfig, type KubeObject } from "../fakes/fake-kube-api.js";
 import { createLab, type Lab } from "../lab/netns-lab.js";
+import { LAB_FRR_IMAGE, PODMAN_ENV } from "../lab/image-frr.js";
+import { startApiProxy } from "../pod/pod-runner.js";
 
 export const REPO = resolve(import.meta.dirname, "..", "..");
 export const NODE = "node-a";
 const NODE_BIN = process.execPath;
+/** Inside the node's namespace (image mode): where the API proxy listens. */
+const API_PROXY_PORT = 6443;
 
 export interface SidecarLabOptions {
   readonly unnumbered?: boolean;
@@ -29,13 +33,22 @@ export interface LogLine {
   readonly [k: string]: unknown;
 }
 
+/** Image mode (FA_LAB_FRR=image): the sidecar runs in a container inside the node's namespace. */
+export interface SidecarContainer {
+  readonly name: string;
+  readonly netns: string;
+}
+
 export class SidecarProcess {
   readonly logs: LogLine[] = [];
   readonly stderr: string[] = [];
   private exit: Promise<number | null>;
   port: number | undefined;
 
-  constructor(readonly child: ChildProcess) {
+  constructor(
+    readonly child: ChildProcess,
+    private readonly container?: SidecarContainer,
+  ) {
     let buf = "";
     child.stdout?.on("data", (d: Buffer) => {
       buf += d.toString();
@@ -56,7 +69,8 @@ export class SidecarProcess {
     child.stderr?.on("data", (d: Buffer) => this.stderr.push(d.toString()));
     this.exit = new Promise((res) => {
       child.once("exit", (code) => {
-        res(code);
+        // podman reports a container killed by a signal as 128 + the signal, as a shell does.
+        res(container !== undefined && code !== null && code >= 128 ? null : code);
       });
     });
   }
@@ -81,7 +95,9 @@ export class SidecarProcess {
   }
 
   signal(sig: NodeJS.Signals): void {
-    if (this.alive && this.child.pid !== undefined) process.kill(this.child.pid, sig);
+    if (!this.alive || this.child.pid === undefined) return;
+    if (this.container === undefined) process.kill(this.child.pid, sig);
+    else spawnSync("podman", ["kill", "--signal", sig, this.container.name], { env: PODMAN_ENV });
   }
 
   /** Resolves with the exit code (null when killed by a signal). */
@@ -91,19 +107,34 @@ export class SidecarProcess {
 
   async get(path: string): Promise<{ status: number; body: string }> {
     if (this.port === undefined) throw new Error("sidecar has not reported its port yet");
-    const r = await fetch(`http://127.0.0.1:${this.port}${path}`);
+    const url = `http://127.0.0.1:${this.port}${path}`;
+    if (this.container !== undefined) {
+      // Its server listens inside the node's namespace.
+      const r = spawnSync(
+        "ip",
+        ["netns", "exec", this.container.netns, "curl", "-s", "-w", "\n%{http_code}", url],
+        {
+          encoding: "utf8",
+        },
+      );
+      const i = r.stdout.lastIndexOf("\n");
+      return { status: Number(r.stdout.slice(i + 1)), body: r.stdout.slice(0, i) };
+    }
+    const r = await fetch(url);
     return { status: r.status, body: await r.text() };
   }
 }
 
 export class SidecarLab {
   sidecar: SidecarProcess | undefined;
+  private started = 0;
   constructor(
     readonly lab: Lab,
     readonly api: FakeKubeApi,
     readonly dir: string,
     readonly configPath: string,
     readonly kubeconfig: string,
+    private readonly proxy?: { stop(): void },
   ) {}
 
   get stateFile(): string {
@@ -112,6 +143,7 @@ export class SidecarLab {
 
   /** Starts `frr-advertiser run` (through tsx, so the test runs the sources it ships). */
   start(): SidecarProcess {
+    if (LAB_FRR_IMAGE !== undefined) return this.startInImage(LAB_FRR_IMAGE);
     const child = spawn(
       NODE_BIN,
       ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "run", "--config", this.configPath],
@@ -122,6 +154,42 @@ export class SidecarLab {
       },
     );
     this.sidecar = new SidecarProcess(child);
+    return this.sidecar;
+  }
+
+  /** FA_LAB_FRR=image: the image's sidecar (its vtysh and frr-reload.py: the daemons' release). */
+  private startInImage(image: string): SidecarProcess {
+    const name = `${this.lab.nodeNs}-sidecar-${++this.started}`;
+    const args = [
+      "run",
+      "--rm",
+      "--pull",
+      "never",
+      "--name",
+      name,
+      "--network",
+      `ns:/run/netns/${this.lab.nodeNs}`,
+      "--cap-add",
+      "NET_ADMIN",
+      "-v",
+      `/var/run/frr/${this.lab.nodeNs}:/var/run/frr/${this.lab.nodeNs}`,
+      "-v",
+      `/etc/frr/${this.lab.nodeNs}:/etc/frr/${this.lab.nodeNs}`,
+      "-v",
+      "/tmp:/tmp",
+      "-v",
+      `${REPO}:${REPO}:ro`,
+      "-e",
+      `KUBECONFIG=${this.kubeconfig}`,
+      "-e",
+      `NODE_NAME=${NODE}`,
+      image,
+      "run",
+      "--config",
+      this.configPath,
+    ];
+    const child = spawn("podman", args, { env: PODMAN_ENV, stdio: ["ignore", "pipe", "pipe"] });
+    this.sidecar = new SidecarProcess(child, { name, netns: this.lab.nodeNs });
     return this.sidecar;
   }
 
@@ -142,9 +210,10 @@ export class SidecarLab {
   async stop(): Promise<void> {
     const s = this.sidecar;
     if (s?.alive && s.child.pid !== undefined) {
-      process.kill(s.child.pid, "SIGKILL");
+      s.signal("SIGKILL");
       await s.waitForExit();
     }
+    this.proxy?.stop();
     await this.api.stop().catch(() => undefined);
     await this.lab.destroy();
     await rm(this.dir, { recursive: true, force: true });
@@ -154,9 +223,15 @@ export class SidecarLab {
 export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<SidecarLab> {
   const dir = await mkdtemp(join(tmpdir(), "fa-e2e-"));
   const lab = await createLab({ unnumbered: opts.unnumbered ?? false });
-  const api = new FakeKubeApi();
+  // Image mode: the sidecar lives in the node's namespace and reaches the API through a proxy there.
+  const api = new FakeKubeApi(LAB_FRR_IMAGE === undefined ? {} : { socketPath: join(dir, "api.sock") });
+  let proxy: { stop(): void } | undefined;
   try {
-    const { url } = await api.start();
+    let { url } = await api.start();
+    if (LAB_FRR_IMAGE !== undefined) {
+      proxy = await startApiProxy(lab.nodeNs, API_PROXY_PORT, join(dir, "api.sock"));
+      url = `http://127.0.0.1:${API_PROXY_PORT}`;
+    }
     api.upsert(node());
     for (const o of opts.objects ?? []) api.upsert(o);
     const kubeconfig = join(dir, "kubeconfig");
@@ -176,7 +251,8 @@ export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<Si
       advertise: {
         mode: opts.mode ?? "network",
         interface: "lo",
-        netns: lab.nodeNs,
+        // The image's sidecar already runs in the node's namespace.
+        netns: LAB_FRR_IMAGE === undefined ? lab.nodeNs : "",
         stateFile: join(dir, "addresses.json"),
         allowedCidrs: ["10.96.0.0/12", "203.0.113.0/24", "fd00:96::/64"],
         excludedIps: ["10.96.0.1"],
@@ -197,8 +273,9 @@ export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<Si
       ...opts.config,
     };
     await writeFile(configPath, stringify(config));
-    return new SidecarLab(lab, api, dir, configPath, kubeconfig);
+    return new SidecarLab(lab, api, dir, configPath, kubeconfig, proxy);
   } catch (err) {
+    proxy?.stop();
     await api.stop().catch(() => undefined);
     await lab.destroy();
     await rm(dir, { recursive: true, force: true });

@@ -22,6 +22,10 @@ const CASES = join(import.meta.dirname, "cases");
 const BROKEN = join(import.meta.dirname, "broken", "frr.conf");
 const UPDATE = process.env["UPDATE_GOLDEN"] === "1";
 const VTYSH = process.env["VTYSH"] ?? "vtysh";
+const PODMAN_ENV = {
+  ...process.env,
+  CONTAINERS_CONF: process.env["CONTAINERS_CONF"] ?? join(import.meta.dirname, "../../image/containers.conf"),
+};
 
 const caseNames = readdirSync(CASES, { withFileTypes: true })
   .filter((d) => d.isDirectory())
@@ -88,8 +92,25 @@ interface SyntaxCheck {
 }
 
 /** vtysh parses the file with the real CLI grammar, without any daemon running. */
-function vtyshDryRun(file: string): SyntaxCheck | undefined {
-  const run = spawnSync(VTYSH, ["--dryrun", "-f", file], { encoding: "utf8", timeout: 30_000 });
+function vtyshDryRun(file: string, inImage?: string): SyntaxCheck | undefined {
+  const run =
+    inImage === undefined
+      ? spawnSync(VTYSH, ["--dryrun", "-f", file], { encoding: "utf8", timeout: 30_000 })
+      : spawnSync(
+          "podman",
+          [
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "-v",
+            `${file}:/check.conf:ro`,
+            "--entrypoint",
+            "vtysh",
+            inImage,
+          ].concat(["--dryrun", "-f", "/check.conf"]),
+          { encoding: "utf8", timeout: 60_000, env: PODMAN_ENV },
+        );
   if (run.error && (run.error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
   if (run.error) throw run.error;
   const errors = `${run.stdout}\n${run.stderr}`
@@ -132,5 +153,30 @@ void describe("golden: FRR accepts every expected.conf (vtysh --dryrun)", () => 
       result.errors.some((l) => /remote-az/.test(l)),
       `expected a complaint about remote-az, got ${JSON.stringify(result.errors)}`,
     );
+  });
+});
+
+/** The image's FRR (Debian 13's 10.3): present after `npm run image`; required where the pod test is. */
+const IMAGE = process.env["FA_IMAGE"] ?? "localhost/frr-advertiser:dev";
+const imageMissing =
+  spawnSync("podman", ["image", "exists", IMAGE], { env: PODMAN_ENV }).status !== 0
+    ? `image ${IMAGE} not built (npm run image): FRR 10.3 syntax check skipped`
+    : false;
+if (imageMissing !== false && process.env["FA_POD_REQUIRED"] === "1") throw new Error(imageMissing);
+
+void describe("golden: the image's FRR accepts every expected.conf too", { skip: imageMissing }, () => {
+  for (const name of caseNames) {
+    void it(name, () => {
+      const result = vtyshDryRun(join(CASES, name, "expected.conf"), IMAGE);
+      assert.ok(result);
+      assert.deepEqual(result.errors, [], `${name}: FRR 10.3 rejects lines`);
+      assert.equal(result.status, 0, `${name}: vtysh --dryrun exit status (FRR 10.3)`);
+    });
+  }
+
+  void it("rejects broken/frr.conf (the check can fail)", () => {
+    const result = vtyshDryRun(BROKEN, IMAGE);
+    assert.ok(result);
+    assert.notEqual(result.status, 0, "FRR 10.3's vtysh --dryrun accepted a misspelled keyword");
   });
 });

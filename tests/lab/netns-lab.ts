@@ -13,6 +13,7 @@
 //
 // Needs root, `frr`, `frr-pythontools` (frr-reload.py) and `iproute2` (Debian 12: FRR 8.4).
 
+import { imageFrrIds, inImage, LAB_FRR_IMAGE, PODMAN_ENV } from "./image-frr.js";
 import { randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -31,7 +32,8 @@ export const FRR_ETC_DIR = "/etc/frr";
 
 export type Side = "node" | "tor";
 export type Family = 4 | 6;
-export type Daemon = "zebra" | "bgpd" | "staticd";
+/** mgmtd exists from FRR 9 on (staticd and zebra take their config through it): image mode only. */
+export type Daemon = "zebra" | "bgpd" | "staticd" | "mgmtd";
 export type RouteSource = "bgp" | "fib";
 
 const DAEMONS: readonly Daemon[] = ["zebra", "bgpd", "staticd"];
@@ -600,6 +602,8 @@ class NetnsLab implements Lab {
 
   vtyshArgs(side: Side): string[] {
     const ns = this.ns(side);
+    if (LAB_FRR_IMAGE !== undefined && side === "node")
+      return inImage(LAB_FRR_IMAGE, ns, "vtysh", ["-N", ns]);
     return ["ip", "netns", "exec", ns, "vtysh", "-N", ns];
   }
 
@@ -610,6 +614,10 @@ class NetnsLab implements Lab {
     const ns = this.nodeNs;
     const mode = `--${opts.mode ?? "reload"}`;
     const dirs = ["--confdir", this.confDir, "--rundir", this.confDir];
+    if (LAB_FRR_IMAGE !== undefined)
+      return inImage(LAB_FRR_IMAGE, ns, "python3", [FRR_RELOAD, mode, "--stdout", "-N", ns, ...dirs])
+        .concat(opts.extra ?? [])
+        .concat(newConf);
     return ["ip", "netns", "exec", ns, "python3", FRR_RELOAD, mode, "--stdout", "-N", ns, ...dirs]
       .concat(opts.extra ?? [])
       .concat(newConf);
@@ -630,6 +638,14 @@ class NetnsLab implements Lab {
   }
 
   async vtysh(side: Side, ...commands: string[]): Promise<string> {
+    if (LAB_FRR_IMAGE !== undefined && side === "node") {
+      const [file = "podman", ...args] = this.vtyshArgs(side);
+      const r = await execa(file, [...args, ...commands.flatMap((c) => ["-c", c])], {
+        env: PODMAN_ENV,
+        stdin: "ignore",
+      });
+      return r.stdout;
+    }
     const [, , , , ...argv] = this.vtyshArgs(side);
     const r = await this.exec(side, [...argv, ...commands.flatMap((c) => ["-c", c])]);
     return r.stdout;
@@ -758,13 +774,15 @@ class NetnsLab implements Lab {
     if (old !== null && pidInNs(old, nsInode(ns)))
       throw new Error(`startDaemon: ${which} already runs in ${ns}`);
     await fsp.rm(pidFile, { force: true });
+    const fromImage = LAB_FRR_IMAGE !== undefined && side === "node";
     const argv = [
       join(FRR_BIN_DIR, which),
-      "-d",
+      // From the image the daemon is the container's main process: it must not fork away.
+      ...(fromImage ? [] : ["-d"]),
       "-N",
       ns,
-      "-f",
-      join(dir, "frr.conf"),
+      // FRR 10's staticd and mgmtd take no config file (their config comes through mgmtd).
+      ...(which === "staticd" && fromImage ? [] : which === "mgmtd" ? [] : ["-f", join(dir, "frr.conf")]),
       "-u",
       "frr",
       "-g",
@@ -777,7 +795,16 @@ class NetnsLab implements Lab {
       `file:${join(dir, `${which}.log`)}`,
       ...(which === "zebra" ? ["-s", "90000000"] : []),
     ];
-    const r = await execa("ip", ["netns", "exec", ns, ...argv], { reject: false, stdin: "ignore" });
+    const [program = "", ...args] = argv;
+    const cmd =
+      LAB_FRR_IMAGE !== undefined && fromImage
+        ? inImage(LAB_FRR_IMAGE, ns, program, args, { detach: true })
+        : ["ip", "netns", "exec", ns, ...argv];
+    const r = await execa(cmd[0] ?? "ip", cmd.slice(1), {
+      reject: false,
+      stdin: "ignore",
+      env: fromImage ? PODMAN_ENV : process.env,
+    });
     if (r.exitCode !== 0) {
       throw new Error(`startDaemon: ${which} in ${ns} exited ${r.exitCode}: ${r.stderr}${r.stdout}`);
     }
@@ -805,11 +832,17 @@ class NetnsLab implements Lab {
 
   /** Build everything; throws after cleaning up on failure. */
   async setUp(nodeConfig: string): Promise<void> {
-    const uid = lookupId("passwd", "frr");
-    const gid = lookupId("group", "frr");
-    if (uid === null || gid === null) throw new Error("user/group frr missing");
+    const hostUid = lookupId("passwd", "frr");
+    const hostGid = lookupId("group", "frr");
+    if (hostUid === null || hostGid === null) throw new Error("user/group frr missing");
     await fsp.chmod(this.dir, 0o755);
     for (const side of ["node", "tor"] as const) {
+      // The image's daemons run as the image's frr user: the node side's dirs are its own then.
+      const owner =
+        LAB_FRR_IMAGE !== undefined && side === "node"
+          ? imageFrrIds(LAB_FRR_IMAGE)
+          : { uid: hostUid, gid: hostGid };
+      const [uid, gid] = [owner.uid, owner.gid];
       const ns = this.ns(side);
       const dir = this.sideDir(side);
       await fsp.mkdir(dir, { mode: 0o755 });
@@ -850,6 +883,7 @@ class NetnsLab implements Lab {
     await execa("ip", ["-n", this.nodeNs, "link", "set", this.nodeIf, "up"]);
     await execa("ip", ["-n", this.torNs, "link", "set", this.torIf, "up"]);
     const sides = this.nodeDaemons ? (["tor", "node"] as const) : (["tor"] as const);
+    if (LAB_FRR_IMAGE !== undefined && this.nodeDaemons) await this.startDaemon("mgmtd", "node");
     await Promise.all(sides.map((s) => this.startDaemon("zebra", s)));
     await Promise.all(sides.flatMap((s) => [this.startDaemon("bgpd", s), this.startDaemon("staticd", s)]));
   }

@@ -178,8 +178,11 @@ const ALWAYS_READDED =
 /**
  * The delete-side twin of `hostname`: vtysh shows its own (the container's) hostname in the running
  * config, so unless the rendered one equals it, every run also lists `no hostname <container's>`.
+ * And forwarding: FRR 10.3 in a container whose /proc/sys is read-only (any unprivileged
+ * container) cannot switch IPv6 forwarding on; it then runs `no ipv6 forwarding` and every run
+ * lists `ipv6 forwarding` to delete. Forwarding on a Kubernetes node is the kernel's and the CNI's.
  */
-const ALWAYS_DELETED = /^no hostname \S+$/;
+const ALWAYS_DELETED = /^(no hostname \S+|ip forwarding|ipv6 forwarding)$/;
 
 /** True when the diff holds nothing but lines FRR re-adds (or re-deletes) on every run. */
 export function isEmptyDiff(d: ReloadDiff): boolean {

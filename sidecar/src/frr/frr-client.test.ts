@@ -1,0 +1,34 @@
+// frr-reload.py --test output → diff, and which diffs are not drift (FRR 8.4 and 10.3 outputs).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isEmptyDiff, parseReloadDiff } from "./frr-client.js";
+
+// Seen on FRR 10.3 (Debian 13) in containers right after a reload of the same file.
+const FRR_10_3_NOOP = `
+Lines To Delete
+===============
+no hostname 5e941a491b8d
+ipv6 forwarding
+no hostname 6b512cff45ce
+
+Lines To Add
+============
+hostname node-a
+ip forwarding
+ipv6 forwarding
+service integrated-vtysh-config
+`;
+
+test("a no-op reload on FRR 10.3 in a container is not drift", () => {
+  const d = parseReloadDiff(FRR_10_3_NOOP);
+  assert.deepEqual(d.toDelete, ["no hostname 5e941a491b8d", "ipv6 forwarding", "no hostname 6b512cff45ce"]);
+  assert.equal(isEmptyDiff(d), true);
+});
+
+test("a network line or a neighbour in either list is drift", () => {
+  assert.equal(isEmptyDiff({ toDelete: ["router bgp 64512 network 10.96.0.10/32"], toAdd: [] }), false);
+  assert.equal(
+    isEmptyDiff({ toDelete: [], toAdd: ["router bgp 64512 neighbor 192.0.2.1 remote-as external"] }),
+    false,
+  );
+});
