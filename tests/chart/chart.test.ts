@@ -511,8 +511,27 @@ test("a config or template change rolls the pods only when it must", () => {
   };
   const configChanged = withArgs(["--set", "config.log.level=debug"]);
   assert.notEqual(configChanged["checksum/config"], base["checksum/config"], "the config is read once: restart");
-  const templateChanged = withArgs(["--set-string", "templates.overrides.frr\\.conf\\.hbs=x"]);
-  assert.deepEqual(templateChanged, base, "templates are watched live: no restart");
+  const override = ["--set-string", "templates.overrides.frr\\.conf\\.hbs=x"];
+  const templateChanged = withArgs(override);
+  assert.notEqual(templateChanged["checksum/templates"], base["checksum/templates"], "templates roll node by node");
+  assert.equal(templateChanged["checksum/config"], base["checksum/config"]);
+  const live = withArgs(["--set", "templates.liveReload=true"]);
+  assert.equal(live["checksum/templates"], undefined, "liveReload: no checksum, the advertiser applies them live");
+  assert.deepEqual(withArgs(["--set", "templates.liveReload=true", ...override]), live, "live: no restart");
+});
+
+test("rollout safety: readiness waits for a BGP session, minReadySeconds, port 179 declared", () => {
+  const docs = manifestsFor("default-values.yaml");
+  const ds = find(docs, "DaemonSet") as unknown as {
+    spec: { minReadySeconds?: number; template: { spec: { containers: { name: string; ports?: { containerPort: number; name?: string }[] }[] } } };
+  };
+  assert.equal(ds.spec.minReadySeconds, 10);
+  const frr = ds.spec.template.spec.containers.find((c) => c.name === "frr");
+  assert.deepEqual(frr?.ports?.map((p) => [p.name, p.containerPort]), [["bgp", 179]]);
+  const cm = docs.find((d) => d.kind === "ConfigMap" && d.metadata.name.endsWith("-config")) as unknown as {
+    data: Record<string, string>;
+  };
+  assert.match(cm.data["config.yaml"] ?? "", /readyRequiresEstablishedSession: true/);
 });
 
 describe("values are validated before anything is installed", () => {
@@ -647,11 +666,12 @@ describe("monitoring content", () => {
     assert.deepEqual(JSON.parse(cm.data["frr-advertiser.json"] ?? ""), JSON.parse(text));
   });
 
-  test("the PrometheusRule has the six alerts, on known metrics", () => {
+  test("the PrometheusRule has the seven alerts, on known metrics", () => {
     const rule = find(manifestsFor("full-values.yaml"), "PrometheusRule");
     const rules = rule.spec.groups.flatMap((g) => g.rules);
     const byName = new Map(rules.map((r) => [r.alert, r]));
     assert.deepEqual([...byName.keys()].sort(), [
+      "FrrAdvertiserAbsent",
       "FrrAdvertiserBgpSessionDown",
       "FrrAdvertiserConfigStale",
       "FrrAdvertiserInformerRestarts",
@@ -666,6 +686,7 @@ describe("monitoring content", () => {
       "(min without (peer) (frr_advertiser_bgp_prefixes_sent unless frr_advertiser_bgp_session_up == 0) < frr_advertiser_prefixes_advertised) or (frr_advertiser_prefixes_not_advertised > 0)",
     );
     assert.equal(byName.get("FrrAdvertiserBgpSessionDown")?.expr, "frr_advertiser_bgp_session_up == 0");
+    assert.equal(byName.get("FrrAdvertiserAbsent")?.expr, "absent(frr_advertiser_last_success_timestamp_seconds)");
     assert.equal(byName.get("FrrAdvertiserBgpSessionDown")?.for, "2m");
     assert.equal(byName.get("FrrAdvertiserConfigStale")?.expr, "frr_advertiser_config_stale == 1");
     assert.equal(byName.get("FrrAdvertiserConfigStale")?.for, "5m");

@@ -140,6 +140,8 @@ void describe("the chart's pod from the image", { skip: SKIP }, () => {
           tag: IMAGE.replace(/^.*:/, ""),
           pullPolicy: "Never",
         },
+        // The test updates the ConfigMap volume in place, as the kubelet does, with live reload on.
+        templates: { liveReload: true },
         config: {
           bgp: { asn: lab.nodeAsn, neighbors: [{ address: lab.torAddr4, remoteAs: "external" }] },
           advertise: { allowedCidrs: ["10.96.0.0/12"], excludedIps: ["10.96.0.1"] },

@@ -8,7 +8,7 @@ import { createRunner } from "../exec.js";
 import { ConfigApplier } from "../frr/config-applier.js";
 import { FrrClient, isEmptyDiff } from "../frr/frr-client.js";
 import { FrrLiveness } from "../frr/frr-liveness.js";
-import { parseBgpSummary } from "../frr/bgp-status.js";
+import { parseBgpSummary, type SessionStatus } from "../frr/bgp-status.js";
 import { apiEventPoster, EventRecorder } from "../kube/event-recorder.js";
 import { ServiceEventReporter } from "../reconcile/service-event-reporter.js";
 import { ClusterWatch, loadKubeConfig } from "../kube/cluster-watch.js";
@@ -70,6 +70,8 @@ class Sidecar {
   private readonly runner;
   private readonly frr: FrrClient;
   private readonly applier: ConfigApplier;
+  /** The last session poll (timings.sessionPollSeconds, and after every apply). */
+  private sessions: readonly SessionStatus[] = [];
   /** Set while FRR's daemons and this image's FRR tools differ: nothing is applied then. */
   private versionProblem: string | undefined = "FRR's version not checked yet";
 
@@ -151,6 +153,7 @@ class Sidecar {
           log.info({ frr: r.frr, prefixes: r.state?.prefixes.length, ms: r.durationMs }, "applied");
           // Not at once: bgpd needs a moment to send, and under churn this bounds the reads.
           announcements.checkSoon(config.timings.announcementStuckMs);
+          if (this.waitsForSession()) this.pollSessions();
         }
       },
     });
@@ -205,6 +208,7 @@ class Sidecar {
           ...(liveness.isUp && this.versionProblem !== undefined ? [this.versionProblem] : []),
           ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
           ...notAdvertisedReason(announcements.unrepaired),
+          ...(this.waitsForSession() ? ["no BGP session Established yet"] : []),
         ],
       },
       this.metrics.registry,
@@ -322,15 +326,32 @@ class Sidecar {
   /** BGP session state and prefixes sent per peer, for metrics (timings.sessionPollSeconds). */
   private startSessionPoll(): NodeJS.Timeout {
     return setInterval(() => {
-      this.frr.bgpSummary().then(
-        (summary) => {
-          this.metrics.observeSessions(parseBgpSummary(summary));
-        },
-        () => {
-          this.metrics.observeSessions([]);
-        },
-      );
+      this.pollSessions();
     }, this.config.timings.sessionPollSeconds * 1000);
+  }
+
+  /** Reads `show bgp summary json` (over the kept vty connection) into the metrics and readiness. */
+  private pollSessions(): void {
+    this.frr.bgpSummary().then(
+      (summary) => {
+        this.sessions = parseBgpSummary(summary);
+        this.metrics.observeSessions(this.sessions);
+      },
+      () => {
+        this.sessions = [];
+        this.metrics.observeSessions([]);
+      },
+    );
+  }
+
+  /** server.readyRequiresEstablishedSession: neighbours are configured and none is Established. */
+  private waitsForSession(): boolean {
+    if (!this.config.server.readyRequiresEstablishedSession || this.config.bgp.neighbors.length === 0)
+      return false;
+    if (this.sessions.some((s) => s.established)) return false;
+    // Asked by the readiness probe: look again now, so the next probe sees a session that came up.
+    this.pollSessions();
+    return true;
   }
 
   /** Compares FRR's running config with frr.conf now and then; any drift → full re-apply. */

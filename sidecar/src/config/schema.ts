@@ -192,8 +192,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       address: ipAddress.default("0.0.0.0"),
       port: z.number().int().min(0).max(65535).default(9479),
+      /**
+       * /readyz also waits until at least one BGP session is Established (when neighbours are
+       * configured): a rolling update then never takes the next node down before this one peers.
+       */
+      readyRequiresEstablishedSession: z.boolean().default(false),
     })
-    .default({ address: "0.0.0.0", port: 9479 }),
+    .default({ address: "0.0.0.0", port: 9479, readyRequiresEstablishedSession: false }),
   log: z
     .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info") })
     .default({ level: "info" }),
