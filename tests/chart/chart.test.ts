@@ -726,3 +726,23 @@ describe("FRR-side files", () => {
     assert.equal(r.status, 0, r.stdout);
   });
 });
+
+test("neighbours for some nodes only: nodes and nodeSelector pass the schema and the advertiser's validator", async () => {
+  const r = template([
+    "-f",
+    join(CI_DIR, "default-values.yaml"),
+    "--set-json",
+    'config.bgp.neighbors=[{"address":"192.0.2.1","remoteAs":"external","nodes":["rack1-a"]},{"address":"192.0.2.2","remoteAs":"external","nodeSelector":"rack=r2"}]',
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const config = await advertiserConfig(parseManifests(r.stdout));
+  assert.deepEqual(
+    config.policy.neighborScopes.map((s) => [s.id, s.nodes, s.nodeSelector?.length]),
+    [
+      ["192.0.2.1", ["rack1-a"], undefined],
+      ["192.0.2.2", undefined, 1],
+    ],
+  );
+  const bad = template(["-f", join(CI_DIR, "default-values.yaml"), "--set-json", 'config.bgp.neighbors=[{"address":"192.0.2.1","remoteAs":"external","nodes":["Rack_A"]}]']);
+  assert.notEqual(bad.status, 0, "a node name that is not one is refused by the schema");
+});

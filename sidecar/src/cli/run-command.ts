@@ -15,6 +15,7 @@ import { ClusterWatch, loadKubeConfig } from "../kube/cluster-watch.js";
 import { createLogger, type Logger } from "../log.js";
 import { Metrics } from "../metrics.js";
 import { combineEvaluations } from "../model/desired-state.js";
+import { neighborsForNode } from "../model/neighbors.js";
 import { createAddressSync } from "../netif/address-sync.js";
 import { ClusterStore } from "../reconcile/cluster-store.js";
 import { Reconciler } from "../reconcile/reconciler.js";
@@ -402,9 +403,14 @@ class Sidecar {
     const report = await drainNode(
       {
         mode: this.config.mode,
+        // No service, but the same neighbours: a drain must not touch the sessions it waits on.
         drainedConfig: renderFrrConf(
           templates.current,
-          toTemplateContext(this.config, combineEvaluations([])),
+          toTemplateContext(this.config, {
+            ...combineEvaluations([]),
+            neighbors:
+              reconciler.desiredState?.neighbors ?? neighborsForNode(this.config.policy, this.store.node),
+          }),
         ),
         applier: this.applier,
         addresses,

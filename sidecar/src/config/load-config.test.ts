@@ -89,6 +89,22 @@ timings: { batchWindowMs: -1 }
     want: [/advertise\.serviceSelector: /],
   },
   {
+    name: "a neighbour's node selector is checked",
+    text: minimal.replace(
+      "bgp: { asn: 64512 }",
+      'bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external, nodeSelector: "rack in (" }] }',
+    ),
+    want: [/bgp\.neighbors\.0\.nodeSelector: /],
+  },
+  {
+    name: "a neighbour's node names are node names",
+    text: minimal.replace(
+      "bgp: { asn: 64512 }",
+      'bgp: { asn: 64512, neighbors: [{ address: 192.0.2.2, remoteAs: external, nodes: ["Node_A"] }] }',
+    ),
+    want: [/bgp\.neighbors\.0\.nodes\.0: must be a Kubernetes node name/],
+  },
+  {
     name: "unreadable password file",
     text: minimal.replace(
       "bgp: { asn: 64512 }",

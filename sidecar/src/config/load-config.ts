@@ -5,14 +5,18 @@ import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { parseCidr } from "../model/ip.js";
-import { configSchema, type ConfigFile, type NeighborConfig } from "./schema.js";
+import { configSchema, NODE_NAME_RULE, type ConfigFile, type NeighborConfig } from "./schema.js";
 import { parseLabelSelector } from "../model/label-selector.js";
+import type { NeighborScope } from "../model/neighbors.js";
 import type { AdvertisePolicy } from "../model/policy.js";
 import type { IpFamily } from "../model/snapshot.js";
 
 export type AdvertiseMode = "network" | "connected";
 
-export interface Neighbor extends Omit<NeighborConfig, "passwordFile" | "families"> {
+export interface Neighbor extends Omit<
+  NeighborConfig,
+  "passwordFile" | "families" | "nodes" | "nodeSelector"
+> {
   readonly families: readonly IpFamily[];
   /** Read from passwordFile; never logged. */
   readonly password: string | undefined;
@@ -93,12 +97,13 @@ export async function parseConfig(
   const nodeName = env.NODE_NAME !== undefined && env.NODE_NAME !== "" ? env.NODE_NAME : file.nodeName;
   if (nodeName === undefined)
     problems.push("nodeName: required (set it in the file or the NODE_NAME environment variable)");
-  else if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName))
+  else if (!NODE_NAME_RULE.test(nodeName))
     problems.push(`NODE_NAME: "${nodeName}" is not a Kubernetes node name`);
   const selector = parseLabelSelector(file.advertise.serviceSelector);
   if (!selector.ok) problems.push(`advertise.serviceSelector: ${selector.error}`);
   problems.push(...checkNeighbors(file));
   const neighbors = await resolveNeighbors(file.bgp.neighbors, readSecret, problems);
+  const neighborScopes = toNeighborScopes(file.bgp.neighbors, problems);
   if (problems.length > 0 || nodeName === undefined || !selector.ok) throw new ConfigError(source, problems);
   const { mode, modeReason } = resolveMode(file.advertise.mode, file.advertise.interface);
   const config: Config = {
@@ -123,6 +128,8 @@ export async function parseConfig(
       includeNamespaces: file.advertise.namespaces.include,
       excludeNamespaces: file.advertise.namespaces.exclude,
       serviceSelector: selector.requirements,
+      nodeName,
+      neighborScopes,
       withdrawWhenUnschedulable: file.node.withdrawWhenUnschedulable,
       drain: file.node.drain || isTrue(env.DRAIN),
     },
@@ -177,7 +184,11 @@ async function resolveNeighbors(
 ): Promise<Neighbor[]> {
   return Promise.all(
     list.map(async (n, i) => {
-      const { passwordFile, families, ...rest } = n;
+      // nodes and nodeSelector are the model's input (policy.neighborScopes), not FRR's.
+      const { passwordFile, families, ...withScope } = n;
+      const rest = { ...withScope };
+      delete rest.nodes;
+      delete rest.nodeSelector;
       let password: string | undefined;
       if (passwordFile !== undefined) {
         try {
@@ -197,6 +208,18 @@ async function resolveNeighbors(
       return { ...rest, families: families ?? ["ipv4", "ipv6"], password };
     }),
   );
+}
+
+function toNeighborScopes(list: readonly NeighborConfig[], problems: string[]): NeighborScope[] {
+  return list.map((n, i) => {
+    let nodeSelector: NeighborScope["nodeSelector"];
+    if (n.nodeSelector !== undefined) {
+      const parsed = parseLabelSelector(n.nodeSelector);
+      if (parsed.ok) nodeSelector = parsed.requirements;
+      else problems.push(`bgp.neighbors.${i}.nodeSelector: ${parsed.error}`);
+    }
+    return { id: n.address ?? n.interface ?? "", nodes: n.nodes, nodeSelector };
+  });
 }
 
 function formatIssue(issue: z.core.$ZodIssue): string {

@@ -23,6 +23,9 @@ const cidr = z
   .string()
   .refine((s) => s.includes("/") && parseCidr(s, "mask").ok, "must be a CIDR like 10.96.0.0/12 or fd00::/64");
 const family = z.enum(["ipv4", "ipv6"]);
+/** One rule for a Kubernetes node name (nodeName, NODE_NAME, neighbours' nodes). */
+export const NODE_NAME_RULE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const nodeName = z.string().regex(NODE_NAME_RULE, "must be a Kubernetes node name");
 const remoteAs = z.union([asn, z.enum(["internal", "external"])]);
 const path = z
   .string()
@@ -52,6 +55,10 @@ const neighbor = z
         hold: z.number().int().min(0).max(65535),
       })
       .optional(),
+    /** Only these nodes peer with this neighbour (racks with different ToRs in one release). */
+    nodes: z.array(nodeName).min(1).optional(),
+    /** Only nodes whose labels match this selector (`topology.kubernetes.io/zone=rack-1`). */
+    nodeSelector: z.string().optional(),
   })
   .refine((n) => (n.address === undefined) !== (n.interface === undefined), {
     message: "set exactly one of address (numbered) or interface (unnumbered)",
@@ -59,10 +66,7 @@ const neighbor = z
 
 export const configSchema = z.strictObject({
   /** This node's name; the NODE_NAME environment variable wins (downward API). */
-  nodeName: z
-    .string()
-    .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "must be a Kubernetes node name")
-    .optional(),
+  nodeName: nodeName.optional(),
   bgp: z.strictObject({
     asn,
     routerId: ipv4Address.optional(),

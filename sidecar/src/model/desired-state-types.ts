@@ -72,4 +72,9 @@ export interface DesiredState {
   readonly decisions: readonly Decision[];
   /** Human-readable problems with cluster input (bad annotations, conflicts), sorted, unique. */
   readonly problems: readonly string[];
+  /**
+   * Ids (address or interface) of the configured neighbours this node peers with
+   * (neighborsForNode). Undefined: every configured neighbour (a state made without a node).
+   */
+  readonly neighbors?: readonly string[];
 }

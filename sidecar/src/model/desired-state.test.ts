@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { attributesKey, nameAttributeSets } from "./attribute-sets.js";
 import type { BgpAttributes, DesiredState } from "./desired-state-types.js";
 import {
-  combineEvaluations,
+  desiredStateFor,
   computeDesiredState,
   evaluateService,
   indexSlicesByService,
@@ -35,6 +35,8 @@ const POLICY: AdvertisePolicy = {
   serviceSelector: [],
   withdrawWhenUnschedulable: false,
   drain: false,
+  nodeName: "n1",
+  neighborScopes: [],
 };
 
 /** "ns/name" → a ClusterIP Service 10.96.0.10 unless overridden. */
@@ -919,8 +921,8 @@ void describe("stability and purity", () => {
     const evaluations = cluster.services.map((s) =>
       evaluateService(s, index.get(`${s.namespace}/${s.name}`) ?? [], NODE, POLICY),
     );
-    assert.deepEqual(combineEvaluations(evaluations), baseline);
-    assert.deepEqual(combineEvaluations([...evaluations].reverse()), baseline);
+    assert.deepEqual(desiredStateFor(evaluations, NODE, POLICY), baseline);
+    assert.deepEqual(desiredStateFor([...evaluations].reverse(), NODE, POLICY), baseline);
   });
 
   void test("evaluateService depends only on its arguments and does not mutate them", () => {

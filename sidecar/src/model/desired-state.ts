@@ -2,6 +2,7 @@
 // BGP attributes, and why. Pure: evaluateService depends only on its arguments, so the live
 // reconciler can cache one evaluation per Service and re-run combineEvaluations on any change.
 
+import { neighborsForNode } from "./neighbors.js";
 import { parseServiceAnnotations, type ServiceAnnotations } from "./annotations.js";
 import { attributesKey, compareStrings, nameAttributeSets } from "./attribute-sets.js";
 import type {
@@ -88,7 +89,20 @@ export function computeDesiredState(
   const evaluations = snapshot.services.map((service) =>
     evaluateService(service, slicesByService.get(serviceKey(service)) ?? [], node, policy),
   );
-  return combineEvaluations(evaluations);
+  return desiredStateFor(evaluations, node, policy);
+}
+
+/**
+ * The node's whole desired state from per-Service evaluations: the prefixes (combineEvaluations)
+ * and the neighbours it peers with. The reconciler's incremental path and computeDesiredState
+ * both end here, so they cannot differ.
+ */
+export function desiredStateFor(
+  evaluations: Iterable<ServiceEvaluation>,
+  node: NodeSnapshot | undefined,
+  policy: AdvertisePolicy,
+): DesiredState {
+  return { ...combineEvaluations(evaluations), neighbors: neighborsForNode(policy, node) };
 }
 
 /**

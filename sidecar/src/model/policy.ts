@@ -1,6 +1,7 @@
 // The part of the configuration the desired-state rules read, as plain data.
 // config/ validates the YAML into this shape; model/ never sees raw input.
 
+import type { NeighborScope } from "./neighbors.js";
 import type { AddressKind } from "./snapshot.js";
 
 /** A parsed Kubernetes label selector (the string form `a=b,c!=d,e in (x,y),!f,g`). */
@@ -26,6 +27,10 @@ export interface AdvertisePolicy {
   readonly withdrawWhenUnschedulable: boolean;
   /** Operator's drain switch from the config/env: advertise nothing from this node. */
   readonly drain: boolean;
+  /** This node's name (config or NODE_NAME), known before its Node object is. */
+  readonly nodeName: string;
+  /** Which configured neighbours apply to which nodes (neighborsForNode). */
+  readonly neighborScopes: readonly NeighborScope[];
 }
 
 /** Annotation keys live under this prefix (public contract, see README). */

@@ -282,3 +282,30 @@ void test("a template change during a pass gets a full apply of its own (not cle
     ["frr delta [10.96.0.10/32,10.96.0.11/32]", "frr full [10.96.0.10/32,10.96.0.11/32]"],
   );
 });
+
+void test("the model's neighbour choice reaches the render: a neighbour of other nodes is left out", async () => {
+  const cfg = await parseConfig(
+    `nodeName: n1
+bgp:
+  asn: 64512
+  neighbors:
+    - { address: 192.0.2.1, remoteAs: external }
+    - { address: 192.0.2.7, remoteAs: external, nodes: [n7] }
+    - { address: 192.0.2.8, remoteAs: external, nodeSelector: "rack=r8" }
+advertise: { mode: network, interface: lo, allowedCidrs: [10.96.0.0/12] }
+`,
+    "test",
+    {},
+    () => Promise.reject(new Error("none")),
+  );
+  const { store, rec, reconciler } = setup(cfg);
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  const peers = (text: string | undefined) =>
+    [...(text ?? "").matchAll(/^ neighbor (\S+) remote-as/gm)].map((m) => m[1]);
+  assert.deepEqual(peers(rec.appliedConfig), ["192.0.2.1"]);
+  // The Node gets the rack label: its neighbour joins.
+  store.setNode(toNodeSnapshot({ kind: "Node", metadata: { name: "n1", labels: { rack: "r8" } } }));
+  await reconciler.reconcileOnce();
+  assert.deepEqual(peers(rec.appliedConfig), ["192.0.2.1", "192.0.2.8"]);
+});

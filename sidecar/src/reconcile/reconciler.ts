@@ -3,7 +3,7 @@
 // (addresses added → FRR → addresses removed). Failures keep the last good config and retry.
 
 import type { Config } from "../config/load-config.js";
-import { combineEvaluations, evaluateService, type ServiceEvaluation } from "../model/desired-state.js";
+import { desiredStateFor, evaluateService, type ServiceEvaluation } from "../model/desired-state.js";
 import type { DesiredState } from "../model/desired-state-types.js";
 import { toTemplateContext } from "../render/context.js";
 import { renderFrrConf, type CompiledTemplates } from "../render/renderer.js";
@@ -354,7 +354,7 @@ export class Reconciler {
       if (svc === undefined) this.evaluations.delete(key);
       else this.evaluations.set(key, evaluateService(svc, store.slicesOf(key), store.node, config.policy));
     }
-    this.state = combineEvaluations(this.evaluations.values());
+    this.state = desiredStateFor(this.evaluations.values(), store.node, config.policy);
     return true;
   }
 }

@@ -272,6 +272,23 @@ void describe("toTemplateContext: data", () => {
     );
   });
 
+  void it("renders only the neighbours the model chose for this node (state.neighbors)", () => {
+    const config = fakeConfig({
+      neighbors: [
+        neighbor({ address: "192.0.2.1", remoteAs: "external" }),
+        neighbor({ address: "192.0.2.11", remoteAs: "external" }),
+        neighbor({ interface: "eth1", remoteAs: "external" }),
+      ],
+    });
+    const chosen = toTemplateContext(config, { ...EMPTY_DESIRED_STATE, neighbors: ["192.0.2.11", "eth1"] });
+    assert.deepEqual(
+      chosen.neighbors.map((n) => n.id),
+      ["eth1", "192.0.2.11"],
+    );
+    const all = toTemplateContext(config, EMPTY_DESIRED_STATE);
+    assert.equal(all.neighbors.length, 3, "a state made without a node keeps every neighbour");
+  });
+
   void it("prints FRR's default log level (debugging) without a word, as FRR does", () => {
     assert.equal(toTemplateContext(fakeConfig({ logLevel: "debugging" }), EMPTY_DESIRED_STATE).logLevel, "");
     assert.equal(

@@ -41,7 +41,14 @@ export interface RenderConfig {
 
 export function toTemplateContext(config: RenderConfig, state: DesiredState): TemplateContext {
   const enabled = new Set<IpFamily>(config.bgp.families);
-  const neighbors = toNeighbors(config.bgp.neighbors, enabled);
+  // The model decided which neighbours this node peers with (state.neighbors); all without a node.
+  const forThisNode = state.neighbors === undefined ? undefined : new Set(state.neighbors);
+  const neighbors = toNeighbors(
+    config.bgp.neighbors.filter(
+      (n) => forThisNode === undefined || forThisNode.has(n.address ?? n.interface ?? ""),
+    ),
+    enabled,
+  );
   const setLines = new Map(
     state.attributeSets.map((s) => [checked(s.name, SHAPE.name, "attribute set name"), setLinesOf(s)]),
   );
