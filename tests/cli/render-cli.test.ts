@@ -187,3 +187,19 @@ node: { withdrawWhenUnschedulable: true }
   const w2 = verdicts("worker-2");
   assert.ok([...w2.values()].every((v) => !v));
 });
+
+void test("--help on each command prints its usage and exits 0", () => {
+  const help = render(["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^usage: frr-advertiser render --objects/);
+  const run = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "run", "--help"],
+    {
+      cwd: REPO,
+      encoding: "utf8",
+    },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^usage: frr-advertiser run/);
+});

@@ -17,7 +17,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, posix, relative, resolve } from "node:path";
+import { dirname, join, posix, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import {
   copyPaths,
@@ -122,15 +122,9 @@ void test("ENTRYPOINT is tini, then node, then the CLI where the image has it; C
     ),
     "node comes from the build stage (the npm registry's official binary)",
   );
-  assert.equal(files.get(bin!), "context:sidecar/bin/frr-advertiser.js", `${bin} is the package's bin`);
-  const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { bin: Record<string, string> };
-  assert.equal(posix.normalize(pkg.bin["frr-advertiser"] ?? ""), "sidecar/bin/frr-advertiser.js");
+  assert.equal(files.get(posix.dirname(bin!)), "build:/out/", `${bin} comes with the build stage's bundle`);
   assert.deepEqual(cmd.slice(0, 2), ["run", "--config"]);
   assert.equal(cmd[2], "/etc/frr-advertiser/config.yaml", "the default path of the README");
-  assert.ok(
-    statSync(join(REPO, "sidecar/bin/frr-advertiser.js")).mode & 0o111,
-    "executable (the PATH symlink uses its shebang)",
-  );
 });
 
 void test("the USER is non-root, or root is justified next to it and in ADR 0007", () => {
@@ -197,7 +191,10 @@ void test("no production dependency has an install script (the build runs npm ci
   );
   const build = only(stage("build"), "RUN").map((i) => i.args);
   assert.ok(build.some((r) => r.includes("npm ci --ignore-scripts")));
-  assert.ok(build.some((r) => r.includes("npm run build") && r.includes("npm prune --omit=dev")));
+  // What the image runs is the bundle of the production dependencies, with their licenses.
+  assert.ok(
+    build.some((r) => r.includes("esbuild") && r.includes("--bundle") && r.includes("THIRD-PARTY-LICENSES")),
+  );
 });
 
 void test("hadolint's rules that can be read off the file hold", () => {
@@ -278,23 +275,17 @@ const rootfs = join(work, "rootfs");
 const buildOut = join(work, "build");
 
 before(() => {
-  // The build stage: the package's own build command (tsc), into a directory of our own…
-  const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
-    scripts: Record<string, string>;
-  };
-  const [tool, ...args] = (pkg.scripts["build"] ?? "").split(/\s+/);
-  assert.equal(tool, "tsc");
-  const tsc = spawnSync(
-    process.execPath,
-    [join(REPO, "node_modules/typescript/bin/tsc"), ...args, "--outDir", join(buildOut, "dist")],
-    {
-      cwd: REPO,
-      encoding: "utf8",
-    },
-  );
-  assert.equal(tsc.status, 0, `npm run build failed:\n${tsc.stdout}${tsc.stderr}`);
-  // …and `npm prune --omit=dev` + the deletion of types and maps, from the lockfile.
-  copyProductionModules(join(buildOut, "node_modules"));
+  // The build stage's esbuild command, read from the Dockerfile's RUN and run as written, with
+  // /out/ mapped to a directory of our own.
+  const run = only(stage("build"), "RUN").find((r) => r.args.includes("esbuild"));
+  assert.ok(run, "the build stage bundles with esbuild");
+  const command = /(node_modules\/\.bin\/esbuild[^&]*?)\s*&&/s.exec(run.args)?.[1];
+  assert.ok(command, "an esbuild command line followed by &&");
+  const esbuild = spawnSync("bash", ["-c", command.replaceAll("/out/", `${buildOut}/`)], {
+    cwd: REPO,
+    encoding: "utf8",
+  });
+  assert.equal(esbuild.status, 0, `the Dockerfile's esbuild failed:\n${esbuild.stdout}${esbuild.stderr}`);
   // The runtime stage's COPY lines, as Docker runs them.
   assembleRuntime();
 });
@@ -304,29 +295,13 @@ after(() => {
 });
 
 void test("after the build, the runtime stage has the sidecar's files where it expects them", () => {
-  for (const f of [
-    "app/dist/main.js",
-    "app/sidecar/bin/frr-advertiser.js",
-    "app/frr-templates/frr.conf.hbs",
-    "app/package.json",
-    "app/LICENSE",
-  ]) {
+  for (const f of ["app/frr-advertiser.mjs", "app/frr-templates/frr.conf.hbs", "app/LICENSE"]) {
     assert.ok(existsSync(join(rootfs, f)), `/${f} is missing from the image`);
   }
-  const pkg = JSON.parse(readFileSync(join(rootfs, "app/package.json"), "utf8")) as { type?: string };
-  assert.equal(pkg.type, "module", "dist/ is ESM: package.json must be next to it");
-  assert.ok(existsSync(join(rootfs, "app/node_modules/@kubernetes/client-node/package.json")));
-  for (const dev of ["typescript", "tsx", "eslint", "prettier", "node"]) {
-    assert.ok(!existsSync(join(rootfs, "app/node_modules", dev)), `devDependency ${dev} is in the image`);
-  }
-  assert.equal(
-    listFiles(join(rootfs, "app/node_modules")).filter((f) => /\.(map|d\.[mc]?ts)$/.test(f)).length,
-    0,
-  );
-  assert.ok(!existsSync(join(rootfs, "app/dist/cli/render-command.test.js")), "no compiled tests");
+  assert.ok(!existsSync(join(rootfs, "app/node_modules")), "no node_modules: one bundled file");
 });
 
-void test("the entry point starts with production dependencies only: --help, render, run", () => {
+void test("the entry point, the bundle alone, runs: --help, render, run", () => {
   assert.equal(
     process.versions.node.split(".")[0],
     (nodeVersion ?? "").split(".")[0],
@@ -394,8 +369,10 @@ function forEachRuntimeCopy(visit: (source: string, imagePath: string) => void):
     const intoDir = dest.endsWith("/") || sources.length > 1;
     const from = ins.flags.get("from") ?? "context";
     for (const src of sources) {
-      // Docker copies a directory's contents to the destination, a file to dest or into dest/.
-      visit(`${from}:${src}`, intoDir ? posix.join(target, posix.basename(src)) : target);
+      // Docker copies a directory's contents to the destination (src ending in / is a directory
+      // for sure), a file to dest or into dest/.
+      const contents = src.endsWith("/");
+      visit(`${from}:${src}`, intoDir && !contents ? posix.join(target, posix.basename(src)) : target);
     }
   }
 }
@@ -406,7 +383,7 @@ function assembleRuntime(): void {
     const dest = join(rootfs, imagePath);
     let src: string;
     if (from === "context") src = join(REPO, path);
-    else if (from === "build" && path.startsWith("/src/")) src = join(buildOut, path.slice("/src/".length));
+    else if (from === "build" && path.startsWith("/out/")) src = join(buildOut, path.slice("/out/".length));
     else if (from === "build" && path.startsWith("/opt/node/"))
       return; // Node itself: this test runs on process.execPath.
     else throw new Error(`unknown COPY source ${source}`);
@@ -416,22 +393,4 @@ function assembleRuntime(): void {
     const inContext = (p: string) => from !== "context" || !isIgnored(relative(REPO, p));
     cpSync(src, dest, { recursive: true, filter: inContext });
   });
-}
-
-/** The lockfile's non-dev packages from the repo's node_modules, without types and source maps. */
-function copyProductionModules(target: string): void {
-  const lock = JSON.parse(readFileSync(join(REPO, "package-lock.json"), "utf8")) as {
-    packages: Record<string, { dev?: boolean }>;
-  };
-  for (const [key, meta] of Object.entries(lock.packages)) {
-    if (key === "" || meta.dev === true) continue;
-    const src = join(REPO, key);
-    if (!existsSync(src)) continue; // an optional dependency not installed on this platform
-    const dest = join(target, key.slice("node_modules/".length));
-    mkdirSync(dirname(dest), { recursive: true });
-    cpSync(src, dest, {
-      recursive: true,
-      filter: (p) => !(basename(p) === "node_modules" && p !== src) && !/\.(map|d\.[mc]?ts)$/.test(p),
-    });
-  }
 }

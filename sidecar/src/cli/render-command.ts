@@ -44,6 +44,10 @@ export function bundledTemplatesDir(): string {
 const USAGE = `usage: frr-advertiser render --objects FILE|- --node NAME [--config FILE] [--templates DIR] [--explain] [--output text|json]`;
 
 export async function runRenderCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
   try {
     const opts = parseRenderArgs(argv);
     const config = await loadRenderConfig(opts.config, opts.node);
