@@ -175,83 +175,78 @@ void describe("the chart's pod from the image", { skip: SKIP }, () => {
     if (dir !== "") await rm(dir, { recursive: true, force: true });
   });
 
-  const diagnose = async (e: unknown): Promise<never> => {
-    if (pod !== undefined)
-      for (const c of ["frr", "advertiser"]) {
-        const l = await pod.logs(c).catch(() => undefined);
-        console.log(`--- ${c} logs ---\n${(l?.stdout ?? "") + (l?.stderr ?? "")}`.slice(-6000));
-      }
-    throw e;
+  /** Runs a test body; on failure prints both containers' logs, then rethrows. */
+  const diagnosed = (body: () => Promise<void>) => async (): Promise<void> => {
+    try {
+      await body();
+    } catch (e) {
+      if (pod !== undefined)
+        for (const c of ["frr", "advertiser"]) {
+          const l = await pod.logs(c).catch(() => undefined);
+          console.log(`--- ${c} logs ---\n${(l?.stdout ?? "") + (l?.stderr ?? "")}`.slice(-6000));
+        }
+      throw e;
+    }
   };
 
   void test(
     "both containers start; the manifest's startup, liveness and readiness probes succeed",
     { timeout: 120_000 },
-    async () => {
-      try {
-        const p = pod!;
-        await waitUntil(() => p.probe("frr", "startupProbe"), WAIT, "frr's startup probe");
-        await waitUntil(() => p.probe("advertiser", "startupProbe"), WAIT, "the advertiser's startup probe");
-        await waitUntil(
-          () => p.probe("advertiser", "readinessProbe"),
-          WAIT,
-          "the advertiser's readiness probe",
-        );
-        assert.ok(await p.probe("frr", "livenessProbe"), "frr's liveness probe");
-        assert.ok(await p.probe("advertiser", "livenessProbe"), "the advertiser's liveness probe");
-        // The image's FRR is the one the sidecar talks to: 10.3 from Debian 13.
-        const version = await p.exec("frr", ["vtysh", "-c", "show version"]);
-        assert.match(version.stdout, /FRRouting 10\.3/);
-      } catch (e) {
-        await diagnose(e);
-      }
-    },
+    diagnosed(async () => {
+      const p = pod!;
+      await waitUntil(() => p.probe("frr", "startupProbe"), WAIT, "frr's startup probe");
+      await waitUntil(() => p.probe("advertiser", "startupProbe"), WAIT, "the advertiser's startup probe");
+      await waitUntil(
+        () => p.probe("advertiser", "readinessProbe"),
+        WAIT,
+        "the advertiser's readiness probe",
+      );
+      assert.ok(await p.probe("frr", "livenessProbe"), "frr's liveness probe");
+      assert.ok(await p.probe("advertiser", "livenessProbe"), "the advertiser's liveness probe");
+      // The image's FRR is the one the sidecar talks to: 10.3 from Debian 13.
+      const version = await p.exec("frr", ["vtysh", "-c", "show version"]);
+      assert.match(version.stdout, /FRRouting 10\.3/);
+    }),
   );
 
   void test(
     "the Services' prefixes reach the tor, and a readiness flip reaches it",
     { timeout: 120_000 },
-    async () => {
-      try {
-        await lab!.waitForTorRoutes(hasAll(WEB, API), WAIT, { family: 4 });
-        api!.upsert(slice("web", [{ ready: false }]));
-        await lab!.waitForTorRoutes((r) => !r.has(WEB) && r.has(API), WAIT, { family: 4 });
-        api!.upsert(slice("web", [{ ready: true }]));
-        await lab!.waitForTorRoutes(hasAll(WEB, API), WAIT, { family: 4 });
-      } catch (e) {
-        await diagnose(e);
-      }
-    },
+    diagnosed(async () => {
+      await lab!.waitForTorRoutes(hasAll(WEB, API), WAIT, { family: 4 });
+      api!.upsert(slice("web", [{ ready: false }]));
+      await lab!.waitForTorRoutes((r) => !r.has(WEB) && r.has(API), WAIT, { family: 4 });
+      api!.upsert(slice("web", [{ ready: true }]));
+      await lab!.waitForTorRoutes(hasAll(WEB, API), WAIT, { family: 4 });
+    }),
   );
 
   void test(
     "FRR's daemons killed inside the frr container: watchfrr restarts them, the advertiser re-applies",
     { timeout: 240_000 },
-    async () => {
-      try {
-        const p = pod!;
-        const before = (await p.logs("advertiser")).stdout.split("\n").length;
-        const killed = await p.exec("frr", ["sh", "-c", "kill -9 $(pidof bgpd) $(pidof zebra)"]);
-        assert.equal(killed.exitCode, 0, killed.stderr);
-        await waitUntil(
-          async () =>
-            (await p.logs("advertiser")).stdout
-              .split("\n")
-              .slice(before)
-              .some((l) => l.includes('"msg":"applied"')),
-          150_000,
-          // watchfrr restarts a daemon at most once per --min-restart-interval (60 s) after its start.
-          "a re-apply after the restart",
-        );
-        await lab!.waitForTorRoutes(hasAll(WEB, API), 60_000, { family: 4 });
-      } catch (e) {
-        await diagnose(e);
-      }
-    },
+    diagnosed(async () => {
+      const p = pod!;
+      const before = (await p.logs("advertiser")).stdout.split("\n").length;
+      const killed = await p.exec("frr", ["sh", "-c", "kill -9 $(pidof bgpd) $(pidof zebra)"]);
+      assert.equal(killed.exitCode, 0, killed.stderr);
+      await waitUntil(
+        async () =>
+          (await p.logs("advertiser")).stdout
+            .split("\n")
+            .slice(before)
+            .some((l) => l.includes('"msg":"applied"')),
+        150_000,
+        // watchfrr restarts a daemon at most once per --min-restart-interval (60 s) after its start.
+        "a re-apply after the restart",
+      );
+      await lab!.waitForTorRoutes(hasAll(WEB, API), 60_000, { family: 4 });
+    }),
   );
 
-  void test("a changed template ConfigMap is applied live", { timeout: 120_000 }, async () => {
-    try {
+  void test(
+    "a changed template ConfigMap is applied live",
+    { timeout: 120_000 },
+    diagnosed(async () => {
       const p = pod!;
       const templates = [...configMaps.entries()].find(([name]) => name.endsWith("-templates"));
       assert.ok(templates, "no templates ConfigMap");
@@ -269,52 +264,45 @@ void describe("the chart's pod from the image", { skip: SKIP }, () => {
         "the template change in FRR's running config",
       );
       await lab!.waitForTorRoutes(hasAll(WEB, API), WAIT, { family: 4 });
-    } catch (e) {
-      await diagnose(e);
-    }
-  });
+    }),
+  );
 
   void test(
     "pod termination in the chart's preStop order: withdrawn at the tor before the advertiser exits, lo clean",
     { timeout: 120_000 },
-    async () => {
+    diagnosed(async () => {
+      const p = pod!;
+      await lab!.waitForTorRoutes(hasAll(WEB, API), WAIT, { family: 4 });
+      const sampler = new TorSampler(lab!, [4], 0);
+      let codes: Map<string, number>;
       try {
-        const p = pod!;
-        await lab!.waitForTorRoutes(hasAll(WEB, API), WAIT, { family: 4 });
-        const sampler = new TorSampler(lab!, [4], 0);
-        let codes: Map<string, number>;
-        try {
-          codes = await p.terminate();
-        } finally {
-          await sampler.stop();
-        }
-        assert.equal(codes.get("advertiser"), 0, `advertiser exit code (${JSON.stringify([...codes])})`);
-        assert.equal(codes.get("frr"), 0, "frr exit code");
-        const exit = await p.exitOf("advertiser");
-        assert.ok(exit !== undefined);
-        const firstEmpty = sampler.samples.find((s) => !s.routes.has(WEB) && !s.routes.has(API));
-        assert.ok(firstEmpty !== undefined, "the tor never lost the routes");
-        const emptyAt = performance.timeOrigin + firstEmpty.end;
-        assert.ok(
-          emptyAt <= exit.finishedAt,
-          `the tor still had routes when the advertiser exited (${(emptyAt - exit.finishedAt).toFixed(0)} ms late)`,
-        );
-        await lab!.waitForTorRoutes(hasNone(WEB, API), 1000, { family: 4 });
-        const lo = await lab!.nodeAddresses("lo");
-        assert.deepEqual(
-          lo.filter((a) => a.startsWith("10.96.")),
-          [],
-          "service addresses left on lo",
-        );
-        const state = await readFile(
-          join(dir, "host/var/lib/frr-advertiser/addresses.lo.json"),
-          "utf8",
-        ).catch(() => "{}");
-        assert.deepEqual((JSON.parse(state) as { addresses?: string[] }).addresses ?? [], []);
-      } catch (e) {
-        await diagnose(e);
+        codes = await p.terminate();
+      } finally {
+        await sampler.stop();
       }
-    },
+      assert.equal(codes.get("advertiser"), 0, `advertiser exit code (${JSON.stringify([...codes])})`);
+      assert.equal(codes.get("frr"), 0, "frr exit code");
+      const exit = await p.exitOf("advertiser");
+      assert.ok(exit !== undefined);
+      const firstEmpty = sampler.samples.find((s) => !s.routes.has(WEB) && !s.routes.has(API));
+      assert.ok(firstEmpty !== undefined, "the tor never lost the routes");
+      const emptyAt = performance.timeOrigin + firstEmpty.end;
+      assert.ok(
+        emptyAt <= exit.finishedAt,
+        `the tor still had routes when the advertiser exited (${(emptyAt - exit.finishedAt).toFixed(0)} ms late)`,
+      );
+      await lab!.waitForTorRoutes(hasNone(WEB, API), 1000, { family: 4 });
+      const lo = await lab!.nodeAddresses("lo");
+      assert.deepEqual(
+        lo.filter((a) => a.startsWith("10.96.")),
+        [],
+        "service addresses left on lo",
+      );
+      const state = await readFile(join(dir, "host/var/lib/frr-advertiser/addresses.lo.json"), "utf8").catch(
+        () => "{}",
+      );
+      assert.deepEqual((JSON.parse(state) as { addresses?: string[] }).addresses ?? [], []);
+    }),
   );
 });
 
