@@ -9,9 +9,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { parseConfig } from "../../sidecar/src/config/load-config.js";
+import { parseConfig, type Config } from "../../sidecar/src/config/load-config.js";
 import { parseObjects } from "../../sidecar/src/cli/read-objects.js";
 import { objectsToSnapshot } from "../../sidecar/src/kube/to-snapshot.js";
+import type { DesiredState } from "../../sidecar/src/model/desired-state-types.js";
 import { computeDesiredState } from "../../sidecar/src/model/desired-state.js";
 import { toTemplateContext } from "../../sidecar/src/render/context.js";
 import { compileTemplates, renderFrrConf } from "../../sidecar/src/render/renderer.js";
@@ -41,6 +42,13 @@ function reversed(objects: readonly unknown[]): unknown[] {
 }
 
 async function renderCase(dir: string, order: (objects: unknown[]) => unknown[] = (o) => o): Promise<string> {
+  return (await renderCaseWithState(dir, order)).text;
+}
+
+async function renderCaseWithState(
+  dir: string,
+  order: (objects: unknown[]) => unknown[] = (o) => o,
+): Promise<{ text: string; state: DesiredState; config: Config }> {
   const configFile = join(dir, "config.yaml");
   // Password files are named relative to the case folder; NODE_NAME is unset so config.yaml decides.
   const config = await parseConfig(await readFile(configFile, "utf8"), configFile, {}, async (file) =>
@@ -55,8 +63,34 @@ async function renderCase(dir: string, order: (objects: unknown[]) => unknown[] 
   assert.ok(node, `${objectsFile}: no Node named ${config.nodeName}`);
   const state = computeDesiredState(snapshot, node, config.policy);
   const templates = compileTemplates(await loadTemplateDir(join(ROOT, "frr-templates")));
-  return renderFrrConf(templates, toTemplateContext(config, state));
+  return { text: renderFrrConf(templates, toTemplateContext(config, state)), state, config };
 }
+
+/** One truth: what the model advertises is exactly what frr.conf announces and --explain says. */
+void describe("golden: advertised prefixes == frr.conf == verdicts", () => {
+  for (const name of caseNames) {
+    void it(name, async () => {
+      const { text, state, config } = await renderCaseWithState(join(CASES, name));
+      const advertised = state.prefixes.map((p) => p.prefix).sort();
+      const verdicts = state.decisions.filter((d) => d.advertise);
+      assert.deepEqual(
+        [
+          ...new Set(verdicts.map((d) => (d.address.includes(":") ? `${d.address}/128` : `${d.address}/32`))),
+        ].sort(),
+        advertised,
+        "advertised verdicts vs prefixes",
+      );
+      if (config.mode === "network") {
+        const inConf = [...text.matchAll(/^ {2}network (\S+)/gm)].map((m) => m[1] ?? "").sort();
+        assert.deepEqual(inConf, advertised, "network lines vs advertised prefixes");
+      } else {
+        // Connected mode: each advertised prefix is permitted by the family's export filter.
+        for (const p of state.prefixes)
+          assert.ok(config.bgp.families.includes(p.family), `${p.prefix}: family not carried`);
+      }
+    });
+  }
+});
 
 void describe("golden: render", () => {
   void it("has cases", () => {

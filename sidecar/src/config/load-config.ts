@@ -122,6 +122,7 @@ export async function parseConfig(
     netns: file.advertise.netns,
     stateFile: file.advertise.stateFile,
     policy: {
+      families: file.bgp.families,
       addressKinds: file.advertise.addressKinds,
       allowedCidrs: file.advertise.allowedCidrs.map(normaliseCidr),
       excludedIps: file.advertise.excludedIps,

@@ -43,6 +43,7 @@ export type ReasonCode =
   | "headless"
   | "external-name"
   | "address-kind-disabled"
+  | "family-disabled"
   | "namespace-excluded"
   | "selector-excluded"
   | "opted-out"

@@ -27,6 +27,7 @@ const NODE: NodeSnapshot = { name: "n1", labels: {}, annotations: {}, unschedula
 
 /** What config/ gives by default: external IPs off (CVE-2020-8554). */
 const POLICY: AdvertisePolicy = {
+  families: ["ipv4", "ipv6"],
   addressKinds: { clusterIP: true, loadBalancer: true, externalIP: false },
   allowedCidrs: ["0.0.0.0/0", "::/0"],
   excludedIps: [],
@@ -263,6 +264,17 @@ const cases: readonly Case[] = [
       "default/lb loadBalancer 192.0.2.10 address-kind-disabled | address kind loadBalancer is disabled",
     ],
     prefixes: ["10.96.0.10/32 default/lb"],
+  },
+  {
+    name: "a family BGP does not carry (bgp.families) is not advertised, dual-stack Service",
+    services: [svc("default/web", { clusterIPs: ["10.96.0.10", "fd00:96::10"] })],
+    slices: [READY_ELSEWHERE("default/web")],
+    policy: { families: ["ipv4"] },
+    decisions: [
+      "default/web clusterIP 10.96.0.10 advertised",
+      "default/web clusterIP fd00:96::10 family-disabled | ipv6 is not in bgp.families",
+    ],
+    prefixes: ["10.96.0.10/32 default/web"],
   },
   {
     name: "externalIPs are off by default (CVE-2020-8554)",

@@ -192,7 +192,8 @@ function judgeAddress(
     return { verdict: { code: "invalid-address", reason } };
   }
   const ip = parsed.value;
-  const verdict = networkVerdict(ip, context.networks) ?? healthVerdict(context, kind);
+  const verdict =
+    familyVerdict(ip, context.policy) ?? networkVerdict(ip, context.networks) ?? healthVerdict(context, kind);
   return { verdict, ip };
 }
 
@@ -268,6 +269,12 @@ function annotationVerdict(annotations: ServiceAnnotations | undefined): Verdict
 function kindVerdict(kind: AddressKind, policy: AdvertisePolicy): Verdict | undefined {
   if (policy.addressKinds[kind]) return undefined;
   return { code: "address-kind-disabled", reason: `not advertised: address kind ${kind} is disabled` };
+}
+
+/** bgp.families decides here, once: frr.conf, addresses, metrics and --explain all follow it. */
+function familyVerdict(ip: IpAddress, policy: AdvertisePolicy): Verdict | undefined {
+  if (policy.families.includes(ip.family)) return undefined;
+  return { code: "family-disabled", reason: `not advertised: ${ip.family} is not in bgp.families` };
 }
 
 function networkVerdict(ip: IpAddress, networks: PolicyNetworks): Verdict | undefined {

@@ -2,7 +2,7 @@
 // config/ validates the YAML into this shape; model/ never sees raw input.
 
 import type { NeighborScope } from "./neighbors.js";
-import type { AddressKind } from "./snapshot.js";
+import type { AddressKind, IpFamily } from "./snapshot.js";
 
 /** A parsed Kubernetes label selector (the string form `a=b,c!=d,e in (x,y),!f,g`). */
 export type LabelRequirement =
@@ -12,6 +12,8 @@ export type LabelRequirement =
   | { readonly key: string; readonly op: "doesnotexist" };
 
 export interface AdvertisePolicy {
+  /** Address families BGP carries (bgp.families): an address of another family is not advertised. */
+  readonly families: readonly IpFamily[];
   /** Which address kinds may be advertised at all. */
   readonly addressKinds: Readonly<Record<AddressKind, boolean>>;
   /** Only addresses inside one of these CIDRs are advertised (normalised, e.g. "10.96.0.0/12"). */
