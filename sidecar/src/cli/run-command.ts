@@ -180,6 +180,8 @@ class Sidecar {
       onUp: () => {
         this.frr.disconnect(); // a connection from before the restart is dead
         this.applier.invalidate();
+        // Nothing is applied to the new daemons before their version is known.
+        this.versionProblem = "FRR's version not checked yet";
         // Checked every time FRR comes up: its container may have been replaced by another release.
         const verify = (): void => {
           void this.checkFrrVersion().then(({ problem, retry }) => {
