@@ -3,6 +3,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { SessionStatus } from "./frr/bgp-status.js";
+import type { DesiredState } from "./model/desired-state-types.js";
 import type { ReconcileReport } from "./reconcile/reconciler.js";
 
 export class Metrics {
@@ -113,9 +114,11 @@ export class Metrics {
   observe(r: ReconcileReport): void {
     if (r.outcome === "waiting" || r.outcome === "stopped") return;
     if (r.outcome === "unchanged") {
-      // A pass that found FRR and the interface already right is a success too (quiet nodes).
+      // A pass that found FRR and the interface already right is a success too (quiet nodes),
+      // and its verdicts may still have changed (a new Service with a bad annotation).
       this.stale.set(0);
       this.lastSuccess.set(Date.now() / 1000);
+      if (r.state !== undefined) this.observeState(r.state);
       return;
     }
     this.reconcileDuration.observe({ outcome: r.outcome }, r.durationMs / 1000);
@@ -125,13 +128,17 @@ export class Metrics {
     }
     this.stale.set(0);
     this.lastSuccess.set(Date.now() / 1000);
-    if (r.state === undefined) return;
-    this.prefixes.set({ family: "ipv4" }, r.state.prefixes.filter((p) => p.family === "ipv4").length);
-    this.prefixes.set({ family: "ipv6" }, r.state.prefixes.filter((p) => p.family === "ipv6").length);
+    if (r.state !== undefined) this.observeState(r.state);
+  }
+
+  /** Gauges that derive from the desired state: prefixes per family, verdicts per reason, problems. */
+  private observeState(state: DesiredState): void {
+    this.prefixes.set({ family: "ipv4" }, state.prefixes.filter((p) => p.family === "ipv4").length);
+    this.prefixes.set({ family: "ipv6" }, state.prefixes.filter((p) => p.family === "ipv6").length);
     const byCode = new Map<string, number>();
-    for (const d of r.state.decisions) byCode.set(d.code, (byCode.get(d.code) ?? 0) + 1);
+    for (const d of state.decisions) byCode.set(d.code, (byCode.get(d.code) ?? 0) + 1);
     this.decisions.reset();
     for (const [reason, n] of byCode) this.decisions.set({ reason }, n);
-    this.problems.set(r.state.problems.length);
+    this.problems.set(state.problems.length);
   }
 }

@@ -3,12 +3,13 @@
 
 import { z } from "zod";
 import { parseCidr, parseIp, parseIpOrCidr } from "../model/ip.js";
+import { SHAPE } from "../render/guard.js";
 
 const asn = z.number().int().min(1).max(4294967295);
-/** Linux interface names: what reaches frr.conf must be a single safe token. */
+/** Linux interface names: what reaches frr.conf must be a single safe token (the renderer's rule). */
 const interfaceName = z
   .string()
-  .regex(/^[A-Za-z0-9_.:-]{1,15}$/, "must be a Linux interface name (1-15 of A-Z a-z 0-9 _ . : -)");
+  .regex(SHAPE.interfaceName, "must be a Linux interface name (1-15 of A-Z a-z 0-9 _ . : -)");
 const ipAddress = z.string().refine((s) => parseIp(s).ok, "must be an IP address");
 const ipv4Address = z.string().refine((s) => {
   const r = parseIp(s);
