@@ -63,6 +63,11 @@ timings: { batchWindowMs: -1 }
     want: [/^nodeName: required/],
   },
   {
+    name: "every problem at once: a type error, a bad selector and a missing node name together",
+    text: 'bgp: { asn: "x" }\nadvertise: { allowedCidrs: [10.0.0.0/8], serviceSelector: "a in (" }',
+    want: [/^bgp\.asn: /, /^advertise\.serviceSelector: /, /^nodeName: required/],
+  },
+  {
     name: "ambiguous IPv4 forms refused",
     text: minimal.replace(
       "allowedCidrs: [10.96.0.0/12]",

@@ -91,16 +91,24 @@ export async function parseConfig(
   }
   const raw: unknown = doc.toJS() ?? {};
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.map(formatIssue));
-  const file = parsed.data;
-  const problems: string[] = [];
-  const nodeName = env.NODE_NAME !== undefined && env.NODE_NAME !== "" ? env.NODE_NAME : file.nodeName;
+  // Every problem at once: the node name (which may come from the environment) is checked even
+  // when the file has type errors.
+  const problems: string[] = parsed.success ? [] : parsed.error.issues.map(formatIssue);
+  const fileNodeName = (raw as { nodeName?: unknown } | null)?.nodeName;
+  const nodeName =
+    env.NODE_NAME !== undefined && env.NODE_NAME !== ""
+      ? env.NODE_NAME
+      : typeof fileNodeName === "string"
+        ? fileNodeName
+        : undefined;
   if (nodeName === undefined)
     problems.push("nodeName: required (set it in the file or the NODE_NAME environment variable)");
-  else if (!NODE_NAME_RULE.test(nodeName))
+  else if (!NODE_NAME_RULE.test(nodeName) && (env.NODE_NAME ?? "") !== "")
     problems.push(`NODE_NAME: "${nodeName}" is not a Kubernetes node name`);
+  if (!parsed.success) throw new ConfigError(source, problems);
+  const file = parsed.data;
+  // Checked by the schema already: parsed again for its requirements.
   const selector = parseLabelSelector(file.advertise.serviceSelector);
-  if (!selector.ok) problems.push(`advertise.serviceSelector: ${selector.error}`);
   problems.push(...checkNeighbors(file));
   const neighbors = await resolveNeighbors(file.bgp.neighbors, readSecret, problems);
   const neighborScopes = toNeighborScopes(file.bgp.neighbors, problems);

@@ -3,6 +3,7 @@
 
 import { z } from "zod";
 import { parseCidr, parseIp, parseIpOrCidr } from "../model/ip.js";
+import { parseLabelSelector } from "../model/label-selector.js";
 import { SHAPE } from "../render/guard.js";
 
 const asn = z.number().int().min(1).max(4294967295);
@@ -24,6 +25,14 @@ const cidr = z
   .string()
   .refine((s) => s.includes("/") && parseCidr(s, "mask").ok, "must be a CIDR like 10.96.0.0/12 or fd00::/64");
 const family = z.enum(["ipv4", "ipv6"]);
+/**
+ * A Kubernetes label selector string, checked where it is written: its problem is then reported
+ * together with every other problem of the file, not after them.
+ */
+const labelSelector = z.string().superRefine((s, ctx) => {
+  const r = parseLabelSelector(s);
+  if (!r.ok) ctx.addIssue({ code: "custom", message: r.error });
+});
 /** One rule for a Kubernetes node name (nodeName, NODE_NAME, neighbours' nodes). */
 export const NODE_NAME_RULE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const nodeName = z.string().regex(NODE_NAME_RULE, "must be a Kubernetes node name");
@@ -59,7 +68,7 @@ const neighbor = z
     /** Only these nodes peer with this neighbour (racks with different ToRs in one release). */
     nodes: z.array(nodeName).min(1).optional(),
     /** Only nodes whose labels match this selector (`topology.kubernetes.io/zone=rack-1`). */
-    nodeSelector: z.string().optional(),
+    nodeSelector: labelSelector.optional(),
   })
   .refine((n) => (n.address === undefined) !== (n.interface === undefined), {
     message: "set exactly one of address (numbered) or interface (unnumbered)",
@@ -107,7 +116,7 @@ export const configSchema = z.strictObject({
       .strictObject({ include: z.array(z.string()).default([]), exclude: z.array(z.string()).default([]) })
       .default({ include: [], exclude: [] }),
     /** Kubernetes label selector string, e.g. "expose!=false,tier in (web,api)". */
-    serviceSelector: z.string().default(""),
+    serviceSelector: labelSelector.default(""),
   }),
   node: z
     .strictObject({
