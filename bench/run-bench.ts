@@ -37,7 +37,7 @@ import {
 } from "./lib/tor-observer.js";
 import { CallCounter, type CallCounts } from "./lib/wrappers.js";
 
-// Measured floors (shared/FACTS.md, FRR 8.4.4, same lab): a `network` line through an open vty
+// Measured floors (docs/frr-measurements.md, FRR 8.4.4, same lab): a `network` line through an open vty
 // session reaches the peer's BGP table in ≈ 50 ms and its FIB in ≈ 111 ms, flat up to 10k prefixes.
 const FLOOR_WIRE_MS = 50;
 const FLOOR_FIB_MS = 111;
@@ -1122,7 +1122,7 @@ function table(sizes: readonly SizeResult[], seed: readonly SeedRow[], cks: read
     );
   out.push(
     "",
-    "floor = FRR's own change→peer time through an open vty session (FACTS.md); ratio = last size / floor.",
+    "floor = FRR's own change→peer time through an open vty session (docs/frr-measurements.md); ratio = last size / floor.",
     "Noisy shared 2-core machine: one run per figure; re-run before trusting a difference < 20 %.",
   );
   return out.join("\n");

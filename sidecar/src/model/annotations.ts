@@ -1,6 +1,6 @@
 // Per-Service annotations under ANNOTATION_PREFIX: strict parsing into numbers and fixed names.
 // Nothing of the raw text survives: every output string is re-serialised from parsed values,
-// so no annotation can inject FRR configuration (DESIGN §3).
+// so no annotation can inject FRR configuration (README, "Annotations").
 
 import type { BgpAttributes } from "./desired-state-types.js";
 import { ANNOTATION_PREFIX } from "./policy.js";
