@@ -1,5 +1,5 @@
-// The advertisement rules (README, "Which prefixes, from which node"): which Service addresses this node announces, with which
-// BGP attributes, and why. Pure: evaluateService depends only on its arguments, so the live
+// The advertisement rules (README, "Which prefixes, from which node"): which Service addresses
+// this node announces, with which BGP attributes, and why. Pure: evaluateService depends only on its arguments, so the live
 // reconciler can cache one evaluation per Service and re-run combineEvaluations on any change.
 
 import { neighborsForNode } from "./neighbors.js";
