@@ -10,7 +10,12 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
-import { parseReloadDiff, type ReloadDiff } from "../../sidecar/src/frr/frr-client.js";
+import {
+  ALWAYS_DELETED,
+  ALWAYS_READDED,
+  parseReloadDiff,
+  type ReloadDiff,
+} from "../../sidecar/src/frr/frr-client.js";
 import { labSkipReason, type Family, type Lab } from "../lab/netns-lab.js";
 import {
   createSidecarLab,
@@ -194,13 +199,6 @@ export async function reloadTestDiff(env: SidecarLab): Promise<ReloadDiff> {
   assert.equal(r.exitCode, 0, `frr-reload.py --test failed (exit ${r.exitCode}):\n${r.stderr}\n${r.stdout}`);
   return parseReloadDiff(r.stdout);
 }
-
-/** Lines frr-reload.py --test lists as "to add" on every run although FRR runs them. */
-export const ALWAYS_READDED =
-  /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+)$/;
-/** …and the hostname's twin "to delete": vtysh shows its own (the container's) hostname; FRR 10.3
- * in a container lists forwarding it cannot switch (see isEmptyDiff in frr-client.ts). */
-export const ALWAYS_DELETED = /^(no hostname \S+|ip forwarding|ipv6 forwarding)$/;
 
 /** Asserts that frr-reload.py --test of the file on disk has nothing to change but those lines. */
 export async function assertDiskEqualsRunning(env: SidecarLab, when: string): Promise<void> {

@@ -211,7 +211,7 @@ class Sidecar {
           ...(liveness.isUp && this.versionProblem !== undefined ? [this.versionProblem] : []),
           ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
           ...notAdvertisedReason(announcements.unrepaired),
-          ...(this.waitsForSession() ? ["no BGP session Established yet"] : []),
+          ...this.sessionReadiness(),
         ],
       },
       this.metrics.registry,
@@ -347,14 +347,18 @@ class Sidecar {
     );
   }
 
+  /** For /readyz: while waiting for a session, each probe also polls, so the next one sees it. */
+  private sessionReadiness(): string[] {
+    if (!this.waitsForSession()) return [];
+    this.pollSessions();
+    return ["no BGP session Established yet"];
+  }
+
   /** server.readyRequiresEstablishedSession: neighbours are configured and none is Established. */
   private waitsForSession(): boolean {
     if (!this.config.server.readyRequiresEstablishedSession || this.config.bgp.neighbors.length === 0)
       return false;
-    if (this.sessions.some((s) => s.established)) return false;
-    // Asked by the readiness probe: look again now, so the next probe sees a session that came up.
-    this.pollSessions();
-    return true;
+    return !this.sessions.some((s) => s.established);
   }
 
   /** Compares FRR's running config with frr.conf now and then; any drift → full re-apply. */
@@ -418,7 +422,6 @@ class Sidecar {
         addresses,
         frrAnswers,
         bgpSummary: () => this.frr.bgpSummary(),
-        log: this.log,
       },
       reconciler.desiredState,
       deadline,

@@ -7,7 +7,7 @@ import type { z } from "zod";
 import { parseCidr } from "../model/ip.js";
 import { configSchema, NODE_NAME_RULE, type ConfigFile, type NeighborConfig } from "./schema.js";
 import { parseLabelSelector } from "../model/label-selector.js";
-import type { NeighborScope } from "../model/neighbors.js";
+import { neighborId, type NeighborScope } from "../model/neighbors.js";
 import type { AdvertisePolicy } from "../model/policy.js";
 import type { IpFamily } from "../model/snapshot.js";
 
@@ -169,7 +169,7 @@ function checkNeighbors(file: ConfigFile): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
   file.bgp.neighbors.forEach((n, i) => {
-    const id = n.address ?? n.interface ?? "";
+    const id = neighborId(n);
     if (seen.has(id)) problems.push(`bgp.neighbors.${i}: duplicate neighbor ${id}`);
     seen.add(id);
     if (n.timers && n.timers.hold !== 0 && n.timers.hold < 3)
@@ -227,7 +227,7 @@ function toNeighborScopes(list: readonly NeighborConfig[], problems: string[]): 
       if (parsed.ok) nodeSelector = parsed.requirements;
       else problems.push(`bgp.neighbors.${i}.nodeSelector: ${parsed.error}`);
     }
-    return { id: n.address ?? n.interface ?? "", nodes: n.nodes, nodeSelector };
+    return { id: neighborId(n), nodes: n.nodes, nodeSelector };
   });
 }
 

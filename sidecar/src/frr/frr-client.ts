@@ -96,20 +96,20 @@ export class FrrClient {
    * kept-open bgpd connection when there is one (no vtysh process every poll).
    */
   async bgpSummary(): Promise<unknown> {
-    if (this.bgpd !== undefined)
-      return JSON.parse(await this.bgpd.command("show bgp summary json")) as unknown;
-    const r = await this.run([...this.vtysh(), "-c", "show bgp summary json"], { timeoutMs: 5000 });
-    if (r.exitCode !== 0) throw new FrrCommandError("vtysh show bgp summary json", r);
-    return JSON.parse(r.stdout) as unknown;
+    return this.bgpdJson("show bgp summary json", 5000);
   }
 
   /** The prefixes bgpd sends `peer` in `family` (over the kept-open bgpd connection when there is one). */
   async advertisedRoutes(peer: string, family: "ipv4" | "ipv6"): Promise<Set<string>> {
-    const cmd = advertisedRoutesCommand(family, peer);
-    if (this.bgpd !== undefined) return parseAdvertisedRoutes(JSON.parse(await this.bgpd.command(cmd)));
-    const r = await this.run([...this.vtysh(), "-c", cmd], { timeoutMs: 15000 });
+    return parseAdvertisedRoutes(await this.bgpdJson(advertisedRoutesCommand(family, peer), 15000));
+  }
+
+  /** A JSON `show` command for bgpd: over the kept-open connection when there is one, else vtysh. */
+  private async bgpdJson(cmd: string, timeoutMs: number): Promise<unknown> {
+    if (this.bgpd !== undefined) return JSON.parse(await this.bgpd.command(cmd)) as unknown;
+    const r = await this.run([...this.vtysh(), "-c", cmd], { timeoutMs });
     if (r.exitCode !== 0) throw new FrrCommandError(`vtysh ${cmd}`, r);
-    return parseAdvertisedRoutes(JSON.parse(r.stdout));
+    return JSON.parse(r.stdout) as unknown;
   }
 
   /** frr-reload.py --test: the lines it would change; throws when FRR's grammar rejects the file. */
@@ -172,7 +172,7 @@ export interface ReloadDiff {
  * Lines frr-reload.py --test always lists as "to add" although FRR runs them (FRR 8.4 does not
  * print them back, or prints the container's hostname): they are not drift.
  */
-const ALWAYS_READDED =
+export const ALWAYS_READDED =
   /^(ip forwarding|ipv6 forwarding|service integrated-vtysh-config|hostname \S+|frr defaults \S+|frr version .*)$/;
 
 /**
@@ -182,7 +182,7 @@ const ALWAYS_READDED =
  * container) cannot switch IPv6 forwarding on; it then runs `no ipv6 forwarding` and every run
  * lists `ipv6 forwarding` to delete. Forwarding on a Kubernetes node is the kernel's and the CNI's.
  */
-const ALWAYS_DELETED = /^(no hostname \S+|ip forwarding|ipv6 forwarding)$/;
+export const ALWAYS_DELETED = /^(no hostname \S+|ip forwarding|ipv6 forwarding)$/;
 
 /** True when the diff holds nothing but lines FRR re-adds (or re-deletes) on every run. */
 export function isEmptyDiff(d: ReloadDiff): boolean {

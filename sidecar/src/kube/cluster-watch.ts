@@ -11,6 +11,7 @@ import {
   type KubernetesListObject,
 } from "@kubernetes/client-node";
 import type { EndpointSliceSnapshot, NodeSnapshot, ServiceSnapshot } from "../model/snapshot.js";
+import { withTimeout } from "../timeout.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "./to-snapshot.js";
 
 export interface ClusterSink {
@@ -78,7 +79,9 @@ export class ClusterWatch {
     const nodeSelector = `metadata.name=${opts.nodeName}`;
     const timeoutMs = opts.listTimeoutMs ?? 60_000;
     const list = <T>(p: Promise<T>) =>
-      withTimeout(p, timeoutMs, "list") as unknown as Promise<KubernetesListObject<KubernetesObject>>;
+      withTimeout(p, timeoutMs, `list did not answer within ${timeoutMs} ms`) as unknown as Promise<
+        KubernetesListObject<KubernetesObject>
+      >;
     this.watched = [
       this.entry(
         "services",
@@ -229,16 +232,4 @@ export class ClusterWatch {
 
 function describe(o: KubernetesObject): string {
   return `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? "?"}`;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what} did not answer within ${ms} ms`));
-    }, ms);
-  });
-  return Promise.race([p, late]).finally(() => {
-    clearTimeout(timer);
-  });
 }

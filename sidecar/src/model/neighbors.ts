@@ -5,6 +5,14 @@ import { matchesSelector } from "./label-selector.js";
 import type { LabelRequirement } from "./policy.js";
 import type { NodeSnapshot } from "./snapshot.js";
 
+/** A neighbour's id: its address (numbered) or interface (unnumbered), as configured. One rule. */
+export function neighborId(n: {
+  readonly address?: string | undefined;
+  readonly interface?: string | undefined;
+}): string {
+  return n.address ?? n.interface ?? "";
+}
+
 export interface NeighborScope {
   /** The neighbour's address or interface, as configured. */
   readonly id: string;

@@ -81,6 +81,13 @@ export class AnnouncementCheck {
     this.followUp.unref();
   }
 
+  /** While anything is missing and not yet past every repair, look again when the next step is due. */
+  private scheduleFollowUp(): void {
+    const pending = [...this.missing.values()].filter((m) => m.attempts < 2 || this.age(m) < 0);
+    if (pending.length === 0) return;
+    this.checkSoon(Math.max(100, Math.min(...pending.map((m) => -this.age(m))) + 50));
+  }
+
   stop(): void {
     if (this.followUp) clearTimeout(this.followUp);
     this.followUp = undefined;
@@ -131,19 +138,6 @@ export class AnnouncementCheck {
     this.deps.report(report);
     this.scheduleFollowUp();
     return report;
-  }
-
-  /** While anything is missing and not yet past every repair, look again when the next step is due. */
-  private scheduleFollowUp(): void {
-    if (this.followUp !== undefined) return;
-    const pending = [...this.missing.values()].filter((m) => m.attempts < 2 || this.age(m) < 0);
-    if (pending.length === 0) return;
-    const wait = Math.max(100, Math.min(...pending.map((m) => -this.age(m))) + 50);
-    this.followUp = setTimeout(() => {
-      this.followUp = undefined;
-      void this.check();
-    }, wait);
-    this.followUp.unref();
   }
 
   /** Wanted prefixes some established peer of their family is not sent. */

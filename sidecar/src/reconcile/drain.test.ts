@@ -54,7 +54,6 @@ function fakes(opts: {
         ipv4Unicast: { peers: { "192.0.2.1": { state: "Established", pfxSnt: sent } } },
       });
     },
-    log: { info: () => undefined, warn: () => undefined },
   };
   return { deps, calls };
 }

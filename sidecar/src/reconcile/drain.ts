@@ -6,6 +6,7 @@ import { parseBgpSummary } from "../frr/bgp-status.js";
 import { computeNetworkDelta, withdrawnPrefixes } from "../frr/config-delta.js";
 import type { DesiredState } from "../model/desired-state-types.js";
 import type { IpFamily } from "../model/snapshot.js";
+import { withTimeout } from "../timeout.js";
 import type { AddressSync, FrrApplier } from "./reconciler.js";
 
 /** What the drain needs from ConfigApplier beyond the reconciler's port. */
@@ -26,7 +27,6 @@ export interface DrainDeps {
   readonly frrAnswers: boolean;
   /** `show bgp summary json`, parsed. */
   readonly bgpSummary: () => Promise<unknown>;
-  readonly log: { info(fields: object, msg: string): void; warn(fields: object, msg: string): void };
   readonly now?: () => number;
 }
 
@@ -53,7 +53,7 @@ export async function drainNode(
   const unfinished: { step: DrainStep; why: string }[] = [];
   const step = async <T>(name: DrainStep, fn: () => Promise<T>): Promise<T | undefined> => {
     try {
-      return await beforeDeadline(fn(), deadline, deps.now);
+      return await withTimeout(fn(), deadline - (deps.now ?? Date.now)(), "shutdown deadline reached");
     } catch (err) {
       unfinished.push({ step: name, why: err instanceof Error ? err.message : String(err) });
       return undefined;
@@ -146,22 +146,4 @@ async function sentCounts(deps: DrainDeps): Promise<SentCounts> {
   for (const s of parseBgpSummary(await deps.bgpSummary()))
     if (s.established) out.set(`${s.family}/${s.peer}`, s.prefixesSent);
   return out;
-}
-
-/** Rejects when the deadline passes first (the step itself may still finish in the background). */
-async function beforeDeadline<T>(work: Promise<T>, deadline: number, now = Date.now): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => {
-        reject(new Error("shutdown deadline reached"));
-      },
-      Math.max(0, deadline - now()),
-    );
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -161,7 +161,7 @@ export class Reconciler {
   }
 
   /** A method, not a field read: stop() flips it while a pass awaits (no narrowing across awaits). */
-  private isStopped(): boolean {
+  private isCutShort(): boolean {
     return this.cutShort;
   }
 
@@ -239,7 +239,7 @@ export class Reconciler {
     } catch (err) {
       return failed("addresses", err);
     }
-    if (this.isStopped()) return done({ outcome: "stopped" });
+    if (this.isCutShort()) return done({ outcome: "stopped" });
     try {
       frr = await this.applyFrr(state, text, full);
     } catch (err) {
@@ -248,7 +248,7 @@ export class Reconciler {
       // They go once a retry has withdrawn the routes.
       return failed("frr", err);
     }
-    if (this.isStopped()) return done({ outcome: "stopped", frr: frr.kind });
+    if (this.isCutShort()) return done({ outcome: "stopped", frr: frr.kind });
     try {
       if (connected) await this.deps.addresses.sync(desired, "add", later);
       else await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
@@ -276,7 +276,7 @@ export class Reconciler {
       const kept = { ...state, prefixes: state.prefixes.filter((p) => running.has(p.prefix)) };
       if (kept.prefixes.length < state.prefixes.length) {
         const reloaded = await this.deps.applier.apply(this.render(kept), true);
-        if (this.isStopped()) return reloaded;
+        if (this.isCutShort()) return reloaded;
         return this.deps.applier.apply(text, false);
       }
     }

@@ -1,6 +1,7 @@
 // Builds the template context (contract v1) from the config and the desired state. Pure.
 // All decisions and formatting happen here, so templates need nothing but {{#each}} and {{#if}}.
 
+import { neighborId } from "../model/neighbors.js";
 import type { Config, Neighbor } from "../config/load-config.js";
 import type { AdvertisePolicy } from "../model/policy.js";
 import type { AdvertisedPrefix, AttributeSet, DesiredState } from "../model/desired-state-types.js";
@@ -44,9 +45,7 @@ export function toTemplateContext(config: RenderConfig, state: DesiredState): Te
   // The model decided which neighbours this node peers with (state.neighbors); all without a node.
   const forThisNode = state.neighbors === undefined ? undefined : new Set(state.neighbors);
   const neighbors = toNeighbors(
-    config.bgp.neighbors.filter(
-      (n) => forThisNode === undefined || forThisNode.has(n.address ?? n.interface ?? ""),
-    ),
+    config.bgp.neighbors.filter((n) => forThisNode === undefined || forThisNode.has(neighborId(n))),
     enabled,
   );
   const setLines = new Map(
