@@ -8,7 +8,8 @@ import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { FakeKubeApi, writeKubeconfig, type KubeObject } from "../fakes/fake-kube-api.js";
 import { createLab, type Lab } from "../lab/netns-lab.js";
-import { LAB_FRR_IMAGE, PODMAN_ENV } from "../lab/image-frr.js";
+import { execa } from "execa";
+import { frrMounts, LAB_FRR_IMAGE, PODMAN_ENV } from "../lab/image-frr.js";
 import { startApiProxy } from "../pod/pod-runner.js";
 
 export const REPO = resolve(import.meta.dirname, "..", "..");
@@ -110,11 +111,12 @@ export class SidecarProcess {
     const url = `http://127.0.0.1:${this.port}${path}`;
     if (this.container !== undefined) {
       // Its server listens inside the node's namespace.
-      const r = spawnSync(
+      const r = await execa(
         "ip",
         ["netns", "exec", this.container.netns, "curl", "-s", "-w", "\n%{http_code}", url],
         {
-          encoding: "utf8",
+          reject: false,
+          stdin: "ignore",
         },
       );
       const i = r.stdout.lastIndexOf("\n");
@@ -171,12 +173,7 @@ export class SidecarLab {
       `ns:/run/netns/${this.lab.nodeNs}`,
       "--cap-add",
       "NET_ADMIN",
-      "-v",
-      `/var/run/frr/${this.lab.nodeNs}:/var/run/frr/${this.lab.nodeNs}`,
-      "-v",
-      `/etc/frr/${this.lab.nodeNs}:/etc/frr/${this.lab.nodeNs}`,
-      "-v",
-      "/tmp:/tmp",
+      ...frrMounts(this.lab.nodeNs),
       "-v",
       `${REPO}:${REPO}:ro`,
       "-e",

@@ -17,16 +17,13 @@ import { computeDesiredState } from "../../sidecar/src/model/desired-state.js";
 import { toTemplateContext } from "../../sidecar/src/render/context.js";
 import { compileTemplates, renderFrrConf } from "../../sidecar/src/render/renderer.js";
 import { loadTemplateDir } from "../../sidecar/src/templates/load-template-dir.js";
+import { IMAGE, imageUnavailable, PODMAN_ENV } from "../lab/image-frr.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const CASES = join(import.meta.dirname, "cases");
 const BROKEN = join(import.meta.dirname, "broken", "frr.conf");
 const UPDATE = process.env["UPDATE_GOLDEN"] === "1";
 const VTYSH = process.env["VTYSH"] ?? "vtysh";
-const PODMAN_ENV = {
-  ...process.env,
-  CONTAINERS_CONF: process.env["CONTAINERS_CONF"] ?? join(import.meta.dirname, "../../image/containers.conf"),
-};
 
 const caseNames = readdirSync(CASES, { withFileTypes: true })
   .filter((d) => d.isDirectory())
@@ -191,11 +188,8 @@ void describe("golden: FRR accepts every expected.conf (vtysh --dryrun)", () => 
 });
 
 /** The image's FRR (Debian 13's 10.3): present after `npm run image`; required where the pod test is. */
-const IMAGE = process.env["FA_IMAGE"] ?? "localhost/frr-advertiser:dev";
-const imageMissing =
-  spawnSync("podman", ["image", "exists", IMAGE], { env: PODMAN_ENV }).status !== 0
-    ? `image ${IMAGE} not built (npm run image): FRR 10.3 syntax check skipped`
-    : false;
+const unavailable = imageUnavailable();
+const imageMissing = unavailable === undefined ? false : `${unavailable}: FRR 10.3 syntax check skipped`;
 if (imageMissing !== false && process.env["FA_POD_REQUIRED"] === "1") throw new Error(imageMissing);
 
 void describe("golden: the image's FRR accepts every expected.conf too", { skip: imageMissing }, () => {

@@ -3,16 +3,16 @@
 // as well as the host's (8.4). Daemons run as podman containers in the node's network namespace
 // with the host's PID namespace, so their pid files hold host PIDs the lab can signal as before.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 
 const REPO = resolve(import.meta.dirname, "..", "..");
 
+/** The product's image (`npm run image`), for every test that runs it. */
+export const IMAGE = process.env["FA_IMAGE"] ?? "localhost/frr-advertiser:dev";
+
 /** The image whose FRR the node side runs, or undefined for the host's FRR. */
-export const LAB_FRR_IMAGE: string | undefined =
-  process.env["FA_LAB_FRR"] === "image"
-    ? (process.env["FA_IMAGE"] ?? "localhost/frr-advertiser:dev")
-    : undefined;
+export const LAB_FRR_IMAGE: string | undefined = process.env["FA_LAB_FRR"] === "image" ? IMAGE : undefined;
 
 // Process-wide in image mode: tests run the lab's argv (vtysh, frr-reload.py) with plain execa, and
 // podman needs these settings on these machines (image/containers.conf).
@@ -22,6 +22,14 @@ export const PODMAN_ENV: NodeJS.ProcessEnv = {
   ...process.env,
   CONTAINERS_CONF: process.env["CONTAINERS_CONF"] ?? join(REPO, "image/containers.conf"),
 };
+
+/** undefined when podman and the image are here; else what is missing. */
+export function imageUnavailable(): string | undefined {
+  if (spawnSync("podman", ["--version"]).status !== 0) return "podman missing (apt-get install podman runc)";
+  if (spawnSync("podman", ["image", "exists", IMAGE], { env: PODMAN_ENV }).status !== 0)
+    return `image ${IMAGE} missing (npm run image)`;
+  return undefined;
+}
 
 let ids: { uid: number; gid: number } | undefined;
 
@@ -40,7 +48,7 @@ export function imageFrrIds(image: string): { uid: number; gid: number } {
 }
 
 /** The mounts every FRR process of the node side needs: its pathspace dirs and the lab's files. */
-function mounts(ns: string): string[] {
+export function frrMounts(ns: string): string[] {
   return [
     "-v",
     `/var/run/frr/${ns}:/var/run/frr/${ns}`,
@@ -74,7 +82,7 @@ export function inImage(
     `ns:/run/netns/${ns}`,
     "--cap-add",
     "NET_ADMIN,NET_RAW,SYS_ADMIN",
-    ...mounts(ns),
+    ...frrMounts(ns),
     "--entrypoint",
     program,
     image,

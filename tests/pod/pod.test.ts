@@ -17,12 +17,9 @@ import { createLab, hasAll, hasNone, labSkipReason, type Lab } from "../lab/netn
 import { ensureHelm, REPO_ROOT } from "../chart/helm.js";
 import { node, service, slice } from "../e2e/harness.js";
 import { TorSampler, waitUntil } from "../e2e/e2e-helpers.js";
+import { IMAGE, imageUnavailable, PODMAN_ENV } from "../lab/image-frr.js";
 import { PodRunner, startApiProxy, type PodSpec } from "./pod-runner.js";
 
-export const IMAGE = process.env["FA_IMAGE"] ?? "localhost/frr-advertiser:dev";
-const PODMAN_ENV = {
-  CONTAINERS_CONF: process.env["CONTAINERS_CONF"] ?? join(REPO_ROOT, "image/containers.conf"),
-};
 const NODE_NAME = "node-a";
 const API_PORT = 6443;
 const WAIT = 30_000;
@@ -30,12 +27,8 @@ const WAIT = 30_000;
 function podSkipReason(): string | false {
   const lab = labSkipReason();
   const problems: string[] = lab === false ? [] : [lab];
-  if (spawnSync("podman", ["--version"]).status !== 0)
-    problems.push("podman missing (apt-get install podman runc)");
-  else if (
-    spawnSync("podman", ["image", "exists", IMAGE], { env: { ...process.env, ...PODMAN_ENV } }).status !== 0
-  )
-    problems.push(`image ${IMAGE} missing (npm run image)`);
+  const image = imageUnavailable();
+  if (image !== undefined) problems.push(image);
   if (problems.length === 0) return false;
   if (process.env["FA_POD_REQUIRED"] === "1")
     throw new Error(`pod test required but: ${problems.join("; ")}`);
@@ -311,7 +304,7 @@ void describe("the image's advertiser against FRR of another release", { skip: S
     // The host's FRR (Debian 12: 8.4) runs the node side of this lab; the image carries 10.3.
     const lab = await createLab();
     const dir = await mkdtemp(join(tmpdir(), "fa-pod-mismatch-"));
-    const env = { ...process.env, ...PODMAN_ENV };
+    const env = PODMAN_ENV;
     let id = "";
     try {
       const config = {
