@@ -111,7 +111,7 @@ export async function parseConfig(
   const selector = parseLabelSelector(file.advertise.serviceSelector);
   problems.push(...checkNeighbors(file));
   const neighbors = await resolveNeighbors(file.bgp.neighbors, readSecret, problems);
-  const neighborScopes = toNeighborScopes(file.bgp.neighbors, problems);
+  const neighborScopes = toNeighborScopes(file.bgp.neighbors);
   if (problems.length > 0 || nodeName === undefined || !selector.ok) throw new ConfigError(source, problems);
   const { mode, modeReason } = resolveMode(file.advertise.mode, file.advertise.interface);
   const config: Config = {
@@ -194,10 +194,7 @@ async function resolveNeighbors(
   return Promise.all(
     list.map(async (n, i) => {
       // nodes and nodeSelector are the model's input (policy.neighborScopes), not FRR's.
-      const { passwordFile, families, ...withScope } = n;
-      const rest = { ...withScope };
-      delete rest.nodes;
-      delete rest.nodeSelector;
+      const { passwordFile, families, nodes, nodeSelector, ...rest } = n;
       let password: string | undefined;
       if (passwordFile !== undefined) {
         try {
@@ -219,15 +216,15 @@ async function resolveNeighbors(
   );
 }
 
-function toNeighborScopes(list: readonly NeighborConfig[], problems: string[]): NeighborScope[] {
-  return list.map((n, i) => {
-    let nodeSelector: NeighborScope["nodeSelector"];
-    if (n.nodeSelector !== undefined) {
-      const parsed = parseLabelSelector(n.nodeSelector);
-      if (parsed.ok) nodeSelector = parsed.requirements;
-      else problems.push(`bgp.neighbors.${i}.nodeSelector: ${parsed.error}`);
-    }
-    return { id: neighborId(n), nodes: n.nodes, nodeSelector };
+/** Which nodes each neighbour applies to (the schema has checked the selectors already). */
+function toNeighborScopes(list: readonly NeighborConfig[]): NeighborScope[] {
+  return list.map((n) => {
+    const parsed = n.nodeSelector === undefined ? undefined : parseLabelSelector(n.nodeSelector);
+    return {
+      id: neighborId(n),
+      nodes: n.nodes,
+      nodeSelector: parsed?.ok === true ? parsed.requirements : undefined,
+    };
   });
 }
 
