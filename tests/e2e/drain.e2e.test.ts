@@ -127,7 +127,7 @@ void describe("drain at every stage", { skip: SKIP }, () => {
           await waitUntil(
             async () => {
               const { body } = await s.get("/readyz");
-              return !body.includes("FRR not answering") && body.includes("informers not synced");
+              return !body.includes("FRR not answering") && body.includes("cluster watch not synced");
             },
             10_000,
             "FRR answering while the list is pending",

@@ -129,7 +129,7 @@ void describe("faults", { skip: SKIP }, () => {
             restarting = undefined;
             await waitForLogFrom(
               s,
-              (l) => l.msg === "watch failed; restarting informer",
+              (l) => l.msg === "watch failed; listing again",
               from,
               ROUTE_WAIT,
               "the sidecar noticing the outage",
@@ -161,7 +161,7 @@ void describe("faults", { skip: SKIP }, () => {
             api.closeWatches();
             await waitForLogFrom(
               s,
-              (l) => l.msg === "watch failed; restarting informer" && l["resource"] === "endpointslices",
+              (l) => l.msg === "watch failed; listing again" && l["resource"] === "endpointslices",
               from,
               ROUTE_WAIT,
               "the failed EndpointSlice watch",

@@ -86,6 +86,11 @@ interface WatchEvent {
   object: StoredObject;
 }
 
+interface BookmarkEvent {
+  type: "BOOKMARK";
+  object: { kind: string; apiVersion: string; metadata: { resourceVersion: string } };
+}
+
 // ------------------------------------------------------------------------------------------ resources
 
 interface Resource {
@@ -309,12 +314,19 @@ interface Watcher {
   res: http.ServerResponse;
   /** Lines held back while paused. */
   held: string[];
+  /** The client sent allowWatchBookmarks=true. */
+  bookmarks: boolean;
 }
 
 interface Fault {
   matches: (request: RequestRecord) => boolean;
   status: number;
   remaining: number;
+}
+
+interface PagedList {
+  readonly rv: number;
+  readonly items: readonly Record<string, unknown>[];
 }
 
 interface HeldRequest {
@@ -337,6 +349,10 @@ export class FakeKubeApi {
   private paused = false;
   private stopped = false;
   private held: HeldRequest[] = [];
+  /** continue token → the rest of a paged list's snapshot. */
+  private readonly pagedLists = new Map<string, PagedList>();
+  private pageTokens = 0;
+  private listPages = 0;
   private server: http.Server | undefined;
   private socketServer: http.Server | undefined;
   private port: number;
@@ -474,6 +490,28 @@ export class FakeKubeApi {
   compact(): void {
     this.history = [];
     this.compactedRv = this.rv;
+    this.pagedLists.clear();
+  }
+
+  /** Pages served so far (a list without `limit` is one page). */
+  get pagesServed(): number {
+    return this.listPages;
+  }
+
+  /**
+   * Sends a BOOKMARK event (the current resourceVersion, no object change) on every open watch
+   * that asked for bookmarks, as the apiserver does periodically.
+   */
+  bookmark(): void {
+    for (const watcher of this.watchers) {
+      if (!watcher.bookmarks) continue;
+      const object = {
+        kind: watcher.resource.kind,
+        apiVersion: apiVersionOf(watcher.resource),
+        metadata: { resourceVersion: String(this.rv) },
+      };
+      this.send(watcher, { type: "BOOKMARK", object });
+    }
   }
 
   /** The next `count` requests matching get `status` (a metav1.Status body) instead of being served. */
@@ -698,14 +736,45 @@ export class FakeKubeApi {
     return obj;
   }
 
+  /**
+   * A list, paged as the apiserver pages it: with `limit`, a page and a `continue` token; the
+   * following pages come from the same snapshot (same resourceVersion) however the store changed
+   * meanwhile. A token outlives no compaction: then 410 Expired, and the client must list afresh.
+   */
   private listBody(route: Route, query: Record<string, string>): unknown {
-    // limit/continue are ignored: the apiserver may return everything in one page, and client-node never pages.
-    const items = this.select(route.resource, requestFilter(route, query)).map(stripTypeMeta);
+    const token = query.continue ?? "";
+    let pending: PagedList;
+    if (token !== "") {
+      const found = this.pagedLists.get(token);
+      if (found === undefined) {
+        throw new ApiError(
+          410,
+          "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+          "Expired",
+        );
+      }
+      this.pagedLists.delete(token);
+      pending = found;
+    } else {
+      const items = this.select(route.resource, requestFilter(route, query)).map(stripTypeMeta);
+      pending = { rv: this.rv, items };
+    }
+    const limit = Number(query.limit ?? "0");
+    const page = limit > 0 ? pending.items.slice(0, limit) : pending.items;
+    const rest = pending.items.slice(page.length);
+    const metadata: Record<string, unknown> = { resourceVersion: String(pending.rv) };
+    if (rest.length > 0) {
+      const next = `page-${++this.pageTokens}`;
+      this.pagedLists.set(next, { rv: pending.rv, items: rest });
+      metadata.continue = next;
+      metadata.remainingItemCount = rest.length;
+    }
+    this.listPages++;
     return {
       kind: `${route.resource.kind}List`,
       apiVersion: apiVersionOf(route.resource),
-      metadata: { resourceVersion: String(this.rv) },
-      items,
+      metadata,
+      items: page,
     };
   }
 
@@ -759,7 +828,14 @@ export class FakeKubeApi {
       res.end(JSON.stringify(expiredEvent(`too old resource version: ${from} (${this.compactedRv})`)) + "\n");
       return;
     }
-    const watcher: Watcher = { path: record.path, resource: route.resource, matches, res, held: [] };
+    const watcher: Watcher = {
+      path: record.path,
+      resource: route.resource,
+      matches,
+      res,
+      held: [],
+      bookmarks: TRUE_WORDS.has(record.query.allowWatchBookmarks ?? ""),
+    };
     if (from === undefined) {
       for (const object of this.select(route.resource, matches)) {
         this.send(watcher, { type: "ADDED", object });
@@ -782,7 +858,7 @@ export class FakeKubeApi {
     }
   }
 
-  private send(watcher: Watcher, event: WatchEvent): void {
+  private send(watcher: Watcher, event: WatchEvent | BookmarkEvent): void {
     const line = JSON.stringify(event) + "\n";
     if (this.paused) watcher.held.push(line);
     else watcher.res.write(line);

@@ -17,7 +17,7 @@ import { Metrics } from "../metrics.js";
 import { combineEvaluations } from "../model/desired-state.js";
 import { neighborsForNode } from "../model/neighbors.js";
 import { createAddressSync } from "../netif/address-sync.js";
-import { ClusterStore } from "../reconcile/cluster-store.js";
+import { ClusterStore } from "../kube/cluster-store.js";
 import { Reconciler } from "../reconcile/reconciler.js";
 import { AnnouncementCheck, type CheckReport } from "../reconcile/announcement-check.js";
 import { drainNode } from "../reconcile/drain.js";
@@ -206,7 +206,7 @@ class Sidecar {
       config.server.port,
       {
         notReadyReasons: () => [
-          ...(watch.synced ? [] : ["informers not synced"]),
+          ...(watch.synced ? [] : ["cluster watch not synced"]),
           ...(liveness.isUp ? [] : ["FRR not answering"]),
           ...(liveness.isUp && this.versionProblem !== undefined ? [this.versionProblem] : []),
           ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
@@ -227,7 +227,7 @@ class Sidecar {
     liveness.start();
     templates.watch();
     // Not awaited: a list that never answers must not hold up anything, the drain included.
-    // Each informer schedules a reconcile once it has listed; nothing is applied before all have.
+    // Each watched resource schedules a reconcile once it has listed; nothing is applied before all have.
     void watch.start();
     const resync = setInterval(() => {
       reconciler.requestAddressRepair();
@@ -400,7 +400,7 @@ class Sidecar {
     const within = (p: Promise<unknown>, share: number) =>
       Promise.race([p.then(() => true), sleep((deadline - Date.now()) * share).then(() => false)]);
     if (!(await within(watch.stop(), 0.1)))
-      this.log.warn({}, "informers did not stop in time; draining anyway");
+      this.log.warn({}, "watches did not stop in time; draining anyway");
     await templates.close();
     if (!(await within(reconciler.stop(), 0.5)))
       this.log.warn({}, "the pass in flight did not end in time; draining anyway");

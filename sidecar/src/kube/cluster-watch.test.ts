@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { FakeKubeApi, kubeConfigFor } from "../../../tests/fakes/fake-kube-api.js";
-import { ClusterStore } from "../reconcile/cluster-store.js";
+import { ClusterStore } from "./cluster-store.js";
 import { ClusterWatch } from "./cluster-watch.js";
 
 const api = new FakeKubeApi();
@@ -32,7 +32,7 @@ test("a list that never answers times out, the informer restarts, and syncs once
     nodeName: "n1",
     onChange: () => undefined,
     onRestart: (r) => restarts.push(r),
-    log: { info: () => undefined, warn: (f) => warnings.push(JSON.stringify(f)) },
+    log: { debug: () => undefined, info: () => undefined, warn: (f) => warnings.push(JSON.stringify(f)) },
     listTimeoutMs: 300,
     minBackoffMs: 50,
     maxBackoffMs: 100,

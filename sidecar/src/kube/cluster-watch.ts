@@ -1,17 +1,9 @@
-// The only user of @kubernetes/client-node's informers: watches Services, EndpointSlices and
-// this Node, converts each object to a snapshot, and restarts informers that stop on errors.
+// Mirrors Services, EndpointSlices and this Node into the ClusterStore: one Reflector per
+// resource (paged list + watch), each object converted to its snapshot as it arrives.
 
-import {
-  CoreV1Api,
-  DiscoveryV1Api,
-  KubeConfig,
-  ListWatch,
-  Watch,
-  type KubernetesObject,
-  type KubernetesListObject,
-} from "@kubernetes/client-node";
+import { KubeConfig, Watch } from "@kubernetes/client-node";
 import type { EndpointSliceSnapshot, NodeSnapshot, ServiceSnapshot } from "../model/snapshot.js";
-import { withTimeout } from "../timeout.js";
+import { Reflector, type ReflectorSink } from "./reflector.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "./to-snapshot.js";
 
 export interface ClusterSink {
@@ -20,12 +12,13 @@ export interface ClusterSink {
   upsertSlice(s: EndpointSliceSnapshot): void;
   deleteSlice(namespace: string, name: string): void;
   setNode(n: NodeSnapshot | undefined): void;
-  /** After a restarted informer's relist: forget what the new list no longer has. */
+  /** After a relist: forget what the new list no longer has. */
   retainServices(keys: ReadonlySet<string>): void;
   retainSlices(keys: ReadonlySet<string>): void;
 }
 
 export interface WatchLog {
+  debug(fields: object, msg: string): void;
   info(fields: object, msg: string): void;
   warn(fields: object, msg: string): void;
 }
@@ -38,12 +31,10 @@ export interface ClusterWatchOptions {
   readonly log: WatchLog;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
-  /**
-   * A list that has not answered by then counts as failed (the informer restarts with backoff).
-   * client-node sets no timeout of its own: an API server that accepts the connection and never
-   * answers would leave the informer waiting for ever, never synced and never retried.
-   */
+  /** A list page that has not answered by then counts as failed (the resource relists with backoff). */
   readonly listTimeoutMs?: number;
+  /** Objects per list page. */
+  readonly pageSize?: number;
 }
 
 /** Loads in-cluster config inside a pod, KUBECONFIG (or ~/.kube/config) elsewhere. */
@@ -55,181 +46,92 @@ export function loadKubeConfig(): KubeConfig {
   return kc;
 }
 
-interface Watched {
-  readonly resource: string;
-  readonly make: () => ListWatch<KubernetesObject>;
-  informer: ListWatch<KubernetesObject> | undefined;
-  synced: boolean;
-  attempt: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
 export class ClusterWatch {
-  private readonly watched: Watched[];
-  private stopping = false;
+  private readonly reflectors: readonly Reflector<unknown>[];
 
-  constructor(
-    kc: KubeConfig,
-    private readonly sink: ClusterSink,
-    private readonly opts: ClusterWatchOptions,
-  ) {
-    const core = kc.makeApiClient(CoreV1Api);
-    const discovery = kc.makeApiClient(DiscoveryV1Api);
+  constructor(kc: KubeConfig, sink: ClusterSink, opts: ClusterWatchOptions) {
     const watch = new Watch(kc);
-    const nodeSelector = `metadata.name=${opts.nodeName}`;
-    const timeoutMs = opts.listTimeoutMs ?? 60_000;
-    const list = <T>(p: Promise<T>) =>
-      withTimeout(p, timeoutMs, `list did not answer within ${timeoutMs} ms`) as unknown as Promise<
-        KubernetesListObject<KubernetesObject>
-      >;
-    this.watched = [
-      this.entry(
-        "services",
-        () => new ListWatch("/api/v1/services", watch, () => list(core.listServiceForAllNamespaces()), false),
-      ),
-      this.entry(
-        "endpointslices",
-        () =>
-          new ListWatch(
-            "/apis/discovery.k8s.io/v1/endpointslices",
-            watch,
-            () => list(discovery.listEndpointSliceForAllNamespaces()),
-            false,
-          ),
-      ),
-      this.entry(
-        "node",
-        () =>
-          new ListWatch(
-            "/api/v1/nodes",
-            watch,
-            () => list(core.listNode({ fieldSelector: nodeSelector })),
-            false,
-            undefined,
-            nodeSelector,
-          ),
-      ),
-    ];
+    const common = (resource: string) => ({
+      resource,
+      log: opts.log,
+      pageSize: opts.pageSize,
+      listTimeoutMs: opts.listTimeoutMs,
+      minBackoffMs: opts.minBackoffMs,
+      maxBackoffMs: opts.maxBackoffMs,
+      onRestart: () => opts.onRestart?.(resource),
+    });
+    const changed = opts.onChange;
+    const split = (key: string): [string, string] => {
+      const at = key.indexOf("/");
+      return [key.slice(0, at), key.slice(at + 1)];
+    };
+    const services: ReflectorSink<ServiceSnapshot> = {
+      upsert: (s) => {
+        sink.upsertService(s);
+      },
+      remove: (key) => {
+        sink.deleteService(...split(key));
+      },
+      retain: (keys) => {
+        sink.retainServices(keys);
+      },
+      changed,
+    };
+    const slices: ReflectorSink<EndpointSliceSnapshot> = {
+      upsert: (s) => {
+        sink.upsertSlice(s);
+      },
+      remove: (key) => {
+        sink.deleteSlice(...split(key));
+      },
+      retain: (keys) => {
+        sink.retainSlices(keys);
+      },
+      changed,
+    };
+    const node: ReflectorSink<NodeSnapshot> = {
+      upsert: (n) => {
+        if (n.name === opts.nodeName) sink.setNode(n);
+      },
+      remove: (key) => {
+        if (key === `/${opts.nodeName}`) sink.setNode(undefined);
+      },
+      retain: (keys) => {
+        if (!keys.has(`/${opts.nodeName}`)) sink.setNode(undefined);
+      },
+      changed,
+    };
+    this.reflectors = [
+      new Reflector(kc, watch, services, {
+        ...common("services"),
+        path: "/api/v1/services",
+        convert: toServiceSnapshot,
+      }),
+      new Reflector(kc, watch, slices, {
+        ...common("endpointslices"),
+        path: "/apis/discovery.k8s.io/v1/endpointslices",
+        convert: toEndpointSliceSnapshot,
+      }),
+      new Reflector(kc, watch, node, {
+        ...common("node"),
+        path: "/api/v1/nodes",
+        fieldSelector: `metadata.name=${opts.nodeName}`,
+        convert: toNodeSnapshot,
+      }),
+    ] as readonly Reflector<unknown>[];
   }
 
-  /** True once every informer's latest list succeeded. */
+  /** True once every resource's latest list succeeded and no error is pending. */
   get synced(): boolean {
-    return this.watched.every((w) => w.synced);
+    return this.reflectors.every((r) => r.isSynced);
   }
 
-  /** Starts every informer; resolves after each has tried its first list. */
+  /** Starts every resource; resolves after each has tried its first list. */
   async start(): Promise<void> {
-    await Promise.all(this.watched.map((w) => this.startOne(w)));
+    await Promise.all(this.reflectors.map((r) => r.start()));
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    for (const w of this.watched) {
-      if (w.timer) clearTimeout(w.timer);
-      await w.informer?.stop().catch(() => undefined);
-    }
+    await Promise.all(this.reflectors.map((r) => r.stop()));
   }
-
-  private entry(resource: string, make: () => ListWatch<KubernetesObject>): Watched {
-    return { resource, make, informer: undefined, synced: false, attempt: 0, timer: undefined };
-  }
-
-  private async startOne(w: Watched): Promise<void> {
-    const informer = w.make();
-    w.informer = informer;
-    // Set from callbacks, so an object: TypeScript would narrow a plain `let` to false.
-    const attempt = { failed: false };
-    this.wire(w.resource, informer);
-    informer.on("error", (err: unknown) => {
-      attempt.failed = true;
-      this.onInformerError(w, informer, err);
-    });
-    await informer.start().catch((err: unknown) => {
-      attempt.failed = true;
-      this.onInformerError(w, informer, err);
-    });
-    // start() resolves even when the list failed; only an error-free start counts as synced.
-    if (!attempt.failed && w.informer === informer && !this.stopping) {
-      // A fresh informer only reports what exists now; objects deleted while the watch was
-      // down would never get a delete event, so drop them here.
-      this.retain(w.resource, informer.list());
-      w.synced = true;
-      w.attempt = 0;
-      this.opts.onChange();
-    }
-  }
-
-  private onInformerError(w: Watched, informer: ListWatch<KubernetesObject>, err: unknown): void {
-    // Our own stop() also emits an AbortError: not a reason to restart.
-    if (this.stopping || w.informer !== informer || w.timer !== undefined) return;
-    w.synced = false;
-    const min = this.opts.minBackoffMs ?? 500;
-    const delay = Math.min(this.opts.maxBackoffMs ?? 30000, min * 2 ** w.attempt);
-    w.attempt++;
-    this.opts.log.warn(
-      { resource: w.resource, err: String(err), retryInMs: delay },
-      "watch failed; restarting informer",
-    );
-    // The cache keeps its last content: what was healthy stays advertised meanwhile.
-    w.timer = setTimeout(() => {
-      w.timer = undefined;
-      void informer.stop().catch(() => undefined);
-      this.opts.onRestart?.(w.resource);
-      void this.startOne(w);
-    }, delay);
-  }
-
-  private wire(resource: string, informer: ListWatch<KubernetesObject>): void {
-    const guard = (fn: (o: KubernetesObject) => void) => (o: KubernetesObject) => {
-      // client-node 2.0.1 can re-open a stopped informer's watch after its backoff: events
-      // from any informer but the current one are stale and dropped.
-      const current = this.watched.find((w) => w.resource === resource)?.informer;
-      if (this.stopping || current !== informer) return;
-      // A throwing watch callback would become an unhandled rejection and kill the process.
-      try {
-        fn(o);
-        this.opts.onChange();
-      } catch (err) {
-        this.opts.log.warn({ resource, object: describe(o), err: String(err) }, "ignoring unreadable object");
-      }
-    };
-    const upsert = guard((o) => {
-      this.upsert(resource, o);
-    });
-    informer.on("add", upsert);
-    informer.on("update", upsert);
-    informer.on(
-      "delete",
-      guard((o) => {
-        this.remove(resource, o);
-      }),
-    );
-  }
-
-  private upsert(resource: string, o: KubernetesObject): void {
-    if (resource === "services") this.sink.upsertService(toServiceSnapshot(o));
-    else if (resource === "endpointslices") this.sink.upsertSlice(toEndpointSliceSnapshot(o));
-    else if (o.metadata?.name === this.opts.nodeName) this.sink.setNode(toNodeSnapshot(o));
-  }
-
-  private retain(resource: string, objects: readonly KubernetesObject[]): void {
-    const keys = new Set(
-      objects.map((o) => `${o.metadata?.namespace ?? "default"}/${o.metadata?.name ?? ""}`),
-    );
-    if (resource === "services") this.sink.retainServices(keys);
-    else if (resource === "endpointslices") this.sink.retainSlices(keys);
-    else if (!objects.some((o) => o.metadata?.name === this.opts.nodeName)) this.sink.setNode(undefined);
-  }
-
-  private remove(resource: string, o: KubernetesObject): void {
-    const ns = o.metadata?.namespace ?? "default";
-    const name = o.metadata?.name ?? "";
-    if (resource === "services") this.sink.deleteService(ns, name);
-    else if (resource === "endpointslices") this.sink.deleteSlice(ns, name);
-    else if (name === this.opts.nodeName) this.sink.setNode(undefined);
-  }
-}
-
-function describe(o: KubernetesObject): string {
-  return `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? "?"}`;
 }

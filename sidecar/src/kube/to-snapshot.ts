@@ -1,5 +1,6 @@
 // Converts Kubernetes objects (as the API, kubectl or client-node give them) into the model's
-// plain snapshot types. Tolerant of missing fields, strict about identity; never throws on one object.
+// plain snapshot types: only what the rules read (annotations only under our prefix, never
+// managedFields or last-applied copies). Tolerant of missing fields, strict about identity.
 
 import type {
   ClusterSnapshot,
@@ -9,6 +10,7 @@ import type {
   ServiceSnapshot,
   TrafficPolicy,
 } from "../model/snapshot.js";
+import { ANNOTATION_PREFIX } from "../model/policy.js";
 
 type Obj = Record<string, unknown>;
 
@@ -31,6 +33,14 @@ function stringMap(v: unknown): Record<string, string> {
   for (const [k, val] of Object.entries(obj(v))) if (typeof val === "string") out[k] = val;
   return out;
 }
+/** Only our annotations: others (kubectl's last-applied copy) can be kilobytes per object. */
+function ourAnnotations(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(obj(v)))
+    if (k.startsWith(ANNOTATION_PREFIX) && typeof val === "string") out[k] = val;
+  return out;
+}
+
 function bool(v: unknown): boolean | undefined {
   return typeof v === "boolean" ? v : undefined;
 }
@@ -70,7 +80,7 @@ export function toServiceSnapshot(raw: unknown): ServiceSnapshot {
     internalTrafficPolicy: policy(spec["internalTrafficPolicy"]),
     publishNotReadyAddresses: bool(spec["publishNotReadyAddresses"]) ?? false,
     labels: stringMap(meta["labels"]),
-    annotations: stringMap(meta["annotations"]),
+    annotations: ourAnnotations(meta["annotations"]),
   };
 }
 
@@ -105,7 +115,7 @@ export function toNodeSnapshot(raw: unknown): NodeSnapshot {
   return {
     name: identity(o, "Node", false).name,
     labels: stringMap(meta["labels"]),
-    annotations: stringMap(meta["annotations"]),
+    annotations: ourAnnotations(meta["annotations"]),
     unschedulable: bool(spec["unschedulable"]) ?? false,
     taints: taints.map((t) => ({ key: str(obj(t)["key"]) ?? "", effect: str(obj(t)["effect"]) ?? "" })),
   };

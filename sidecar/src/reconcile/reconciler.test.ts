@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { parseConfig, type Config } from "../config/load-config.js";
 import { compileTemplates } from "../render/renderer.js";
 import { loadTemplateDir } from "../templates/load-template-dir.js";
-import { ClusterStore } from "./cluster-store.js";
+import { ClusterStore } from "../kube/cluster-store.js";
 import { Reconciler, type AddressSync, type FrrApplier, type ReconcileReport } from "./reconciler.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "../kube/to-snapshot.js";

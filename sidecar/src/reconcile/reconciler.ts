@@ -8,7 +8,7 @@ import type { DesiredState } from "../model/desired-state-types.js";
 import { toTemplateContext } from "../render/context.js";
 import { renderFrrConf, type CompiledTemplates } from "../render/renderer.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
-import type { ClusterStore } from "./cluster-store.js";
+import type { ClusterStore } from "../kube/cluster-store.js";
 
 export interface FrrApplier {
   readonly appliedConfig: string | undefined;
@@ -45,7 +45,7 @@ export interface ReconcilerDeps {
   readonly templates: () => CompiledTemplates;
   readonly applier: FrrApplier;
   readonly addresses: AddressSync;
-  /** True once every informer has listed; nothing is applied before the first sync. */
+  /** True once every watched resource has listed; nothing is applied before the first sync. */
   readonly isSynced: () => boolean;
   /**
    * False while FRR's daemons do not answer: nothing is applied then (a delta to a dead daemon

@@ -1,8 +1,14 @@
-// The in-memory view of the cluster the reconciler reads: Services, their EndpointSlices and
-// this Node, as snapshots, plus which Services changed since the last reconcile.
-// Watch callbacks only write here; they never compute anything.
+// The Kubernetes cache: Services, their EndpointSlices and this Node as the model's snapshots
+// (never whole API objects), plus which Services changed since the last reconcile.
+// Watch callbacks only write here; a write that changes nothing the model reads marks nothing.
 
-import type { EndpointSliceSnapshot, NodeSnapshot, ServiceSnapshot } from "../model/snapshot.js";
+import { isDeepStrictEqual } from "node:util";
+import type {
+  EndpointSliceSnapshot,
+  EndpointSnapshot,
+  NodeSnapshot,
+  ServiceSnapshot,
+} from "../model/snapshot.js";
 
 export class ClusterStore {
   private readonly services = new Map<string, ServiceSnapshot>();
@@ -10,17 +16,16 @@ export class ClusterStore {
   private readonly slicesByService = new Map<string, Map<string, EndpointSliceSnapshot>>();
   private readonly serviceOfSlice = new Map<string, string>();
   private nodeSnapshot: NodeSnapshot | undefined;
+  /**
+   * One string per node name: 10k slices name the same few hundred nodes, and JSON.parse makes a
+   * fresh copy of each. Bounded by the cluster's node count (cleared if it ever grows past that).
+   */
+  private readonly nodeNames = new Map<string, string>();
   private readonly dirty = new Set<string>();
   private allDirty = true;
-  private generation = 0;
 
   get node(): NodeSnapshot | undefined {
     return this.nodeSnapshot;
-  }
-
-  /** Bumped on every change; equal generations mean nothing happened in between. */
-  get version(): number {
-    return this.generation;
   }
 
   get serviceCount(): number {
@@ -29,6 +34,8 @@ export class ClusterStore {
 
   upsertService(svc: ServiceSnapshot): void {
     const key = `${svc.namespace}/${svc.name}`;
+    // Status-only updates and fields the model does not read arrive as equal snapshots.
+    if (isDeepStrictEqual(this.services.get(key), svc)) return;
     this.services.set(key, svc);
     this.touch(key);
   }
@@ -41,6 +48,9 @@ export class ClusterStore {
 
   upsertSlice(slice: EndpointSliceSnapshot): void {
     const sliceKey = `${slice.namespace}/${slice.name}`;
+    const svcOf = this.serviceOfSlice.get(sliceKey);
+    const before = svcOf === undefined ? undefined : this.slicesByService.get(svcOf)?.get(sliceKey);
+    if (isDeepStrictEqual(before, slice)) return;
     this.removeSlice(sliceKey);
     if (slice.serviceName === undefined) return;
     const svcKey = `${slice.namespace}/${slice.serviceName}`;
@@ -49,7 +59,7 @@ export class ClusterStore {
       slices = new Map();
       this.slicesByService.set(svcKey, slices);
     }
-    slices.set(sliceKey, slice);
+    slices.set(sliceKey, { ...slice, endpoints: slice.endpoints.map((e) => this.internNode(e)) });
     this.serviceOfSlice.set(sliceKey, svcKey);
     this.touch(svcKey);
   }
@@ -59,10 +69,11 @@ export class ClusterStore {
   }
 
   setNode(node: NodeSnapshot | undefined): void {
+    // The kubelet updates its Node every few seconds; the snapshot changes only with what we read.
+    if (node !== undefined && isDeepStrictEqual(this.nodeSnapshot, node)) return;
     this.nodeSnapshot = node;
     // Every verdict depends on the node (exclusion, drain, local endpoints).
     this.allDirty = true;
-    this.generation++;
   }
 
   /** Services to re-evaluate (all when the node changed), and resets the dirty marks. */
@@ -76,7 +87,6 @@ export class ClusterStore {
   /** Marks everything dirty (config or template change, periodic full pass). */
   markAllDirty(): void {
     this.allDirty = true;
-    this.generation++;
   }
 
   retainServices(keys: ReadonlySet<string>): void {
@@ -114,8 +124,18 @@ export class ClusterStore {
     this.touch(svcKey);
   }
 
+  private internNode(e: EndpointSnapshot): EndpointSnapshot {
+    if (e.nodeName === undefined) return e;
+    let name = this.nodeNames.get(e.nodeName);
+    if (name === undefined) {
+      if (this.nodeNames.size >= 100_000) this.nodeNames.clear();
+      name = e.nodeName;
+      this.nodeNames.set(name, name);
+    }
+    return { ...e, nodeName: name };
+  }
+
   private touch(key: string): void {
     this.dirty.add(key);
-    this.generation++;
   }
 }
