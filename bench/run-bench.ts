@@ -6,7 +6,7 @@
 // Needs root, FRR 8.4 (frr, frr-pythontools) and iproute2, like the e2e tests.
 
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, hostname, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -59,7 +59,7 @@ interface Options {
   readonly loadSeconds: number;
   readonly idleSeconds: number;
   readonly out: string;
-  readonly runtime: "dist" | "tsx";
+  readonly runtime: "bundle" | "tsx";
   readonly batchWindowMs: number;
   readonly logLevel: string;
   readonly seed: boolean;
@@ -80,9 +80,10 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --load-seconds 6        duration of the load phase
   --idle-seconds 10       idle window (resync every 1 s) for the reconcile-cost figure
   --out FILE              JSON results (default bench-results/latest.json)
-  --runtime dist|tsx      dist (default): compile the sidecar with tsc into a temp dir and run
-                          plain node, as the image does; tsx: run the sources through tsx (the
-                          e2e harness's way; adds the transpiler's memory and start-up time)
+  --runtime bundle|tsx    bundle (default): build the sidecar with image/bundle.sh, the image's
+                          own bundling, and run it with plain node as the image does; tsx: run
+                          the sources through tsx (the e2e harness's way; adds the transpiler's
+                          memory and start-up time)
   --batch-window-ms 50    timings.batchWindowMs of the sidecar (50 = the product default)
   --log-level info        log.level of the sidecar
   --no-seed               skip the seed baseline
@@ -90,12 +91,12 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --seed-full             run the seed baseline for every size (10k takes ~5 min)
   --cpu-prof DIR          run the sidecar with --cpu-prof, profiles into DIR
   --node-flags "…"        extra node flags for the sidecar, e.g. "--max-old-space-size=128"
-                          or "--heap-prof --heap-prof-dir=DIR" (dist runtime only)
+                          or "--heap-prof --heap-prof-dir=DIR" (bundle runtime only)
   --random-seed 1         PRNG seed for picking services
   --logs DIR              where the sidecar's log lines are kept, one file per run (default: a new
                           directory under the system's temp dir, printed at the end)
-  --main-js FILE          run this compiled main.js instead of compiling the working tree
-                          (e.g. a build of another commit, for before/after comparisons)`;
+  --main-js FILE          run this bundle (or compiled main.js) instead of bundling the working
+                          tree (e.g. a build of another commit, for before/after comparisons)`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -108,7 +109,7 @@ function parseOptions(argv: string[]): Options {
       "load-seconds": { type: "string", default: "6" },
       "idle-seconds": { type: "string", default: "10" },
       out: { type: "string", default: "bench-results/latest.json" },
-      runtime: { type: "string", default: "dist" },
+      runtime: { type: "string", default: "bundle" },
       "batch-window-ms": { type: "string", default: "50" },
       "log-level": { type: "string", default: "info" },
       "no-seed": { type: "boolean", default: false },
@@ -131,7 +132,8 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
     return n;
   };
-  if (values.runtime !== "dist" && values.runtime !== "tsx") throw new Error("--runtime must be dist or tsx");
+  if (values.runtime !== "bundle" && values.runtime !== "tsx")
+    throw new Error("--runtime must be bundle or tsx");
   return {
     sizes: values.sizes.split(",").map((s) => int("sizes", s.trim(), 10)),
     flips: int("changes", values.changes, 1),
@@ -284,7 +286,7 @@ interface Ctx {
   readonly opts: Options;
   readonly tmp: string;
   readonly counter: CallCounter;
-  /** dist runtime: the compiled main.js. */
+  /** bundle runtime: the bundled sidecar. */
   readonly mainJs: string | undefined;
 }
 
@@ -296,7 +298,7 @@ async function main(): Promise<void> {
     const binDir = join(tmp, "bin");
     await mkdir(binDir);
     const counter = new CallCounter(binDir);
-    const mainJs = opts.mainJs ?? (opts.runtime === "dist" ? await buildSidecar(tmp) : undefined);
+    const mainJs = opts.mainJs ?? (opts.runtime === "bundle" ? await buildSidecar(tmp) : undefined);
     if (opts.cpuProf !== undefined) await mkdir(opts.cpuProf, { recursive: true });
     await mkdir(opts.logsDir, { recursive: true });
     const ctx: Ctx = { opts, tmp, counter, mainJs };
@@ -361,23 +363,10 @@ async function gitDescribe(): Promise<string> {
 
 /** Compiles the sidecar (tsconfig.build.json) into tmp, resolvable against the repo's node_modules. */
 async function buildSidecar(tmp: string): Promise<string> {
-  const root = join(tmp, "build");
-  await mkdir(root);
-  log("compiling the sidecar (tsc -p tsconfig.build.json --outDir …)");
-  await execa(
-    process.execPath,
-    [
-      join(REPO, "node_modules/typescript/bin/tsc"),
-      "-p",
-      join(REPO, "tsconfig.build.json"),
-      "--outDir",
-      join(root, "dist"),
-    ],
-    { cwd: REPO },
-  );
-  await symlink(join(REPO, "node_modules"), join(root, "node_modules"));
-  await writeFile(join(root, "package.json"), JSON.stringify({ type: "module" }));
-  return join(root, "dist", "main.js");
+  const out = join(tmp, "build", "frr-advertiser.mjs");
+  log("bundling the sidecar (image/bundle.sh, as the image is built)");
+  await execa("bash", [join(REPO, "image/bundle.sh"), out], { cwd: REPO });
+  return out;
 }
 
 function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
