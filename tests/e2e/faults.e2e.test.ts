@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { execa } from "execa";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
 import { service, slice, type SidecarLab } from "./harness.js";
 import {
@@ -21,6 +22,7 @@ import {
   withDiagnostics,
   startedSidecarLab,
   assertNeverMissingDuring,
+  loAddresses,
 } from "./e2e-helpers.js";
 
 const A = "10.96.0.10/32";
@@ -175,6 +177,26 @@ void describe("faults", { skip: SKIP }, () => {
         );
         const r = await s.get("/readyz");
         assert.equal(r.status, 200, r.body);
+      }),
+  );
+
+  void test(
+    "an address removed behind the sidecar's back is seen by the kernel monitor and put back at once",
+    { timeout: TEST_TIMEOUT },
+    () =>
+      withDiagnostics(env, async () => {
+        const s = env!.sidecar!;
+        const from = s.logs.length;
+        await execa("ip", ["-n", env!.lab.nodeNs, "addr", "del", A, "dev", "lo"]);
+        const seen = await waitForLogFrom(
+          s,
+          (l) => l.msg === "interface address changed behind our back; repairing",
+          from,
+          ROUTE_WAIT,
+          "the monitor's drift report",
+        );
+        assert.equal(s.logs[seen]?.["address"], A.split("/")[0]);
+        await waitUntil(async () => (await loAddresses(env!)).includes(A), 3000, "the address back on lo");
       }),
   );
 });

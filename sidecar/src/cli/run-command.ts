@@ -12,6 +12,7 @@ import { parseBgpSummary, type SessionStatus } from "../frr/bgp-status.js";
 import { apiEventPoster, EventRecorder } from "../kube/event-recorder.js";
 import { ServiceEventReporter } from "../reconcile/service-event-reporter.js";
 import { ClusterWatch, loadKubeConfig } from "../kube/cluster-watch.js";
+import { AddressMonitor } from "../netif/address-monitor.js";
 import { createLogger, type Logger } from "../log.js";
 import { Metrics } from "../metrics.js";
 import { combineEvaluations } from "../model/desired-state.js";
@@ -229,8 +230,10 @@ class Sidecar {
     // Not awaited: a list that never answers must not hold up anything, the drain included.
     // Each watched resource schedules a reconcile once it has listed; nothing is applied before all have.
     void watch.start();
+    const monitor = this.startAddressMonitor(addresses, reconciler);
+    // A backstop only: while the monitor runs, the kernel tells us about drift.
     const resync = setInterval(() => {
-      reconciler.requestAddressRepair();
+      if (!monitor.running) reconciler.requestAddressRepair();
     }, config.timings.resyncIntervalSeconds * 1000);
     const drift = this.startDriftCheck(reconciler);
     const sessions = this.startSessionPoll();
@@ -243,6 +246,7 @@ class Sidecar {
     announcements.stop();
     log.info({ signal, stage: stageOf(liveness, watch, this.applier) }, "shutting down: draining");
     clearInterval(resync);
+    monitor.stop();
     clearInterval(sessions);
     if (drift) clearInterval(drift);
     const exitCode = await this.shutdown(watch, reconciler, liveness, templates, addresses);
@@ -324,6 +328,37 @@ class Sidecar {
     const out = new Set<string>();
     for (const m of text.matchAll(/^\s*network (\S+)/gm)) if (m[1] !== undefined) out.add(m[1]);
     return out;
+  }
+
+  /**
+   * Kernel address events on the service interface: an address someone else removed (or added)
+   * gets a repair pass at once, instead of waiting for a periodic listing of every address.
+   */
+  private startAddressMonitor(
+    addresses: ReturnType<typeof createAddressSync>,
+    reconciler: Reconciler,
+  ): AddressMonitor {
+    const log = this.log.child({ component: "netif" });
+    let quiet: NodeJS.Timeout | undefined;
+    const monitor = new AddressMonitor({
+      iface: this.config.interface,
+      netns: this.config.netns,
+      onEvent: (event) => {
+        if (!addresses.reconciler.observe(event)) return;
+        // One line per burst: a tool that flushes the interface would otherwise log 10k.
+        if (quiet === undefined) {
+          log.warn({ ...event }, "interface address changed behind our back; repairing");
+          quiet = setTimeout(() => (quiet = undefined), 5000).unref();
+        }
+        reconciler.requestAddressRepair();
+      },
+      onGap: () => {
+        reconciler.requestAddressRepair();
+      },
+      log,
+    });
+    monitor.start();
+    return monitor;
   }
 
   /** BGP session state and prefixes sent per peer, for metrics (timings.sessionPollSeconds). */

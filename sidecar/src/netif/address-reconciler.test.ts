@@ -130,17 +130,50 @@ void describe("AddressReconciler", () => {
     assert.deepEqual(await nd.stateFile(), ["10.0.0.7"]);
   });
 
-  void test("phases: addOnly never removes, removeOnly never adds", async () => {
+  void test('phases: "add" never removes, "remove" never adds', async () => {
     const nd = node();
     const r = nd.start();
     await r.syncAddresses(["10.0.0.1"]);
-    const added = await r.addOnly(["10.0.0.2"]);
+    const added = await r.syncAddresses(["10.0.0.2"], [], "add");
     assert.deepEqual([added.add, added.remove], [["10.0.0.2"], []]);
     assert.deepEqual(nd.onIface(), ["10.0.0.1", "10.0.0.2"]);
-    const removed = await r.removeOnly(["10.0.0.3"]);
+    const removed = await r.syncAddresses(["10.0.0.3"], [], "remove");
     assert.deepEqual([removed.add, removed.remove], [[], ["10.0.0.1", "10.0.0.2"]]);
     assert.deepEqual(nd.onIface(), []);
     assert.deepEqual(removed.owned, []);
+  });
+
+  void test("kernel events: ours (also late) are expected; someone else's change is drift", async () => {
+    const ip = new FakeIp("lo");
+    const add = (address: string) => ({ op: "add" as const, address });
+    const del = (address: string) => ({ op: "remove" as const, address });
+    // Events of our own batch, seen while it runs.
+    const seen: boolean[] = [];
+    const adapter = new IpAddressAdapter({
+      iface: "lo",
+      run: async (argv, input) => {
+        const result = await ip.run(argv, input);
+        if (argv.includes("-batch")) seen.push(rr.observe(add("10.0.0.1")), rr.observe(add(FOREIGN)));
+        return result;
+      },
+    });
+    const rr = new AddressReconciler({
+      adapter,
+      store: { load: () => Promise.resolve(new Set<string>()), save: () => Promise.resolve() },
+    });
+    // Before the first listing nothing is believed: the first listing will see the truth.
+    assert.equal(rr.observe(add("10.0.0.1")), false);
+    await rr.syncAddresses(["10.0.0.1", "10.0.0.2"]);
+    assert.deepEqual(seen, [false, true], "our add expected mid-batch; a foreign add is drift");
+    const table: [string, { op: "add" | "remove"; address: string }, boolean][] = [
+      ["our add arriving after the batch", add("10.0.0.2"), false],
+      ["our address deleted by someone", del("10.0.0.2"), true],
+      ["a delete of an address already gone", del("10.0.0.9"), false],
+      ["an address added by someone", add("10.0.0.9"), true],
+    ];
+    for (const [what, event, drift] of table) assert.equal(rr.observe(event), drift, what);
+    await rr.syncAddresses(["10.0.0.1"]);
+    assert.equal(rr.observe(del("10.0.0.2")), false, "our removal's late event");
   });
 
   void test("excluded addresses are neither added nor removed", async () => {

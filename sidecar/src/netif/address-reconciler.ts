@@ -1,6 +1,7 @@
 // Keeps the service interface's host addresses equal to the desired set: list, plan, record
 // ownership, apply in one batch, verify. The caller orders the phases around FRR.
 
+import type { AddressEvent } from "./address-monitor.js";
 import type { AddressChange, AddressFailure, ApplyResult } from "./ip-addresses.js";
 import { planAddresses, sortAddresses, type AddressPhase, type ExcludedAddresses } from "./plan-addresses.js";
 
@@ -57,6 +58,8 @@ export class AddressReconciler {
   /** The interface's host addresses as last listed (or verified after a batch); see trustLastListing. */
   #present: Set<string> | undefined;
   #tail: Promise<unknown> = Promise.resolve();
+  /** The batch ip(8) is running now: its own events are expected. */
+  #inflight: { readonly add: ReadonlySet<string>; readonly remove: ReadonlySet<string> } | undefined;
 
   constructor(options: AddressReconcilerOptions) {
     this.#adapter = options.adapter;
@@ -78,12 +81,20 @@ export class AddressReconciler {
     return this.#serial(() => this.#sync(wanted, excluded, phase, options.trustLastListing === true));
   }
 
-  addOnly(desired: Iterable<string>, excluded: ExcludedAddresses = []): Promise<AddressSyncOutcome> {
-    return this.syncAddresses(desired, excluded, "add");
-  }
-
-  removeOnly(desired: Iterable<string>, excluded: ExcludedAddresses = []): Promise<AddressSyncOutcome> {
-    return this.syncAddresses(desired, excluded, "remove");
+  /**
+   * A kernel address event (AddressMonitor). True when it contradicts what this reconciler
+   * believes is on the interface — someone else added or removed an address — so the caller
+   * should have the interface re-listed and repaired. Our own batches' events are expected,
+   * also when they arrive after the batch's result.
+   */
+  observe(event: AddressEvent): boolean {
+    const inflight = this.#inflight;
+    if (inflight !== undefined && (event.op === "add" ? inflight.add : inflight.remove).has(event.address))
+      return false;
+    const present = this.#present;
+    // Not listed yet (start): the first listing sees the truth anyway.
+    if (present === undefined) return inflight !== undefined;
+    return event.op === "add" ? !present.has(event.address) : present.has(event.address);
   }
 
   /** The owned set as last recorded (undefined before the first sync). */
@@ -126,7 +137,13 @@ export class AddressReconciler {
     const intent = [...plan.owned, ...plan.remove];
     await this.#remember(intent);
     this.#present = undefined;
-    const result = await this.#adapter.apply({ add: plan.add, remove: plan.remove }, cached);
+    this.#inflight = { add: new Set(plan.add), remove: new Set(plan.remove) };
+    let result: ApplyResult;
+    try {
+      result = await this.#adapter.apply({ add: plan.add, remove: plan.remove }, cached);
+    } finally {
+      this.#inflight = undefined;
+    }
     this.#present = result.present;
     const ownedAfter = sortAddresses(verifiedOwned(intent, result));
     await this.#remember(ownedAfter);

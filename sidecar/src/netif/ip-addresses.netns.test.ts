@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createRunner } from "../exec.js";
+import { AddressMonitor, parseMonitorLine } from "./address-monitor.js";
 import { AddressReconciler } from "./address-reconciler.js";
 import { IpAddressAdapter, IpCommandError, type ProcessRunner } from "./ip-addresses.js";
 import { OwnedAddressStore } from "./owned-state.js";
@@ -172,4 +173,64 @@ void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
     }
     await assert.rejects(adapter("faipnone0").list(), IpCommandError);
   });
+});
+
+void describe(`AddressMonitor in netns ${NS} (real ip monitor)`, () => {
+  void test("reports host-address adds and deletes on its interface; a listing after it starts; stop ends it", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    const events: string[] = [];
+    let gaps = 0;
+    const monitor = new AddressMonitor({
+      iface: "lo",
+      netns: NS,
+      onEvent: (e) => events.push(`${e.op} ${e.address}`),
+      onGap: () => gaps++,
+      log: { warn: () => undefined },
+    });
+    monitor.start();
+    try {
+      const deadline = Date.now() + 5000;
+      while (gaps === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(gaps, 1, "one listing asked for once it runs");
+      // ip monitor subscribes right after it starts: add until the first event shows it listens.
+      while (events.length === 0 && Date.now() < deadline) {
+        await ip("-n", NS, "address", "replace", "10.0.0.50/32", "dev", "lo");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      events.length = 0;
+      await ip("-n", NS, "address", "add", "fd00::51/128", "dev", "lo", "nodad");
+      await ip("-n", NS, "address", "add", "10.9.0.1/24", "dev", "lo"); // a subnet: not ours
+      await ip("-n", NS, "address", "del", "10.0.0.50/32", "dev", "lo");
+      while (events.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(events, ["add fd00::51", "remove 10.0.0.50"]);
+      assert.equal(monitor.running, true);
+    } finally {
+      monitor.stop();
+    }
+    assert.equal(monitor.running, false);
+  });
+});
+
+void test("parseMonitorLine: host addresses on the interface only", () => {
+  const table: [string, string | undefined][] = [
+    [
+      "1: lo    inet 10.96.0.10/32 scope global lo\\       valid_lft forever preferred_lft forever",
+      "add 10.96.0.10",
+    ],
+    ["Deleted 1: lo    inet 10.96.0.10/32 scope global lo\\       valid_lft forever", "remove 10.96.0.10"],
+    ["1: lo    inet6 fd00::10/128 scope global tentative \\       valid_lft forever", "add fd00::10"],
+    ["1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever", undefined],
+    ["1: lo    inet6 fd00::/64 scope global", undefined],
+    ["2: eth0    inet 10.96.0.10/32 scope global eth0", undefined],
+    ["Deleted 2: lo2    inet 10.96.0.10/32 scope global lo2", undefined],
+    ["garbage", undefined],
+  ];
+  for (const [line, expected] of table) {
+    const e = parseMonitorLine(line, "lo");
+    assert.equal(e === undefined ? undefined : `${e.op} ${e.address}`, expected, line);
+  }
 });

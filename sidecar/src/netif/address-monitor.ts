@@ -1,0 +1,111 @@
+// Sees host-address changes on the service interface as the kernel reports them (`ip -o monitor
+// address`, one long-lived process), so drift is noticed without listing 10k addresses per period.
+// It only reports; whether an event contradicts what we believe is the AddressReconciler's call.
+
+import { createInterface } from "node:readline";
+import { execa } from "execa";
+
+export interface AddressEvent {
+  readonly op: "add" | "remove";
+  /** Canonical text as ip(8) prints it, without the prefix length. */
+  readonly address: string;
+}
+
+export interface AddressMonitorOptions {
+  readonly iface: string;
+  /** `ip -n NS` when the interface lives in another network namespace ("" = ours). */
+  readonly netns: string;
+  readonly onEvent: (event: AddressEvent) => void;
+  /**
+   * Events may have been missed (the monitor started, or restarted after it died): the caller
+   * re-lists the interface once.
+   */
+  readonly onGap: () => void;
+  readonly log: { warn(fields: object, msg: string): void };
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+/** `[Deleted ]IDX: IFACE    inet[6] ADDRESS/LEN …` — the one-line form of `ip -o monitor address`. */
+const LINE = /^(Deleted )?\d+:\s+(\S+)\s+(inet6?)\s+([0-9a-f.:]+)\/(\d+)/;
+
+/** A host address (/32, /128) event on `iface`; anything else (other interfaces, subnets) is not ours. */
+export function parseMonitorLine(line: string, iface: string): AddressEvent | undefined {
+  const m = LINE.exec(line);
+  if (m === null) return undefined;
+  const [, deleted, dev, family, address, len] = m;
+  if (dev !== iface || address === undefined) return undefined;
+  if (len !== (family === "inet" ? "32" : "128")) return undefined;
+  return { op: deleted === undefined ? "add" : "remove", address };
+}
+
+function spawnMonitor(netns: string) {
+  return execa("ip", [...(netns === "" ? [] : ["-n", netns]), "-o", "monitor", "address"], {
+    buffer: false,
+    stdin: "ignore",
+    stderr: "pipe",
+    reject: false,
+    // The sidecar's own stop handlers decide when it ends (see stop-signals.ts); this child is
+    // killed by stop(), and dies with its pipe if the sidecar is killed.
+    cleanup: false,
+  });
+}
+
+export class AddressMonitor {
+  private child: ReturnType<typeof spawnMonitor> | undefined;
+  private stopped = false;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: AddressMonitorOptions) {}
+
+  /** True while the monitor process runs (events are being seen). */
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  start(): void {
+    if (this.stopped || this.child !== undefined) return;
+    const child = spawnMonitor(this.opts.netns);
+    this.child = child;
+    const lines = createInterface({ input: child.stdout });
+    lines.on("line", (line) => {
+      const event = parseMonitorLine(line, this.opts.iface);
+      if (event !== undefined) this.opts.onEvent(event);
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString("utf8")).slice(-500);
+    });
+    child.on("spawn", () => {
+      this.attempt = 0;
+      // Whatever changed before the monitor listened is unseen: one listing covers it.
+      this.opts.onGap();
+    });
+    void child.then((result) => {
+      if (this.child === child) this.child = undefined;
+      if (this.stopped) return;
+      this.restartLater(`ip monitor ended (${String(result.exitCode ?? result.signal)}): ${stderr.trim()}`);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.child?.kill("SIGTERM");
+    this.child = undefined;
+  }
+
+  private restartLater(reason: string): void {
+    const min = this.opts.minBackoffMs ?? 1000;
+    const delay = Math.min(this.opts.maxBackoffMs ?? 60_000, min * 2 ** this.attempt);
+    this.attempt++;
+    this.opts.log.warn({ err: reason, retryInMs: delay }, "address monitor stopped; restarting it");
+    // Changes are unseen until it runs again: the caller lists once now, and again on restart.
+    this.opts.onGap();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.start();
+    }, delay);
+  }
+}
