@@ -324,7 +324,7 @@ class Sidecar {
   }
 
   private async runningNetworks(): Promise<ReadonlySet<string>> {
-    const text = await this.frr.runningConfig();
+    const text = await this.frr.bgpdRunningConfig();
     const out = new Set<string>();
     for (const m of text.matchAll(/^\s*network (\S+)/gm)) if (m[1] !== undefined) out.add(m[1]);
     return out;

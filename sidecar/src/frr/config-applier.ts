@@ -107,7 +107,7 @@ export class ConfigApplier {
    * the drained render on disk. Returns the prefixes withdrawn.
    */
   async withdrawFromRunning(drained: string): Promise<string[]> {
-    const commands = computeWithdrawal(await this.frr.runningConfig(), drained);
+    const commands = computeWithdrawal(await this.frr.bgpdRunningConfig(), drained);
     if (commands === undefined) {
       await this.reloadFull(drained);
       return [];

@@ -85,9 +85,17 @@ export class FrrClient {
     }
   }
 
-  async runningConfig(): Promise<string> {
-    const r = await this.run([...this.vtysh(), "-c", "show running-config"], { timeoutMs: 15000 });
-    if (r.exitCode !== 0) throw new FrrCommandError("vtysh show running-config", r);
+  /**
+   * bgpd's running config, where the network statements live: over the kept-open connection when
+   * there is one. vtysh's `show running-config` collects every daemon's and took seconds at 10k
+   * prefixes (bench), which the first apply after a restart and the drain both wait for.
+   */
+  async bgpdRunningConfig(): Promise<string> {
+    if (this.bgpd !== undefined) return this.bgpd.privileged("write terminal");
+    const r = await this.run([...this.vtysh(), "-d", "bgpd", "-c", "show running-config"], {
+      timeoutMs: 15000,
+    });
+    if (r.exitCode !== 0) throw new FrrCommandError("vtysh -d bgpd show running-config", r);
     return r.stdout;
   }
 

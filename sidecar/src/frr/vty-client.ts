@@ -83,6 +83,15 @@ export class VtyClient {
     });
   }
 
+  /** Runs one command that needs enable mode (`write terminal`: the daemon's running config). */
+  privileged(cmd: string): Promise<string> {
+    return this.serial(async () => {
+      await this.enable();
+      const [reply] = await this.pipeline([cmd]);
+      return checked(this.path, cmd, reply);
+    });
+  }
+
   /**
    * Runs config lines in one `configure terminal` session, pipelined in chunks (one round trip
    * per chunk, not per line: 10k lines take ~0.2 s instead of seconds). The first line the
@@ -93,11 +102,7 @@ export class VtyClient {
   configure(lines: readonly string[]): Promise<void> {
     return this.serial(async () => {
       try {
-        if (!this.enabled) {
-          const [reply] = await this.pipeline(["enable"]);
-          checked(this.path, "enable", reply);
-          this.enabled = true;
-        }
+        await this.enable();
         const all = ["configure terminal", ...lines, "end"];
         for (let i = 0; i < all.length; i += PIPELINE_CHUNK) {
           const chunk = all.slice(i, i + PIPELINE_CHUNK);
@@ -126,6 +131,13 @@ export class VtyClient {
     this.sock?.destroy();
     this.sock = undefined;
     this.enabled = false;
+  }
+
+  private async enable(): Promise<void> {
+    if (this.enabled) return;
+    const [reply] = await this.pipeline(["enable"]);
+    checked(this.path, "enable", reply);
+    this.enabled = true;
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
