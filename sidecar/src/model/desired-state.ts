@@ -162,7 +162,8 @@ export function evaluateService(
     }
   }
   const problems = scope === undefined ? inputProblems(service, policy, annotations) : [];
-  return { service: key, decisions, prefixes, problems };
+  // Sorted here, once per change: combineEvaluations then only orders whole Services.
+  return { service: key, decisions: sortDecisions(decisions), prefixes, problems };
 }
 
 /** Every (kind, address) the Service carries, in kind order; empty strings are "not set". */
@@ -377,11 +378,10 @@ interface Claim {
 
 /** Merges per-Service evaluations into the node's sorted, deduplicated desired state. */
 export function combineEvaluations(evaluations: Iterable<ServiceEvaluation>): DesiredState {
-  const decisions: Decision[] = [];
   const problems = new Set<string>();
   const claimsByPrefix = new Map<string, Claim[]>();
-  for (const evaluation of evaluations) {
-    decisions.push(...evaluation.decisions);
+  const ordered = [...evaluations].sort((a, b) => compareStrings(a.service, b.service));
+  for (const evaluation of ordered) {
     for (const problem of evaluation.problems) problems.add(problem);
     for (const wanted of evaluation.prefixes) {
       const claims = claimsByPrefix.get(wanted.prefix) ?? [];
@@ -396,7 +396,7 @@ export function combineEvaluations(evaluations: Iterable<ServiceEvaluation>): De
   return {
     prefixes: merged.sort((a, b) => compareIps(a.ip, b.ip)).map((m) => toAdvertisedPrefix(m, names)),
     attributeSets: toAttributeSets(merged, names),
-    decisions: sortDecisions(decisions),
+    decisions: concatDecisions(ordered),
     problems: [...problems].sort(compareStrings),
   };
 }
@@ -413,6 +413,12 @@ interface MergedPrefix {
  * whose "ns/name" sorts first wins (stable, whatever the input order) and the conflict is reported.
  */
 function mergeClaims(claims: readonly Claim[], problems: Set<string>): MergedPrefix {
+  const [only] = claims;
+  if (claims.length === 1 && only !== undefined) {
+    // The common case, and the one that must stay cheap at 10k: nothing to merge.
+    const { ip, prefix, attributes } = only.wanted;
+    return { ip, prefix, services: [only.service], attributes };
+  }
   const sorted = [...claims].sort((a, b) => compareStrings(a.service, b.service));
   const [winner] = sorted;
   if (winner === undefined) throw new Error("mergeClaims: no claims");
@@ -452,6 +458,26 @@ function toAttributeSets(
     if (attributes !== undefined && name !== undefined) sets.set(name, { name, attributes });
   }
   return [...sets.values()].sort((a, b) => compareStrings(a.name, b.name));
+}
+
+/**
+ * The node's decisions in sortDecisions order from evaluations sorted by service, each holding its
+ * own sorted decisions: concatenation, except where two evaluations name the same Service (a file
+ * that repeats one), whose decisions are sorted together.
+ */
+function concatDecisions(ordered: readonly ServiceEvaluation[]): Decision[] {
+  const out: Decision[] = [];
+  for (let i = 0; i < ordered.length;) {
+    let j = i + 1;
+    while (j < ordered.length && ordered[j]?.service === ordered[i]?.service) j++;
+    const run =
+      j - i === 1
+        ? (ordered[i]?.decisions ?? [])
+        : sortDecisions(ordered.slice(i, j).flatMap((e) => e.decisions));
+    for (const d of run) out.push(d);
+    i = j;
+  }
+  return out;
 }
 
 /**
