@@ -5,10 +5,16 @@
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic, renameAtomic } from "./atomic-write.js";
 import {
-  computeNetworkDelta,
   computeWithdrawal,
+  networkDelta,
+  parseConf,
+  placedKey,
   reannounceCommands,
+  sameConf,
+  toCommands,
   withdrawnPrefixes,
+  type ParsedConf,
+  type Placed,
 } from "./config-delta.js";
 import {
   FrrCommandError,
@@ -23,7 +29,7 @@ const KEEP_OWNER = { preserveOwner: true } as const;
 
 export type ApplyOutcome =
   | { readonly kind: "unchanged" }
-  | { readonly kind: "delta"; readonly commands: number }
+  | { readonly kind: "delta"; readonly commands: number; readonly withdrawn: readonly string[] }
   | { readonly kind: "reloaded" };
 
 export class ConfigRejectedError extends Error {
@@ -47,8 +53,15 @@ export interface ApplierLog {
 export type ApplyObserver = (method: "delta" | "reload" | "rollback", seconds: number, ok: boolean) => void;
 
 export class ConfigApplier {
-  /** The text FRR runs and the file holds, once known. */
+  /** The text the file holds, once something was applied; see `pending`. */
   private applied: string | undefined;
+  /**
+   * What FRR runs, parsed: the file's text plus the network changes sent since (`pending`).
+   * Undefined when unknown (nothing applied, a failed delta): the next apply is a full reload.
+   */
+  private running: { readonly other: string; readonly networks: Map<string, Placed> } | undefined;
+  /** Network changes went to FRR after the file was last written; settle() writes it. */
+  private pending = false;
 
   constructor(
     private readonly frr: FrrClient,
@@ -69,6 +82,7 @@ export class ConfigApplier {
     }
   }
 
+  /** The last text written as frr.conf; FRR may run network changes made since (see settle). */
   get appliedConfig(): string | undefined {
     return this.applied;
   }
@@ -76,6 +90,42 @@ export class ConfigApplier {
   /** Forget what FRR runs (after an FRR restart): the next apply goes through frr-reload.py. */
   invalidate(): void {
     this.applied = undefined;
+    this.running = undefined;
+    this.pending = false;
+  }
+
+  /**
+   * Sends network statement changes computed without a render (the fast path), in one batch.
+   * The file is written later by settle(); until then `running` is the truth for deltas, the
+   * drain included. A failed batch leaves FRR's state unknown: the next apply reloads fully.
+   */
+  async applyNetworkChanges(removed: readonly Placed[], added: readonly Placed[]): Promise<void> {
+    const running = this.running;
+    if (running === undefined) throw new Error("no config applied yet: a full apply comes first");
+    const commands = toCommands(removed, added);
+    try {
+      await this.timed("delta", () => this.frr.applyCommands(commands, this.frr.batchFilePath()));
+    } catch (err) {
+      this.running = undefined;
+      throw err;
+    }
+    for (const p of removed) running.networks.delete(placedKey(p));
+    for (const p of added) running.networks.set(placedKey(p), p);
+    this.pending = true;
+  }
+
+  /**
+   * After fast changes: `text` is the render of the same state. Written as frr.conf when it holds
+   * exactly what FRR runs; false (nothing written) when it does not, and the caller reloads fully.
+   */
+  async settle(text: string): Promise<boolean> {
+    if (!this.pending) return true;
+    const parsed = parseConf(text);
+    if (parsed === undefined || this.running === undefined || !sameConf(parsed, this.running)) return false;
+    await writeFileAtomic(this.configFile, text, KEEP_OWNER);
+    this.applied = text;
+    this.pending = false;
+    return true;
   }
 
   /**
@@ -83,21 +133,30 @@ export class ConfigApplier {
    * periodic resync); otherwise a pure prefix change is sent as one batched delta.
    */
   async apply(text: string, full: boolean): Promise<ApplyOutcome> {
-    if (!full && this.applied !== undefined) {
-      if (text === this.applied) return { kind: "unchanged" };
-      const delta = computeNetworkDelta(this.applied, text);
-      if (delta !== undefined && delta.length === 0) {
+    if (!full && this.running !== undefined) {
+      if (!this.pending && text === this.applied) return { kind: "unchanged" };
+      const next = parseConf(text);
+      // From what FRR runs (fast changes included), not from the file.
+      const delta = next === undefined ? undefined : networkDelta(this.running, next);
+      if (next !== undefined && delta !== undefined && delta.length === 0) {
         await writeFileAtomic(this.configFile, text, KEEP_OWNER);
-        this.applied = text;
+        this.accept(text, next);
         return { kind: "unchanged" };
       }
-      if (delta !== undefined) {
-        const done = await this.tryDelta(text, delta);
-        if (done) return { kind: "delta", commands: delta.length };
+      if (next !== undefined && delta !== undefined && (await this.tryDelta(delta))) {
+        await writeFileAtomic(this.configFile, text, KEEP_OWNER);
+        this.accept(text, next);
+        return { kind: "delta", commands: delta.length, withdrawn: withdrawnPrefixes(delta) };
       }
     }
     await this.reloadFull(text);
     return { kind: "reloaded" };
+  }
+
+  private accept(text: string, parsed: ParsedConf | undefined): void {
+    this.applied = text;
+    this.running = parsed === undefined ? undefined : { other: parsed.other, networks: new Map(parsed.networks) };
+    this.pending = false;
   }
 
   /**
@@ -120,8 +179,8 @@ export class ConfigApplier {
 
   /** Withdraws and re-adds these prefixes' network statements (read-back repair). */
   async reannounce(prefixes: ReadonlySet<string>): Promise<number> {
-    if (this.applied === undefined) return 0;
-    const { withdraw, add } = reannounceCommands(this.applied, prefixes);
+    if (this.running === undefined) return 0;
+    const { withdraw, add } = reannounceCommands(this.running, prefixes);
     const batch = this.frr.batchFilePath();
     // A statement someone already removed makes its `no network` fail: expected, not an error.
     for (const w of withdraw) await this.frr.applyCommands(w, batch).catch(() => undefined);
@@ -134,18 +193,16 @@ export class ConfigApplier {
     await writeFileAtomic(this.configFile, text, KEEP_OWNER);
   }
 
-  private async tryDelta(text: string, delta: readonly string[]): Promise<boolean> {
+  private async tryDelta(delta: readonly string[]): Promise<boolean> {
     try {
       await this.timed("delta", () => this.frr.applyCommands(delta, this.frr.batchFilePath()));
+      return true;
     } catch (err) {
       // The reload below re-applies the whole file, which also repairs a half-applied batch.
       this.log.warn({ err: describe(err) }, "delta apply failed; falling back to frr-reload");
-      this.applied = undefined;
+      this.running = undefined;
       return false;
     }
-    await writeFileAtomic(this.configFile, text, KEEP_OWNER);
-    this.applied = text;
-    return true;
   }
 
   private async reloadFull(text: string): Promise<void> {
@@ -172,7 +229,7 @@ export class ConfigApplier {
       }
     }
     await renameAtomic(candidate, this.configFile);
-    this.applied = text;
+    this.accept(text, parseConf(text));
     // Route-map changes are not re-processed by FRR on their own (delay-timer 0 in the
     // templates): re-send what peers got under the new export policy.
     if (policyChanged)
@@ -197,7 +254,7 @@ export class ConfigApplier {
       lastGood = this.applied ?? (await readFile(this.configFile, "utf8"));
     } catch {
       this.log.error({}, "no last good frr.conf to roll back to");
-      this.applied = undefined;
+      this.invalidate();
       return;
     }
     try {
@@ -206,7 +263,7 @@ export class ConfigApplier {
       this.log.warn({}, "rolled back FRR to the last good config");
     } catch (err) {
       this.log.error({ err: describe(err) }, "rollback to the last good config failed");
-      this.applied = undefined;
+      this.invalidate();
     }
   }
 }

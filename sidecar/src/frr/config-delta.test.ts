@@ -1,7 +1,7 @@
 // Which config changes may bypass frr-reload.py: only `network` lines inside router bgp / AF.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { computeNetworkDelta, computeWithdrawal, reannounceCommands } from "./config-delta.js";
+import { computeNetworkDelta, computeWithdrawal, parseConf, reannounceCommands } from "./config-delta.js";
 
 const conf = (v4: string[], v6: string[] = [], extra = "") => `frr defaults datacenter
 hostname n1
@@ -167,9 +167,9 @@ test("re-announce: each statement withdrawn on its own, then all added again wit
     " exit-address-family",
     "exit",
   ];
-  assert.deepEqual(reannounceCommands(applied, new Set(["10.0.0.1/32", "10.0.0.2/32", "10.9.9.9/32"])), {
+  assert.deepEqual(reannounceCommands(parseConf(applied), new Set(["10.0.0.1/32", "10.0.0.2/32", "10.9.9.9/32"])), {
     withdraw: [wrap(["  no network 10.0.0.1/32"]), wrap(["  no network 10.0.0.2/32"])],
     add: wrap(["  network 10.0.0.1/32", "  network 10.0.0.2/32 route-map FRRADV-A-1"]),
   });
-  assert.deepEqual(reannounceCommands(applied, new Set(["10.9.9.9/32"])), { withdraw: [], add: [] });
+  assert.deepEqual(reannounceCommands(parseConf(applied), new Set(["10.9.9.9/32"])), { withdraw: [], add: [] });
 });

@@ -1,26 +1,58 @@
 // PURE: decides whether two rendered frr.conf texts differ only in BGP `network` lines and,
 // if so, the batch of vtysh config commands that turns the old into the new. Anything else
 // (a route-map, a neighbour, a template edit) returns undefined: the caller uses frr-reload.py.
+// Also learns, from a render, where and how the templates place one prefix's network lines, so
+// a prefix change can become commands without rendering every prefix again (NetworkShapes).
+
+import type { IpFamily } from "../model/snapshot.js";
 
 /** Where a line sits: the router block and the address-family inside it. */
-interface Placed {
+export interface Placed {
   readonly router: string;
   readonly af: string;
   readonly line: string;
 }
 
+/** A config read for deltas: the lines outside `network` statements, and those statements by place. */
+export interface ParsedConf {
+  readonly other: string;
+  readonly networks: ReadonlyMap<string, Placed>;
+}
+
 const NETWORK_LINE = /^network \S+( route-map \S+)?$/;
 
-/** Commands for one `vtysh -f`: `no` lines first, so a prefix can change its route-map in one batch. */
-export function computeNetworkDelta(oldConf: string, newConf: string): string[] | undefined {
-  const before = splitCached(oldConf);
-  const after = splitCached(newConf);
-  if (before === undefined || after === undefined) return undefined;
+/** Parses once; undefined when a network line sits where a delta cannot patch it. */
+export function parseConf(conf: string): ParsedConf | undefined {
+  return splitConf(conf);
+}
+
+/** The batch that turns `before` into `after`; [] when equal, undefined when more than network lines differ. */
+export function networkDelta(before: ParsedConf, after: ParsedConf): string[] | undefined {
   if (before.other !== after.other) return undefined;
   const removed = difference(before.networks, after.networks);
   const added = difference(after.networks, before.networks);
   if (removed.length === 0 && added.length === 0) return [];
   return toCommands(removed, added);
+}
+
+/** True when both hold the same lines (the order of network statements aside). */
+export function sameConf(a: ParsedConf, b: ParsedConf): boolean {
+  if (a.other !== b.other || a.networks.size !== b.networks.size) return false;
+  for (const k of a.networks.keys()) if (!b.networks.has(k)) return false;
+  return true;
+}
+
+/** The map key of a network statement: its place and its whole line. */
+export function placedKey(p: Placed): string {
+  return `${p.router}\u0000${p.af}\u0000${p.line}`;
+}
+
+/** Commands for one `vtysh -f`: `no` lines first, so a prefix can change its route-map in one batch. */
+export function computeNetworkDelta(oldConf: string, newConf: string): string[] | undefined {
+  const before = splitConf(oldConf);
+  const after = splitConf(newConf);
+  if (before === undefined || after === undefined) return undefined;
+  return networkDelta(before, after);
 }
 
 /**
@@ -31,7 +63,7 @@ export function computeNetworkDelta(oldConf: string, newConf: string): string[] 
  */
 export function computeWithdrawal(runningConf: string, drainedConf: string): string[] | undefined {
   const running = splitConf(runningConf);
-  const drained = splitCached(drainedConf);
+  const drained = splitConf(drainedConf);
   if (running === undefined || drained === undefined) return undefined;
   const kept = new Set([...drained.networks.values()].map(prefixPlace));
   const removed = [...running.networks.values()].filter((p) => !kept.has(prefixPlace(p)));
@@ -46,10 +78,10 @@ export function computeWithdrawal(runningConf: string, drainedConf: string): str
  * Prefixes without a statement are skipped.
  */
 export function reannounceCommands(
-  appliedConf: string,
+  applied: ParsedConf | undefined,
   prefixes: ReadonlySet<string>,
 ): { readonly withdraw: string[][]; readonly add: string[] } {
-  const split = splitCached(appliedConf);
+  const split = applied;
   const placed =
     split === undefined
       ? []
@@ -70,26 +102,8 @@ function prefixPlace(p: Placed): string {
   return `${p.router}\u0000${p.af}\u0000${p.line.replace(/ route-map \S+$/, "")}`;
 }
 
-/** `other`: the lines outside `network` statements, in order, joined. */
-type Split = { other: string; networks: Map<string, Placed> } | undefined;
-
-/**
- * The last two splits: one pass's new render is the next pass's old one, so at 10k lines this
- * halves the parsing per change. Results are never mutated, so sharing them is safe.
- */
-const recent: { conf: string; split: Split }[] = [];
-
-function splitCached(conf: string): Split {
-  const hit = recent.find((r) => r.conf === conf);
-  if (hit !== undefined) return hit.split;
-  const split = splitConf(conf);
-  recent.unshift({ conf, split });
-  recent.length = Math.min(recent.length, 2);
-  return split;
-}
-
 /** Lines outside `network` statements, in order, plus the network statements keyed by place. */
-function splitConf(conf: string): Split {
+function splitConf(conf: string): { other: string; networks: Map<string, Placed> } | undefined {
   const other: string[] = [];
   const networks = new Map<string, Placed>();
   let router = "";
@@ -107,7 +121,7 @@ function splitConf(conf: string): Split {
       // A network line outside `router bgp … / address-family … unicast` is not ours to patch.
       if (!router.startsWith("router bgp ") || !/^address-family ipv[46] unicast$/.test(af)) return undefined;
       const placed = { router, af, line };
-      networks.set(key(placed), placed);
+      networks.set(placedKey(placed), placed);
       continue;
     }
     // Blank lines and `!` comments mean nothing to FRR.
@@ -116,15 +130,11 @@ function splitConf(conf: string): Split {
   return { other: other.join("\n"), networks };
 }
 
-function key(p: Placed): string {
-  return `${p.router}\u0000${p.af}\u0000${p.line}`;
-}
-
-function difference(a: Map<string, Placed>, b: Map<string, Placed>): Placed[] {
+function difference(a: ReadonlyMap<string, Placed>, b: ReadonlyMap<string, Placed>): Placed[] {
   return [...a.entries()].filter(([k]) => !b.has(k)).map(([, v]) => v);
 }
 
-function toCommands(removed: Placed[], added: Placed[]): string[] {
+export function toCommands(removed: readonly Placed[], added: readonly Placed[]): string[] {
   const groups = new Map<string, { router: string; af: string; lines: string[] }>();
   const push = (p: Placed, line: string): void => {
     const k = `${p.router}\u0000${p.af}`;
@@ -140,4 +150,66 @@ function toCommands(removed: Placed[], added: Placed[]): string[] {
   for (const g of groups.values())
     out.push(g.router, ` ${g.af}`, ...g.lines.map((l) => `  ${l}`), " exit-address-family", "exit");
   return out;
+}
+
+/** One advertised prefix as the shapes see it. */
+export interface ShapedPrefix {
+  readonly prefix: string;
+  readonly family: IpFamily;
+  /** Attribute set name; undefined: none. */
+  readonly attributeSet: string | undefined;
+}
+
+const PREFIX_SLOT = "{prefix}";
+
+/**
+ * Where and how the templates place the network statements of one prefix, per (family, attribute
+ * set), learned from a render: `network {prefix} route-map X` under `router bgp …` /
+ * `address-family …`. A (family, set) is known only if every prefix of it had exactly the same
+ * statements; anything else (a template that treats prefixes one by one) stays unknown, and a
+ * change touching it goes through a full render.
+ */
+export class NetworkShapes {
+  private constructor(private readonly shapes: ReadonlyMap<string, readonly Placed[]>) {}
+
+  static readonly none = new NetworkShapes(new Map());
+
+  static learn(conf: ParsedConf, prefixes: Iterable<ShapedPrefix>): NetworkShapes {
+    const keyOfPrefix = new Map<string, string>();
+    const prefixesOfKey = new Map<string, number>();
+    for (const p of prefixes) {
+      const k = shapeKey(p.family, p.attributeSet);
+      keyOfPrefix.set(p.prefix, k);
+      prefixesOfKey.set(k, (prefixesOfKey.get(k) ?? 0) + 1);
+    }
+    const seen = new Map<string, Map<string, { placed: Placed; n: number }>>();
+    for (const placed of conf.networks.values()) {
+      const [, prefix = ""] = placed.line.split(" ");
+      const k = keyOfPrefix.get(prefix);
+      if (k === undefined) continue; // a statement the templates write themselves
+      const generic = { ...placed, line: placed.line.replace(` ${prefix}`, ` ${PREFIX_SLOT}`) };
+      const byShape = seen.get(k) ?? new Map<string, { placed: Placed; n: number }>();
+      seen.set(k, byShape);
+      const entry = byShape.get(placedKey(generic)) ?? { placed: generic, n: 0 };
+      entry.n++;
+      byShape.set(placedKey(generic), entry);
+    }
+    const known = new Map<string, Placed[]>();
+    for (const [k, byShape] of seen) {
+      const shapes = [...byShape.values()];
+      if (shapes.every((s) => s.n === prefixesOfKey.get(k))) known.set(k, shapes.map((s) => s.placed));
+    }
+    return new NetworkShapes(known);
+  }
+
+  /** The statements of `p`; undefined when its (family, set) has no known shape. */
+  place(p: ShapedPrefix): Placed[] | undefined {
+    return this.shapes
+      .get(shapeKey(p.family, p.attributeSet))
+      ?.map((s) => ({ ...s, line: s.line.replace(PREFIX_SLOT, p.prefix) }));
+  }
+}
+
+function shapeKey(family: IpFamily, attributeSet: string | undefined): string {
+  return `${family}\u0000${attributeSet ?? ""}`;
 }

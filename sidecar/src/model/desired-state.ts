@@ -4,6 +4,7 @@
 
 import { neighborsForNode } from "./neighbors.js";
 import { parseServiceAnnotations, type ServiceAnnotations } from "./annotations.js";
+import { claimWinner, type Claim } from "./prefix-claims.js";
 import { attributesKey, compareStrings, nameAttributeSets } from "./attribute-sets.js";
 import type {
   AdvertisedPrefix,
@@ -370,12 +371,6 @@ function parsePolicyCidr(field: string, text: string): Cidr {
   return parsed.value;
 }
 
-/** One prefix wanted by one Service. */
-interface Claim {
-  readonly service: string;
-  readonly wanted: WantedPrefix;
-}
-
 /** Merges per-Service evaluations into the node's sorted, deduplicated desired state. */
 export function combineEvaluations(evaluations: Iterable<ServiceEvaluation>): DesiredState {
   const problems = new Set<string>();
@@ -409,8 +404,8 @@ interface MergedPrefix {
 }
 
 /**
- * One IP wanted by several Services is advertised once. If their attributes differ, the Service
- * whose "ns/name" sorts first wins (stable, whatever the input order) and the conflict is reported.
+ * One IP wanted by several Services is advertised once (claimWinner picks whose attributes); if
+ * their attributes differ, the conflict is reported.
  */
 function mergeClaims(claims: readonly Claim[], problems: Set<string>): MergedPrefix {
   const [only] = claims;
@@ -420,7 +415,7 @@ function mergeClaims(claims: readonly Claim[], problems: Set<string>): MergedPre
     return { ip, prefix, services: [only.service], attributes };
   }
   const sorted = [...claims].sort((a, b) => compareStrings(a.service, b.service));
-  const [winner] = sorted;
+  const winner = claimWinner(sorted);
   if (winner === undefined) throw new Error("mergeClaims: no claims");
   const winnerKey = attributesKey(winner.wanted.attributes);
   for (const claim of sorted) {

@@ -23,7 +23,7 @@ function fakes(opts: {
     apply: (text) => {
       calls.push(`apply ${text === DRAINED ? "drained" : "other"}`);
       sent = 0;
-      return Promise.resolve({ kind: "delta", commands: 2 });
+      return Promise.resolve({ kind: "delta", commands: 2, withdrawn: ["10.96.0.10/32", "10.96.0.11/32"] });
     },
     withdrawFromRunning: () => {
       calls.push("withdrawFromRunning");

@@ -3,7 +3,6 @@
 // deadline; reports which steps it could not finish instead of throwing.
 
 import { parseBgpSummary } from "../frr/bgp-status.js";
-import { computeNetworkDelta, withdrawnPrefixes } from "../frr/config-delta.js";
 import type { DesiredState } from "../model/desired-state-types.js";
 import type { IpFamily } from "../model/snapshot.js";
 import { withTimeout } from "../timeout.js";
@@ -84,12 +83,12 @@ async function withdrawInFrr(
   deps: DrainDeps,
   advertised: DesiredState | undefined,
 ): Promise<readonly string[]> {
-  const applied = deps.applier.appliedConfig;
-  if (applied !== undefined) {
-    // What FRR runs, not what the model wanted: a pass cut short by the signal applied less.
-    const delta = computeNetworkDelta(applied, deps.drainedConfig);
-    await deps.applier.apply(deps.drainedConfig, false);
-    return delta === undefined ? (advertised?.prefixes.map((p) => p.prefix) ?? []) : withdrawnPrefixes(delta);
+  if (deps.applier.appliedConfig !== undefined) {
+    // The delta is taken from what FRR runs, not what the model wanted: a pass cut short by the
+    // signal applied less, and fast changes may not be in the file yet.
+    const outcome = await deps.applier.apply(deps.drainedConfig, false);
+    if (outcome.kind === "delta") return outcome.withdrawn;
+    return outcome.kind === "unchanged" ? [] : (advertised?.prefixes.map((p) => p.prefix) ?? []);
   }
   if (!deps.frrAnswers) {
     await deps.applier.leaveForNextStart(deps.drainedConfig);
