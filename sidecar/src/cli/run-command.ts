@@ -152,7 +152,11 @@ class Sidecar {
         if (r.outcome === "failed")
           log.error({ stage: r.stage, err: r.error }, "reconcile failed; last good config stays in force");
         else if (r.outcome === "applied") {
-          log.info({ frr: r.frr, prefixes: r.state?.prefixes.length, ms: r.durationMs }, "applied");
+          // A fast pass names its changes; the settle pass after it reports the whole state.
+          log.info(
+            { frr: r.frr, prefixes: r.state?.prefixes.length, changes: r.prefixChanges, ms: r.durationMs },
+            "applied",
+          );
           // Not at once: bgpd needs a moment to send, and under churn this bounds the reads.
           announcements.checkSoon(config.timings.announcementStuckMs);
           if (this.waitsForSession()) this.pollSessions();

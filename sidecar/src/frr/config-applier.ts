@@ -115,11 +115,12 @@ export class ConfigApplier {
   }
 
   /**
-   * After fast changes: `text` is the render of the same state. Written as frr.conf when it holds
-   * exactly what FRR runs; false (nothing written) when it does not, and the caller reloads fully.
+   * After fast changes (or verdicts that changed no statement): `text` is the render of the
+   * current state. Written as frr.conf when it holds exactly what FRR runs; false (nothing
+   * written) when it does not, and the caller reloads fully.
    */
   async settle(text: string): Promise<boolean> {
-    if (!this.pending) return true;
+    if (!this.pending && text === this.applied) return true;
     const parsed = parseConf(text);
     if (parsed === undefined || this.running === undefined || !sameConf(parsed, this.running)) return false;
     await writeFileAtomic(this.configFile, text, KEEP_OWNER);

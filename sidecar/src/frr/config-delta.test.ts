@@ -1,7 +1,13 @@
 // Which config changes may bypass frr-reload.py: only `network` lines inside router bgp / AF.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { computeNetworkDelta, computeWithdrawal, parseConf, reannounceCommands } from "./config-delta.js";
+import {
+  computeNetworkDelta,
+  computeWithdrawal,
+  NetworkShapes,
+  parseConf,
+  reannounceCommands,
+} from "./config-delta.js";
 
 const conf = (v4: string[], v6: string[] = [], extra = "") => `frr defaults datacenter
 hostname n1
@@ -167,9 +173,61 @@ test("re-announce: each statement withdrawn on its own, then all added again wit
     " exit-address-family",
     "exit",
   ];
-  assert.deepEqual(reannounceCommands(parseConf(applied), new Set(["10.0.0.1/32", "10.0.0.2/32", "10.9.9.9/32"])), {
-    withdraw: [wrap(["  no network 10.0.0.1/32"]), wrap(["  no network 10.0.0.2/32"])],
-    add: wrap(["  network 10.0.0.1/32", "  network 10.0.0.2/32 route-map FRRADV-A-1"]),
+  assert.deepEqual(
+    reannounceCommands(parseConf(applied), new Set(["10.0.0.1/32", "10.0.0.2/32", "10.9.9.9/32"])),
+    {
+      withdraw: [wrap(["  no network 10.0.0.1/32"]), wrap(["  no network 10.0.0.2/32"])],
+      add: wrap(["  network 10.0.0.1/32", "  network 10.0.0.2/32 route-map FRRADV-A-1"]),
+    },
+  );
+  assert.deepEqual(reannounceCommands(parseConf(applied), new Set(["10.9.9.9/32"])), {
+    withdraw: [],
+    add: [],
   });
-  assert.deepEqual(reannounceCommands(parseConf(applied), new Set(["10.9.9.9/32"])), { withdraw: [], add: [] });
+});
+
+test("NetworkShapes: learned per (family, attribute set) from a render; only where every prefix agrees", () => {
+  const text = conf(
+    ["10.0.0.1/32", "10.0.0.2/32 route-map FRRADV-A-1", "10.0.0.3/32 route-map FRRADV-A-1", "10.9.9.9/32"],
+    ["fd00::1/128"],
+  );
+  const parsed = parseConf(text);
+  assert.ok(parsed);
+  const prefixes = [
+    { prefix: "10.0.0.1/32", family: "ipv4", attributeSet: undefined },
+    { prefix: "10.0.0.2/32", family: "ipv4", attributeSet: "FRRADV-A-1" },
+    { prefix: "10.0.0.3/32", family: "ipv4", attributeSet: "FRRADV-A-1" },
+    { prefix: "fd00::1/128", family: "ipv6", attributeSet: undefined },
+    // Advertised, yet the templates wrote no statement for it: its kind has no known shape.
+    { prefix: "fd00::2/128", family: "ipv6", attributeSet: "FRRADV-A-2" },
+  ] as const;
+  const shapes = NetworkShapes.learn(parsed, prefixes);
+  const lines = (
+    p: (typeof prefixes)[number] | { prefix: string; family: "ipv4" | "ipv6"; attributeSet?: string },
+  ) => shapes.place({ attributeSet: undefined, ...p })?.map((s) => `${s.router}|${s.af}|${s.line}`);
+  assert.deepEqual(lines({ prefix: "10.1.0.7/32", family: "ipv4", attributeSet: "FRRADV-A-1" }), [
+    "router bgp 64512|address-family ipv4 unicast|network 10.1.0.7/32 route-map FRRADV-A-1",
+  ]);
+  assert.deepEqual(lines({ prefix: "fd00::7/128", family: "ipv6" }), [
+    "router bgp 64512|address-family ipv6 unicast|network fd00::7/128",
+  ]);
+  assert.equal(lines({ prefix: "fd00::8/128", family: "ipv6", attributeSet: "FRRADV-A-2" }), undefined);
+  assert.equal(lines({ prefix: "10.1.0.8/32", family: "ipv4", attributeSet: "FRRADV-A-9" }), undefined);
+  // A template that writes a statement for one prefix only (10.0.0.1 twice, 10.0.0.4 once): unknown.
+  const uneven = parseConf(
+    conf(
+      ["10.0.0.1/32", "10.0.0.4/32"],
+      [],
+      "router bgp 64512 vrf blue\n address-family ipv4 unicast\n  network 10.0.0.1/32\n exit-address-family\nexit\n",
+    ),
+  );
+  assert.ok(uneven);
+  const unevenShapes = NetworkShapes.learn(uneven, [
+    { prefix: "10.0.0.1/32", family: "ipv4", attributeSet: undefined },
+    { prefix: "10.0.0.4/32", family: "ipv4", attributeSet: undefined },
+  ]);
+  assert.equal(
+    unevenShapes.place({ prefix: "10.0.0.5/32", family: "ipv4", attributeSet: undefined }),
+    undefined,
+  );
 });

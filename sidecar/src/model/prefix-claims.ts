@@ -90,22 +90,24 @@ export class PrefixClaims {
   take(): PrefixChange[] {
     const changes: PrefixChange[] = [];
     for (const [prefix, before] of this.touched) {
-      const winner = claimWinner(this.claims.get(prefix)?.values() ?? []);
-      const after = winner === undefined ? undefined : attributesKey(winner.wanted.attributes);
-      if (before === after) continue;
-      this.count(before, -1);
-      this.count(after, +1);
-      const ip = winner?.wanted.ip ?? this.lastIp.get(prefix);
-      if (ip === undefined) continue;
-      changes.push({ prefix, address: ip.text, family: ip.family, before, after });
-    }
-    for (const prefix of this.touched.keys()) {
-      const winner = claimWinner(this.claims.get(prefix)?.values() ?? []);
-      if (winner === undefined) this.lastIp.delete(prefix);
-      else this.lastIp.set(prefix, winner.wanted.ip);
+      const change = this.changeOf(prefix, before);
+      if (change !== undefined) changes.push(change);
     }
     this.touched.clear();
     return changes;
+  }
+
+  /** What changed for one touched prefix (undefined: nothing), keeping the counts and IPs current. */
+  private changeOf(prefix: string, before: string | undefined): PrefixChange | undefined {
+    const winner = claimWinner(this.claims.get(prefix)?.values() ?? []);
+    const ip = winner?.wanted.ip ?? this.lastIp.get(prefix);
+    if (winner === undefined) this.lastIp.delete(prefix);
+    else this.lastIp.set(prefix, winner.wanted.ip);
+    const after = winner === undefined ? undefined : attributesKey(winner.wanted.attributes);
+    if (before === after || ip === undefined) return undefined;
+    this.count(before, -1);
+    this.count(after, 1);
+    return { prefix, address: ip.text, family: ip.family, before, after };
   }
 
   private advertisedKey(prefix: string): string | undefined {

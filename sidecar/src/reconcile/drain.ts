@@ -9,7 +9,7 @@ import { withTimeout } from "../timeout.js";
 import type { AddressSync, FrrApplier } from "./reconciler.js";
 
 /** What the drain needs from ConfigApplier beyond the reconciler's port. */
-export interface DrainApplier extends FrrApplier {
+export interface DrainApplier extends Pick<FrrApplier, "appliedConfig" | "apply"> {
   /** Nothing applied by this process: withdraw what FRR runs anyway; returns the prefixes. */
   withdrawFromRunning(drained: string): Promise<string[]>;
   /** FRR does not answer: leave the drained file for its next start. */

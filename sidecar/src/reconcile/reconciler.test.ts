@@ -8,6 +8,7 @@ import { loadTemplateDir } from "../templates/load-template-dir.js";
 import { ClusterStore } from "../kube/cluster-store.js";
 import { Reconciler, type AddressSync, type FrrApplier, type ReconcileReport } from "./reconciler.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
+import type { Placed } from "../frr/config-delta.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "../kube/to-snapshot.js";
 
 const templates = compileTemplates(
@@ -25,6 +26,10 @@ timings: { withdrawGraceMs: 0 }
     {},
     () => Promise.reject(new Error("none")),
   );
+}
+
+function networkLines(text: string): Set<string> {
+  return new Set([...text.matchAll(/^\s*(network \S+.*)$/gm)].map((m) => (m[1] ?? "").trim()));
 }
 
 class Recorder implements FrrApplier, AddressSync {
@@ -46,7 +51,30 @@ class Recorder implements FrrApplier, AddressSync {
           ? "reloaded"
           : "delta";
     this.appliedConfig = text;
-    return Promise.resolve({ kind } as ApplyOutcome);
+    this.networks = networkLines(text);
+    return Promise.resolve(
+      (kind === "delta" ? { kind, commands: 1, withdrawn: [] } : { kind }) as ApplyOutcome,
+    );
+  }
+  /** The statements FRR runs, fast changes included. */
+  networks = new Set<string>();
+  applyNetworkChanges(removed: readonly Placed[], added: readonly Placed[]): Promise<void> {
+    const show = (ps: readonly Placed[]) => ps.map((p) => p.line.split(" ")[1]).join(",");
+    this.calls.push(`frr fast -[${show(removed)}] +[${show(added)}]`);
+    if (this.failNext) {
+      this.failNext = false;
+      return Promise.reject(new Error("FRR rejected it"));
+    }
+    for (const p of removed) this.networks.delete(p.line);
+    for (const p of added) this.networks.add(p.line);
+    return Promise.resolve();
+  }
+  settle(text: string): Promise<boolean> {
+    const lines = networkLines(text);
+    const same = lines.size === this.networks.size && [...lines].every((l) => this.networks.has(l));
+    this.calls.push(`settle ${same ? "written" : "differs"}`);
+    if (same) this.appliedConfig = text;
+    return Promise.resolve(same);
   }
   sync(desired: ReadonlySet<string>, phase: "add" | "remove"): Promise<void> {
     this.calls.push(`${phase} [${[...desired].sort().join(",")}]`);
@@ -71,9 +99,19 @@ function setup(cfg: Config, synced = true, report: (r: ReconcileReport) => void 
   return { store, rec, reconciler };
 }
 
-function addService(store: ClusterStore, name: string, ip: string, ready = true): void {
+function addService(
+  store: ClusterStore,
+  name: string,
+  ip: string,
+  ready = true,
+  annotations: Record<string, string> = {},
+): void {
   store.upsertService(
-    toServiceSnapshot({ kind: "Service", metadata: { name, namespace: "d" }, spec: { clusterIP: ip } }),
+    toServiceSnapshot({
+      kind: "Service",
+      metadata: { name, namespace: "d", annotations },
+      spec: { clusterIP: ip },
+    }),
   );
   store.upsertSlice(
     toEndpointSliceSnapshot({
@@ -106,7 +144,99 @@ void test("network mode: addresses added, then FRR, then addresses removed", asy
   rec.calls.length = 0;
   addService(store, "a", "10.96.0.10", false);
   await reconciler.reconcileOnce();
-  assert.deepEqual(rec.calls, ["add []", "frr delta []", "remove []"]);
+  // A prefix change: statements shaped like the last render's, no render of every prefix.
+  assert.deepEqual(rec.calls, ["add []", "frr fast -[10.96.0.10/32] +[]", "remove []"]);
+  await reconciler.stop();
+});
+
+void test("fast path: a settle pass renders once, writes what FRR runs, and reports the state", async () => {
+  const reports: ReconcileReport[] = [];
+  const { store, rec, reconciler } = setup(await config(), true, (r) => reports.push(r));
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  addService(store, "b", "10.96.0.11");
+  const fast = await reconciler.reconcileOnce();
+  assert.equal(fast.outcome, "applied");
+  assert.equal(fast.state, undefined, "a fast pass reports no state: the settle pass does");
+  assert.equal(fast.prefixChanges, 1);
+  assert.match(rec.appliedConfig ?? "", /network 10\.96\.0\.10\/32/);
+  assert.doesNotMatch(rec.appliedConfig ?? "", /10\.96\.0\.11/, "frr.conf not yet rewritten");
+  // The desired state is there on demand (read-back, drain) before the settle pass.
+  assert.deepEqual(
+    reconciler.desiredState?.prefixes.map((p) => p.prefix),
+    ["10.96.0.10/32", "10.96.0.11/32"],
+  );
+  reconciler.requestSettle();
+  const settled = await reconciler.reconcileOnce();
+  assert.equal(settled.outcome, "unchanged");
+  assert.deepEqual(
+    settled.state?.prefixes.map((p) => p.prefix),
+    ["10.96.0.10/32", "10.96.0.11/32"],
+  );
+  assert.deepEqual(rec.calls.slice(-1), ["settle written"]);
+  assert.match(rec.appliedConfig ?? "", /network 10\.96\.0\.11\/32/);
+  await reconciler.stop();
+});
+
+void test("fast path only where the last render shows how: a new attribute set or the Node take the full path", async () => {
+  const { store, rec, reconciler } = setup(await config());
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  // Communities the last render had no route-map for.
+  addService(store, "c", "10.96.0.12", true, { "frr-advertiser.io/communities": "65000:7" });
+  await reconciler.reconcileOnce();
+  assert.ok(
+    rec.calls.some((c) => c.startsWith("frr delta") || c.startsWith("frr full")),
+    rec.calls.join("\n"),
+  );
+  assert.ok(!rec.calls.some((c) => c.startsWith("frr fast")), rec.calls.join("\n"));
+  rec.calls.length = 0;
+  // Now that set is known: a second Service with the same communities is a fast change.
+  addService(store, "d", "10.96.0.13", true, { "frr-advertiser.io/communities": "65000:7" });
+  await reconciler.reconcileOnce();
+  assert.ok(
+    rec.calls.some((c) => c === "frr fast -[] +[10.96.0.13/32]"),
+    rec.calls.join("\n"),
+  );
+  rec.calls.length = 0;
+  store.setNode(toNodeSnapshot({ metadata: { name: "n1", labels: { zone: "b" } } }));
+  await reconciler.reconcileOnce();
+  assert.ok(!rec.calls.some((c) => c.startsWith("frr fast")), "a Node change re-renders");
+  await reconciler.stop();
+});
+
+void test("fast path failures: a rejected batch is retried as a full reload; a settle that differs reloads", async () => {
+  const { store, rec, reconciler } = setup(await config());
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  rec.failNext = true;
+  addService(store, "b", "10.96.0.11");
+  const failed = await reconciler.reconcileOnce();
+  assert.equal(failed.outcome, "failed");
+  assert.equal(failed.stage, "frr");
+  await reconciler.reconcileOnce();
+  assert.deepEqual(
+    rec.calls.filter((c) => c.startsWith("frr")),
+    ["frr fast -[] +[10.96.0.11/32]", "frr full [10.96.0.10/32,10.96.0.11/32]"],
+  );
+  rec.calls.length = 0;
+  addService(store, "c", "10.96.0.12");
+  await reconciler.reconcileOnce();
+  rec.networks.delete("network 10.96.0.12/32"); // FRR lost it: what it runs is not the render
+  reconciler.requestSettle();
+  await reconciler.reconcileOnce();
+  assert.deepEqual(
+    rec.calls.filter((c) => c.startsWith("frr") || c.startsWith("settle")),
+    [
+      "frr fast -[] +[10.96.0.12/32]",
+      "settle differs",
+      "frr full [10.96.0.10/32,10.96.0.11/32,10.96.0.12/32]",
+    ],
+  );
+  await reconciler.stop();
 });
 
 void test("connected mode: withdrawals first, FRR, then new addresses last", async () => {
@@ -217,9 +347,9 @@ timings: { withdrawGraceMs: 0, batchWindowMs: 10000 }
   t.mock.timers.tick(1_000);
   await settle();
   assert.deepEqual(passes, ["applied", "applied"]);
-  assert.match(
-    rec.calls.filter((c) => c.startsWith("frr delta")).at(-1) ?? "",
-    /10\.96\.0\.20\/32,10\.96\.0\.30\/32/,
+  assert.equal(
+    rec.calls.filter((c) => c.startsWith("frr")).at(-1),
+    "frr fast -[] +[10.96.0.20/32,10.96.0.30/32]",
   );
   await reconciler.stop();
 });
@@ -258,14 +388,14 @@ void test("a template change during a pass gets a full apply of its own (not cle
   await reconciler.reconcileOnce();
   rec.calls.length = 0;
   let release: () => void = () => undefined;
-  const original = rec.apply.bind(rec);
+  const original = rec.applyNetworkChanges.bind(rec);
   const inFlight = new Promise<void>((started) => {
-    rec.apply = (text, full) => {
+    rec.applyNetworkChanges = (removed, added) => {
       started();
-      rec.apply = original;
+      rec.applyNetworkChanges = original;
       return new Promise((r) => {
         release = () => {
-          r(original(text, full));
+          r(original(removed, added));
         };
       });
     };
@@ -279,7 +409,7 @@ void test("a template change during a pass gets a full apply of its own (not cle
   await reconciler.stop();
   assert.deepEqual(
     rec.calls.filter((c) => c.startsWith("frr")),
-    ["frr delta [10.96.0.10/32,10.96.0.11/32]", "frr full [10.96.0.10/32,10.96.0.11/32]"],
+    ["frr fast -[] +[10.96.0.11/32]", "frr full [10.96.0.10/32,10.96.0.11/32]"],
   );
 });
 

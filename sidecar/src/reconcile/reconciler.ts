@@ -1,10 +1,15 @@
-// The level-triggered loop: an event only schedules; one reconcile at a time reads the whole
-// store, re-evaluates the Services that changed, renders, and applies in black-hole-free order
-// (addresses added → FRR → addresses removed). Failures keep the last good config and retry.
+// The level-triggered loop: an event only schedules; one reconcile at a time re-evaluates the
+// Services that changed and applies in black-hole-free order (addresses added → FRR → addresses
+// removed). A pass that only moves prefixes takes the fast path: the prefix changes go to FRR as
+// statements shaped like the last render's, with no render of every prefix; a settle pass a
+// moment later renders once, writes frr.conf and reports. Failures keep the last good config.
 
 import type { Config } from "../config/load-config.js";
 import { desiredStateFor, evaluateService, type ServiceEvaluation } from "../model/desired-state.js";
 import type { DesiredState } from "../model/desired-state-types.js";
+import { attributesKey } from "../model/attribute-sets.js";
+import { PrefixClaims, type PrefixChange } from "../model/prefix-claims.js";
+import { NetworkShapes, parseConf, type Placed } from "../frr/config-delta.js";
 import { toTemplateContext } from "../render/context.js";
 import { renderFrrConf, type CompiledTemplates } from "../render/renderer.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
@@ -13,7 +18,14 @@ import type { ClusterStore } from "../kube/cluster-store.js";
 export interface FrrApplier {
   readonly appliedConfig: string | undefined;
   apply(text: string, full: boolean): Promise<ApplyOutcome>;
+  /** Network statements changed without a render (the fast path); see ConfigApplier. */
+  applyNetworkChanges(removed: readonly Placed[], added: readonly Placed[]): Promise<void>;
+  /** Writes `text` if it holds exactly what FRR runs; false: it does not (reload fully). */
+  settle(text: string): Promise<boolean>;
 }
+
+/** frr.conf, metrics and Events follow a fast pass within this time (one render per period). */
+export const SETTLE_DELAY_MS = 1000;
 
 export interface AddressSync {
   /**
@@ -32,9 +44,12 @@ export interface ReconcileReport {
   readonly outcome: "unchanged" | "applied" | "failed" | "waiting" | "stopped";
   /** Set when FRR was touched. */
   readonly frr?: ApplyOutcome["kind"];
+  /** Prefixes changed by a fast pass (its state is reported by the settle pass that follows). */
+  readonly prefixChanges?: number;
   readonly error?: string;
   readonly stage?: "render" | "addresses" | "frr";
   readonly durationMs: number;
+  /** The desired state the pass applied; undefined on a fast pass (the settle pass reports it). */
   readonly state: DesiredState | undefined;
 }
 
@@ -61,7 +76,21 @@ export interface ReconcilerDeps {
 
 export class Reconciler {
   private readonly evaluations = new Map<string, ServiceEvaluation>();
+  /** Who claims which prefix, kept current Service by Service: the fast path's prefix changes. */
+  private readonly claims = new PrefixClaims();
+  /** The last materialized desired state; see stateStale. */
   private state: DesiredState | undefined;
+  /** Evaluations changed since `state` was built (built on demand: O(Services)). */
+  private stateStale = false;
+  /** How the current templates place a prefix, learned from the last render FRR got. */
+  private shapes = NetworkShapes.none;
+  /** attributesKey → attribute set name, for the sets of the last applied render. */
+  private setNames = new Map<string, string>();
+  /** The addresses of the advertised prefixes, kept current by fast passes too. */
+  private desiredAddresses = new Set<string>();
+  /** A fast pass happened: a settle pass renders, writes frr.conf and reports. */
+  private settleDue = false;
+  private settleTimer: NodeJS.Timeout | undefined;
   private lastText: string | undefined;
   /** The last render and the state it was made from (same templates). */
   private rendered: { readonly state: DesiredState; readonly text: string } | undefined;
@@ -88,8 +117,9 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
+  /** The current desired state (built on demand after fast passes). */
   get desiredState(): DesiredState | undefined {
-    return this.state;
+    return this.materialize();
   }
 
   get healthy(): boolean {
@@ -132,6 +162,12 @@ export class Reconciler {
     this.schedule();
   }
 
+  /** The next pass renders the current state, writes frr.conf and reports it (after fast passes). */
+  requestSettle(): void {
+    this.settleDue = true;
+    this.schedule();
+  }
+
   /** Re-list the interface's addresses on the next pass (periodic drift repair). */
   requestAddressRepair(): void {
     this.needAddresses = true;
@@ -152,6 +188,7 @@ export class Reconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     this.cutShort = true;
     try {
       await this.running;
@@ -172,8 +209,18 @@ export class Reconciler {
 
   /** Nothing is applied before the first sync, nor while FRR does not answer (see deps.frrUp). */
   private get mustWait(): boolean {
-    if (this.state === undefined && !this.deps.isSynced()) return true;
+    if (this.state === undefined && !this.stateStale && !this.deps.isSynced()) return true;
     return this.deps.frrUp?.() === false;
+  }
+
+  /** Builds the desired state from every evaluation, if they changed since it was last built. */
+  private materialize(): DesiredState | undefined {
+    if (this.stateStale) {
+      const { store, config } = this.deps;
+      this.state = desiredStateFor(this.evaluations.values(), store.node, config.policy);
+      this.stateStale = false;
+    }
+    return this.state;
   }
 
   async reconcileOnce(): Promise<ReconcileReport> {
@@ -186,10 +233,28 @@ export class Reconciler {
     });
     // Before refreshState: the changed Services stay dirty for the pass that may apply them.
     if (this.mustWait) return done({ outcome: "waiting" });
-    const changed = this.refreshState();
-    const state = this.state;
+    const { changed, all } = this.refreshState();
+    // Taken every pass: a slow pass renders everything anyway, so its changes are simply done.
+    const changes = this.claims.take();
+    if (this.state === undefined && !this.stateStale) return done({ outcome: "waiting" });
+    if (changed && this.fastPathFits(all, changes)) {
+      // Its state is reported by the settle pass that follows.
+      return { ...(await this.fastApply(changes, done)), state: undefined };
+    }
+    const settling = this.settleDue;
+    this.settleDue = false;
+    if (!changed && !this.workPending && !settling) return done({ outcome: "unchanged" });
+    const state = this.materialize();
     if (state === undefined) return done({ outcome: "waiting" });
-    if (!changed && !this.workPending) return done({ outcome: "unchanged" });
+    return this.renderAndApply(state, settling, done);
+  }
+
+  /** The full path: render every prefix, then settle (after fast passes) or apply. */
+  private async renderAndApply(
+    state: DesiredState,
+    settling: boolean,
+    done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
+  ): Promise<ReconcileReport> {
     let text: string;
     try {
       // A periodic address repair of an unchanged state reuses its render (cheap at 10k).
@@ -198,10 +263,101 @@ export class Reconciler {
     } catch (err) {
       return this.fail(done, "render", err);
     }
-    if (text === this.lastText && !this.workPending) {
+    if (text === this.lastText && !this.workPending && !settling) {
       return done({ outcome: "unchanged" });
     }
+    if (settling && !this.workPending) {
+      if (await this.deps.applier.settle(text)) {
+        this.learn(state, text);
+        return done({ outcome: "unchanged" });
+      }
+      // The fast path's statements and the render disagree (a template that places prefixes in a
+      // way the shapes did not capture): what FRR runs is in doubt, so reload everything.
+      this.needFull = true;
+    }
     return this.apply(state, text, done);
+  }
+
+  /**
+   * The fast path fits a pass whose only effect is on prefixes, in network mode, with a config
+   * applied and every touched (family, attribute set) already placed by the last render: a new
+   * route-map, a neighbour, the Node, a repair or a retry all take the full path.
+   */
+  private fastPathFits(all: boolean, changes: readonly PrefixChange[]): boolean {
+    if (all || this.workPending || this.deps.config.mode !== "network") return false;
+    if (this.deps.applier.appliedConfig === undefined || this.lastText === undefined) return false;
+    return changes.every(
+      (c) =>
+        (c.before === undefined || this.placed(c, c.before) !== undefined) &&
+        (c.after === undefined || this.placed(c, c.after) !== undefined),
+    );
+  }
+
+  /** The statements of `c`'s prefix with these attributes; undefined when not known. */
+  private placed(c: PrefixChange, key: string): Placed[] | undefined {
+    const attributeSet = key === "" ? undefined : this.setNames.get(key);
+    if (key !== "" && attributeSet === undefined) return undefined;
+    return this.shapes.place({ prefix: c.prefix, family: c.family, attributeSet });
+  }
+
+  private async fastApply(
+    changes: readonly PrefixChange[],
+    done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
+  ): Promise<ReconcileReport> {
+    this.stateStale = true;
+    this.settleSoon();
+    if (changes.length === 0) return done({ outcome: "unchanged" });
+    const removed = changes.flatMap((c) => (c.before === undefined ? [] : (this.placed(c, c.before) ?? [])));
+    const added = changes.flatMap((c) => (c.after === undefined ? [] : (this.placed(c, c.after) ?? [])));
+    const desired = this.desiredAddresses;
+    for (const c of changes) {
+      if (c.after === undefined) desired.delete(c.address);
+      else desired.add(c.address);
+    }
+    const later = { trustLastListing: true };
+    try {
+      await this.deps.addresses.sync(desired, "add", later);
+    } catch (err) {
+      this.needAddresses = true;
+      return this.fail(done, "addresses", err);
+    }
+    if (this.isCutShort()) return done({ outcome: "stopped" });
+    try {
+      await this.deps.applier.applyNetworkChanges(removed, added);
+    } catch (err) {
+      // FRR's state is unknown now: the retry reloads the whole file.
+      this.needFull = true;
+      return this.fail(done, "frr", err);
+    }
+    if (this.isCutShort()) return done({ outcome: "stopped", frr: "delta" });
+    try {
+      await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
+    } catch (err) {
+      this.needAddresses = true;
+      return this.fail(done, "addresses", err);
+    }
+    this.failing = false;
+    this.failures = 0;
+    return done({ outcome: "applied", frr: "delta", prefixChanges: changes.length });
+  }
+
+  /** One settle pass per SETTLE_DELAY_MS at most, however many fast passes run meanwhile. */
+  private settleSoon(): void {
+    if (this.settleTimer !== undefined) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      this.requestSettle();
+    }, SETTLE_DELAY_MS);
+    this.settleTimer.unref();
+  }
+
+  /** After FRR got a render of `state`: how it places prefixes, and the addresses it wants. */
+  private learn(state: DesiredState, text: string): void {
+    const parsed = parseConf(text);
+    this.shapes = parsed === undefined ? NetworkShapes.none : NetworkShapes.learn(parsed, state.prefixes);
+    this.setNames = new Map(state.attributeSets.map((s) => [attributesKey(s.attributes), s.name]));
+    this.desiredAddresses = new Set(state.prefixes.map((p) => p.address));
+    this.lastText = text;
   }
 
   private async apply(
@@ -256,7 +412,7 @@ export class Reconciler {
       return failed("addresses", err);
     }
     this.lastAttributes = new Map(state.prefixes.map((p) => [p.address, p.attributeSet ?? ""]));
-    this.lastText = text;
+    this.learn(state, text);
     this.failing = false;
     this.failures = 0;
     return done({ outcome: frr.kind === "unchanged" ? "unchanged" : "applied", frr: frr.kind });
@@ -342,19 +498,31 @@ export class Reconciler {
     return done({ outcome: "failed", stage, error: err instanceof Error ? err.message : String(err) });
   }
 
-  /** Re-evaluates only the Services that changed; true if the desired state may differ. */
-  private refreshState(): boolean {
+  /**
+   * Re-evaluates only the Services that changed (all after a Node change) and records their
+   * prefix claims; the desired state itself is built on demand (materialize).
+   */
+  private refreshState(): { changed: boolean; all: boolean } {
     const { store, config } = this.deps;
     const dirty = store.takeDirty();
-    if (!dirty.all && dirty.keys.length === 0 && this.state !== undefined) return false;
+    if (!dirty.all && dirty.keys.length === 0) return { changed: false, all: false };
     const keys = dirty.all ? [...store.serviceKeys(), ...this.evaluations.keys()] : dirty.keys;
-    if (dirty.all) this.evaluations.clear();
+    if (dirty.all) {
+      this.evaluations.clear();
+      this.claims.clear();
+    }
     for (const key of keys) {
       const svc = store.service(key);
-      if (svc === undefined) this.evaluations.delete(key);
-      else this.evaluations.set(key, evaluateService(svc, store.slicesOf(key), store.node, config.policy));
+      if (svc === undefined) {
+        this.evaluations.delete(key);
+        this.claims.set(key, []);
+        continue;
+      }
+      const evaluation = evaluateService(svc, store.slicesOf(key), store.node, config.policy);
+      this.evaluations.set(key, evaluation);
+      this.claims.set(key, evaluation.prefixes);
     }
-    this.state = desiredStateFor(this.evaluations.values(), store.node, config.policy);
-    return true;
+    this.stateStale = true;
+    return { changed: true, all: dirty.all };
   }
 }

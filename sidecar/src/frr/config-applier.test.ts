@@ -1,0 +1,92 @@
+// ConfigApplier's bookkeeping of what FRR runs: fast network changes, settle, and a later delta
+// (the drain's) taken from what FRR runs rather than from the file.
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { ConfigApplier } from "./config-applier.js";
+import { parseConf, type Placed } from "./config-delta.js";
+import type { FrrClient } from "./frr-client.js";
+
+let dir = "";
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "fa-applier-"));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const conf = (nets: string[]) =>
+  `router bgp 64512\n address-family ipv4 unicast\n${nets.map((n) => `  network ${n}\n`).join("")} exit-address-family\nexit\n`;
+
+function fakeFrr() {
+  const batches: string[][] = [];
+  const frr = {
+    applyCommands: (lines: readonly string[]) => {
+      batches.push([...lines]);
+      return Promise.resolve();
+    },
+    batchFilePath: () => join(dir, "batch"),
+    diff: () => Promise.resolve({ toAdd: [], toDelete: [] }),
+    reload: () => Promise.resolve(),
+    softClearOut: () => Promise.resolve(),
+  };
+  return { frr: frr as unknown as FrrClient, batches };
+}
+
+const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const placed = (prefix: string): Placed => ({
+  router: "router bgp 64512",
+  af: "address-family ipv4 unicast",
+  line: `network ${prefix}`,
+});
+
+test("fast changes: the file follows at settle; a delta in between starts from what FRR runs", async () => {
+  const file = join(dir, "frr.conf");
+  const { frr, batches } = fakeFrr();
+  const applier = new ConfigApplier(frr, file, log);
+  assert.equal((await applier.apply(conf(["10.0.0.1/32"]), true)).kind, "reloaded");
+  await applier.applyNetworkChanges([], [placed("10.0.0.2/32")]);
+  assert.equal(await readFile(file, "utf8"), conf(["10.0.0.1/32"]), "the file waits for settle");
+  // The drain's delta: from what FRR runs, so the fast-added prefix is withdrawn too.
+  const drained = await applier.apply(conf([]), false);
+  assert.equal(drained.kind, "delta");
+  assert.deepEqual(drained.kind === "delta" ? [...drained.withdrawn].sort() : [], [
+    "10.0.0.1/32",
+    "10.0.0.2/32",
+  ]);
+  assert.equal(await readFile(file, "utf8"), conf([]));
+  assert.equal(batches.length, 2);
+});
+
+test("settle writes only a render that holds exactly what FRR runs", async () => {
+  const file = join(dir, "frr2.conf");
+  const { frr } = fakeFrr();
+  const applier = new ConfigApplier(frr, file, log);
+  await applier.apply(conf(["10.0.0.1/32"]), true);
+  await applier.applyNetworkChanges([placed("10.0.0.1/32")], [placed("10.0.0.3/32")]);
+  assert.equal(await applier.settle(conf(["10.0.0.1/32", "10.0.0.3/32"])), false, "not what FRR runs");
+  assert.equal(await readFile(file, "utf8"), conf(["10.0.0.1/32"]));
+  assert.equal(await applier.settle(conf(["10.0.0.3/32"])), true);
+  assert.equal(await readFile(file, "utf8"), conf(["10.0.0.3/32"]));
+  assert.ok(parseConf(applier.appliedConfig ?? ""));
+});
+
+test("a failed fast batch leaves FRR's state unknown: the next apply reloads", async () => {
+  const file = join(dir, "frr3.conf");
+  const { frr } = fakeFrr();
+  let reloads = 0;
+  const failing = Object.assign(Object.create(frr) as FrrClient, {
+    applyCommands: () => Promise.reject(new Error("vty: % Unknown command")),
+    reload: () => {
+      reloads++;
+      return Promise.resolve();
+    },
+  });
+  const applier = new ConfigApplier(failing, file, log);
+  await applier.apply(conf([]), true);
+  await assert.rejects(applier.applyNetworkChanges([], [placed("10.0.0.4/32")]), /Unknown command/);
+  assert.equal((await applier.apply(conf(["10.0.0.4/32"]), false)).kind, "reloaded");
+  assert.equal(reloads, 2);
+});
