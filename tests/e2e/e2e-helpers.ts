@@ -202,7 +202,15 @@ export async function reloadTestDiff(env: SidecarLab): Promise<ReloadDiff> {
 
 /** Asserts that frr-reload.py --test of the file on disk has nothing to change but those lines. */
 export async function assertDiskEqualsRunning(env: SidecarLab, when: string): Promise<void> {
-  const diff = await reloadTestDiff(env);
+  // After fast prefix changes the file follows within the settle period (about a second).
+  const deadline = Date.now() + 4000;
+  let diff = await reloadTestDiff(env);
+  const pending = () =>
+    diff.toDelete.some((l) => !ALWAYS_DELETED.test(l)) || diff.toAdd.some((l) => !ALWAYS_READDED.test(l));
+  while (pending() && Date.now() < deadline) {
+    await sleep(250);
+    diff = await reloadTestDiff(env);
+  }
   assert.deepEqual(
     diff.toDelete.filter((l) => !ALWAYS_DELETED.test(l)),
     [],

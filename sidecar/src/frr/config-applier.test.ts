@@ -51,11 +51,8 @@ test("fast changes: the file follows at settle; a delta in between starts from w
   assert.equal(await readFile(file, "utf8"), conf(["10.0.0.1/32"]), "the file waits for settle");
   // The drain's delta: from what FRR runs, so the fast-added prefix is withdrawn too.
   const drained = await applier.apply(conf([]), false);
-  assert.equal(drained.kind, "delta");
-  assert.deepEqual(drained.kind === "delta" ? [...drained.withdrawn].sort() : [], [
-    "10.0.0.1/32",
-    "10.0.0.2/32",
-  ]);
+  assert.ok(drained.kind === "delta", drained.kind);
+  assert.deepEqual([...drained.withdrawn].sort(), ["10.0.0.1/32", "10.0.0.2/32"]);
   assert.equal(await readFile(file, "utf8"), conf([]));
   assert.equal(batches.length, 2);
 });

@@ -6,7 +6,7 @@
 
 import type { Config } from "../config/load-config.js";
 import { desiredStateFor, evaluateService, type ServiceEvaluation } from "../model/desired-state.js";
-import type { DesiredState } from "../model/desired-state-types.js";
+import type { Decision, DesiredState } from "../model/desired-state-types.js";
 import { attributesKey } from "../model/attribute-sets.js";
 import { PrefixClaims, type PrefixChange } from "../model/prefix-claims.js";
 import { NetworkShapes, parseConf, type Placed } from "../frr/config-delta.js";
@@ -46,6 +46,8 @@ export interface ReconcileReport {
   readonly frr?: ApplyOutcome["kind"];
   /** Prefixes changed by a fast pass (its state is reported by the settle pass that follows). */
   readonly prefixChanges?: number;
+  /** A fast pass: the verdicts of the Services it re-evaluated (none: the Service is gone). */
+  readonly services?: readonly { readonly service: string; readonly decisions: readonly Decision[] }[];
   readonly error?: string;
   readonly stage?: "render" | "addresses" | "frr";
   readonly durationMs: number;
@@ -91,6 +93,8 @@ export class Reconciler {
   /** A fast pass happened: a settle pass renders, writes frr.conf and reports. */
   private settleDue = false;
   private settleTimer: NodeJS.Timeout | undefined;
+  /** The Services the last refreshState re-evaluated. */
+  private changedServices: readonly string[] = [];
   private lastText: string | undefined;
   /** The last render and the state it was made from (same templates). */
   private rendered: { readonly state: DesiredState; readonly text: string } | undefined;
@@ -338,7 +342,15 @@ export class Reconciler {
     }
     this.failing = false;
     this.failures = 0;
-    return done({ outcome: "applied", frr: "delta", prefixChanges: changes.length });
+    return done({
+      outcome: "applied",
+      frr: "delta",
+      prefixChanges: changes.length,
+      services: this.changedServices.map((service) => ({
+        service,
+        decisions: this.evaluations.get(service)?.decisions ?? [],
+      })),
+    });
   }
 
   /** One settle pass per SETTLE_DELAY_MS at most, however many fast passes run meanwhile. */
@@ -507,6 +519,7 @@ export class Reconciler {
     const dirty = store.takeDirty();
     if (!dirty.all && dirty.keys.length === 0) return { changed: false, all: false };
     const keys = dirty.all ? [...store.serviceKeys(), ...this.evaluations.keys()] : dirty.keys;
+    this.changedServices = keys;
     if (dirty.all) {
       this.evaluations.clear();
       this.claims.clear();

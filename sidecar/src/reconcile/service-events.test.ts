@@ -127,3 +127,41 @@ void test("the first result after start is a silent baseline except for refusals
   reporter.observe(report([d("a/web", "10.0.0.1", false)]));
   assert.deepEqual(posted, ["Refused a/bad", "Withdrawn a/web"]);
 });
+
+void test("fast passes tell their Services' changes at once; the settle pass after them tells nothing twice", () => {
+  const posted: string[] = [];
+  const reporter = new ServiceEventReporter(
+    { record: (e) => (posted.push(`${e.reason} ${e.service}`), true) },
+    "n1",
+  );
+  const web = d("a/web", "10.0.0.1", true);
+  const api = d("a/api", "10.0.0.2", true);
+  const full = (decisions: Decision[]): ReconcileReport => ({
+    outcome: "applied",
+    durationMs: 1,
+    state: { prefixes: [], attributeSets: [], decisions, problems: [] },
+  });
+  const fast = (service: string, decisions: Decision[]): ReconcileReport => ({
+    outcome: "applied",
+    durationMs: 1,
+    state: undefined,
+    services: [{ service, decisions }],
+  });
+  reporter.observe(full([api, web]));
+  // A flap shorter than the settle period: both halves are told.
+  const webDown = d("a/web", "10.0.0.1", false);
+  reporter.observe(fast("a/web", [webDown]));
+  const webUp = d("a/web", "10.0.0.1", true);
+  reporter.observe(fast("a/web", [webUp]));
+  const added = d("a/new", "10.0.0.3", true);
+  reporter.observe(fast("a/new", [added]));
+  assert.deepEqual(posted, ["Withdrawn a/web", "Advertised a/web", "Advertised a/new"]);
+  // The settle pass reports the same verdicts (the very objects): nothing new.
+  reporter.observe(full([api, added, webUp]));
+  assert.equal(posted.length, 3);
+  // A Service deleted on the fast path has no verdicts left: withdrawn.
+  reporter.observe(fast("a/api", []));
+  assert.deepEqual(posted.slice(3), ["Withdrawn a/api"]);
+  reporter.observe(full([added, webUp]));
+  assert.equal(posted.length, 4);
+});
