@@ -156,7 +156,8 @@ export class ConfigApplier {
 
   private accept(text: string, parsed: ParsedConf | undefined): void {
     this.applied = text;
-    this.running = parsed === undefined ? undefined : { other: parsed.other, networks: new Map(parsed.networks) };
+    this.running =
+      parsed === undefined ? undefined : { other: parsed.other, networks: new Map(parsed.networks) };
     this.pending = false;
   }
 

@@ -197,7 +197,11 @@ export class NetworkShapes {
     const known = new Map<string, Placed[]>();
     for (const [k, byShape] of seen) {
       const shapes = [...byShape.values()];
-      if (shapes.every((s) => s.n === prefixesOfKey.get(k))) known.set(k, shapes.map((s) => s.placed));
+      if (shapes.every((s) => s.n === prefixesOfKey.get(k)))
+        known.set(
+          k,
+          shapes.map((s) => s.placed),
+        );
     }
     return new NetworkShapes(known);
   }

@@ -87,8 +87,9 @@ export function computeDesiredState(
   policy: AdvertisePolicy,
 ): DesiredState {
   const slicesByService = indexSlicesByService(snapshot.endpointSlices);
+  const evaluator = new ServiceEvaluator(policy);
   const evaluations = snapshot.services.map((service) =>
-    evaluateService(service, slicesByService.get(serviceKey(service)) ?? [], node, policy),
+    evaluator.evaluate(service, slicesByService.get(serviceKey(service)) ?? [], node),
   );
   return desiredStateFor(evaluations, node, policy);
 }
@@ -124,12 +125,42 @@ export function indexSlicesByService(
   return index;
 }
 
-/** Judges every address of one Service; `slices` must already be this Service's slices. */
+/**
+ * Judges Services under one policy; owns that policy's parsed CIDRs (parsed once, not per
+ * Service). The reconciler keeps one for as long as its config lives.
+ */
+export class ServiceEvaluator {
+  private readonly networks: PolicyNetworks;
+
+  constructor(private readonly policy: AdvertisePolicy) {
+    this.networks = compilePolicyNetworks(policy);
+  }
+
+  /** Judges every address of one Service; `slices` must already be this Service's slices. */
+  evaluate(
+    service: ServiceSnapshot,
+    slices: readonly EndpointSliceSnapshot[],
+    node: NodeSnapshot | undefined,
+  ): ServiceEvaluation {
+    return judgeService(service, slices, node, { policy: this.policy, networks: this.networks });
+  }
+}
+
+/** One Service under `policy` (parses the policy's CIDRs: for many Services, a ServiceEvaluator). */
 export function evaluateService(
   service: ServiceSnapshot,
   slices: readonly EndpointSliceSnapshot[],
   node: NodeSnapshot | undefined,
   policy: AdvertisePolicy,
+): ServiceEvaluation {
+  return judgeService(service, slices, node, { policy, networks: compilePolicyNetworks(policy) });
+}
+
+function judgeService(
+  service: ServiceSnapshot,
+  slices: readonly EndpointSliceSnapshot[],
+  node: NodeSnapshot | undefined,
+  { policy, networks }: { readonly policy: AdvertisePolicy; readonly networks: PolicyNetworks },
 ): ServiceEvaluation {
   const key = serviceKey(service);
   if (service.type === "ExternalName") {
@@ -147,7 +178,7 @@ export function evaluateService(
   const context: ServiceContext = {
     service,
     policy,
-    networks: compilePolicyNetworks(policy),
+    networks,
     node,
     gate: nodeVerdict(node, policy) ?? scope ?? annotationVerdict(annotations),
     attributes: annotations?.ok === true ? annotations.attributes : undefined,
@@ -345,23 +376,16 @@ function inputProblems(
   return problems;
 }
 
-/** A memo keyed by identity: config/ hands out one frozen policy, so the result never goes stale. */
-const networkCache = new WeakMap<AdvertisePolicy, PolicyNetworks>();
-
 /**
  * Parses the policy's CIDRs once per policy object. Host bits are masked (config/ does the same
  * for allowed CIDRs; for excluded ones it widens the exclusion, the safe side). An unparsable
  * entry means config/ failed to validate: a broken invariant, so it throws.
  */
 function compilePolicyNetworks(policy: AdvertisePolicy): PolicyNetworks {
-  const cached = networkCache.get(policy);
-  if (cached !== undefined) return cached;
-  const networks = {
+  return {
     allowed: policy.allowedCidrs.map((text) => parsePolicyCidr("allowedCidrs", text)),
     excluded: policy.excludedIps.map((text) => parsePolicyCidr("excludedIps", text)),
   };
-  networkCache.set(policy, networks);
-  return networks;
 }
 
 function parsePolicyCidr(field: string, text: string): Cidr {

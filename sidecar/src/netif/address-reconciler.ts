@@ -3,7 +3,13 @@
 
 import type { AddressEvent } from "./address-monitor.js";
 import type { AddressChange, AddressFailure, ApplyResult } from "./ip-addresses.js";
-import { planAddresses, sortAddresses, type AddressPhase, type ExcludedAddresses } from "./plan-addresses.js";
+import {
+  AddressParser,
+  planAddresses,
+  sortAddresses,
+  type AddressPhase,
+  type ExcludedAddresses,
+} from "./plan-addresses.js";
 
 /** What the reconciler needs from IpAddressAdapter (tests use an in-memory interface). */
 export interface AddressAdapterLike {
@@ -58,6 +64,7 @@ export class AddressReconciler {
   /** The interface's host addresses as last listed (or verified after a batch); see trustLastListing. */
   #present: Set<string> | undefined;
   #tail: Promise<unknown> = Promise.resolve();
+  readonly #parser = new AddressParser();
   /** The batch ip(8) is running now: its own events are expected. */
   #inflight: { readonly add: ReadonlySet<string>; readonly remove: ReadonlySet<string> } | undefined;
 
@@ -126,7 +133,7 @@ export class AddressReconciler {
     this.#present = undefined; // unknown until listed (and again while a batch runs)
     const present = cached ?? (await this.#adapter.list());
     this.#present = present;
-    const plan = planAddresses({ desired, present, owned, excluded, phase });
+    const plan = planAddresses({ desired, present, owned, excluded, phase, parser: this.#parser });
     const base = { phase, add: plan.add, remove: plan.remove };
     if (plan.add.length === 0 && plan.remove.length === 0) {
       await this.#remember(plan.owned); // forgets owned addresses that vanished
@@ -145,7 +152,7 @@ export class AddressReconciler {
       this.#inflight = undefined;
     }
     this.#present = result.present;
-    const ownedAfter = sortAddresses(verifiedOwned(intent, result));
+    const ownedAfter = sortAddresses(verifiedOwned(intent, result), this.#parser);
     await this.#remember(ownedAfter);
     return {
       ...base,

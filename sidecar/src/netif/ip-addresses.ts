@@ -4,8 +4,8 @@
 
 import { isIP } from "node:net";
 import { createRunner, type RunResult, type Runner } from "../exec.js";
-import type { IpAddress } from "../model/ip.js";
-import { isCanonicalAddress, parseAddress } from "./plan-addresses.js";
+import { parseIp, type IpAddress } from "../model/ip.js";
+import { isCanonicalAddress } from "./plan-addresses.js";
 
 export type { RunResult };
 
@@ -244,7 +244,7 @@ function hostAddress(info: unknown): string | undefined {
   const hostLength = family === "inet" ? 32 : family === "inet6" ? 128 : undefined;
   if (hostLength === undefined || prefixlen !== hostLength) return undefined;
   // ip prints RFC 5952 text already; anything the strict parser refuses (::ffff:a.b.c.d) is skipped.
-  const parsed = parseAddress(local);
+  const parsed = parseIp(local);
   if (!parsed.ok || isLinkLocal(parsed.value)) return undefined;
   return parsed.value.text;
 }

@@ -27,6 +27,8 @@ export interface AddressPlanInput {
   readonly excluded?: ExcludedAddresses;
   /** Default "all". */
   readonly phase?: AddressPhase;
+  /** Parses the texts; pass a long-lived one to reuse its memo across plans. */
+  readonly parser?: AddressParser;
 }
 
 export interface AddressPlan {
@@ -49,9 +51,10 @@ export interface AddressPlan {
  * Throws on an input that is not an IP address (a caller bug, never a reason to guess).
  */
 export function planAddresses(input: AddressPlanInput): AddressPlan {
-  const desired = canonicalMap(input.desired, "desired");
-  const present = canonicalMap(input.present, "present");
-  const owned = canonicalMap(input.owned, "owned");
+  const parser = input.parser ?? new AddressParser();
+  const desired = canonicalMap(input.desired, "desired", parser);
+  const present = canonicalMap(input.present, "present", parser);
+  const owned = canonicalMap(input.owned, "owned", parser);
   const isExcluded = excludedPredicate(input.excluded ?? []);
   const phase = input.phase ?? "all";
 
@@ -68,8 +71,8 @@ export function planAddresses(input: AddressPlanInput): AddressPlan {
 }
 
 /** Sorted canonical texts (IPv4 before IPv6, numerically): the order batches and state files use. */
-export function sortAddresses(addresses: Iterable<string>): string[] {
-  return sortedTexts([...canonicalMap(addresses, "address").values()]);
+export function sortAddresses(addresses: Iterable<string>, parser = new AddressParser()): string[] {
+  return sortedTexts([...canonicalMap(addresses, "address", parser).values()]);
 }
 
 /** Compiles the excluded list once; entries are IPs or CIDRs (host bits masked: wider is safer). */
@@ -83,26 +86,30 @@ export function excludedPredicate(excluded: ExcludedAddresses): (address: IpAddr
   return (address) => cidrs.some((cidr) => cidrContains(cidr, address));
 }
 
-/** Parsed addresses by text: every pass at 10k services parses the same ~40k texts again. */
-const parsedIps = new Map<string, IpAddress>();
-const PARSED_IPS_MAX = 200_000;
+/**
+ * parseIp with a bounded memo (results are immutable): a plan at 10k Services parses the same
+ * ~30k texts every time. The AddressReconciler keeps one for its lifetime.
+ */
+export class AddressParser {
+  private static readonly MAX = 200_000;
+  private readonly memo = new Map<string, IpAddress>();
 
-/** parseIp with a bounded memo (the result is immutable); for the address texts of this module. */
-export function parseAddress(text: string): IpResult<IpAddress> {
-  const hit = parsedIps.get(text);
-  if (hit !== undefined) return { ok: true, value: hit };
-  const parsed = parseIp(text);
-  if (parsed.ok) {
-    if (parsedIps.size >= PARSED_IPS_MAX) parsedIps.clear();
-    parsedIps.set(text, parsed.value);
+  parse(text: string): IpResult<IpAddress> {
+    const hit = this.memo.get(text);
+    if (hit !== undefined) return { ok: true, value: hit };
+    const parsed = parseIp(text);
+    if (parsed.ok) {
+      if (this.memo.size >= AddressParser.MAX) this.memo.clear();
+      this.memo.set(text, parsed.value);
+    }
+    return parsed;
   }
-  return parsed;
 }
 
-function canonicalMap(values: Iterable<string>, what: string): Map<string, IpAddress> {
+function canonicalMap(values: Iterable<string>, what: string, parser: AddressParser): Map<string, IpAddress> {
   const map = new Map<string, IpAddress>();
   for (const value of values) {
-    const parsed = parseAddress(value);
+    const parsed = parser.parse(value);
     if (!parsed.ok) throw new Error(`${what} address "${value}" is not an IP address: ${parsed.error}`);
     map.set(parsed.value.text, parsed.value);
   }
@@ -115,6 +122,6 @@ function sortedTexts(addresses: readonly IpAddress[]): string[] {
 
 /** True when the text is already an address in canonical form (what list() and the planner produce). */
 export function isCanonicalAddress(text: string): boolean {
-  const parsed = parseAddress(text);
+  const parsed = parseIp(text);
   return parsed.ok && parsed.value.text === text;
 }

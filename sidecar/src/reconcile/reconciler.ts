@@ -5,7 +5,7 @@
 // moment later renders once, writes frr.conf and reports. Failures keep the last good config.
 
 import type { Config } from "../config/load-config.js";
-import { desiredStateFor, evaluateService, type ServiceEvaluation } from "../model/desired-state.js";
+import { desiredStateFor, ServiceEvaluator, type ServiceEvaluation } from "../model/desired-state.js";
 import type { Decision, DesiredState } from "../model/desired-state-types.js";
 import { attributesKey } from "../model/attribute-sets.js";
 import { PrefixClaims, type PrefixChange } from "../model/prefix-claims.js";
@@ -78,6 +78,7 @@ export interface ReconcilerDeps {
 
 export class Reconciler {
   private readonly evaluations = new Map<string, ServiceEvaluation>();
+  private readonly evaluator: ServiceEvaluator;
   /** Who claims which prefix, kept current Service by Service: the fast path's prefix changes. */
   private readonly claims = new PrefixClaims();
   /** The last materialized desired state; see stateStale. */
@@ -108,7 +109,7 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private rerun = false;
-  /** When the last pass ended (Date.now()); the batching window counts from there. */
+  /** When the last pass ended (deps.now); the batching window counts from there. */
   private lastPassEnd = Number.NEGATIVE_INFINITY;
   private stopped = false;
   /** Set while stop() waits: the pass in flight returns after its current step. */
@@ -119,7 +120,9 @@ export class Reconciler {
   /** address → attribute set name it was last applied with ("" = none). */
   private lastAttributes = new Map<string, string>();
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.evaluator = new ServiceEvaluator(deps.config.policy);
+  }
 
   /** The current desired state (built on demand after fast passes). */
   get desiredState(): DesiredState | undefined {
@@ -144,14 +147,14 @@ export class Reconciler {
     }
     if (this.timer !== undefined) return;
     const window = this.deps.config.timings.batchWindowMs;
-    const delay = delayMs ?? Math.max(0, this.lastPassEnd + window - Date.now());
+    const delay = delayMs ?? Math.max(0, this.lastPassEnd + window - this.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.running = this.reconcileOnce()
         .then(this.deps.report)
         .finally(() => {
           this.running = undefined;
-          this.lastPassEnd = Date.now();
+          this.lastPassEnd = this.now();
           if (this.rerun) {
             this.rerun = false;
             this.schedule();
@@ -227,12 +230,16 @@ export class Reconciler {
     return this.state;
   }
 
+  /** The one clock of the loop (injected in tests). */
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
   async reconcileOnce(): Promise<ReconcileReport> {
-    const now = this.deps.now ?? Date.now;
-    const started = now();
+    const started = this.now();
     const done = (r: Omit<ReconcileReport, "durationMs" | "state">): ReconcileReport => ({
       ...r,
-      durationMs: now() - started,
+      durationMs: this.now() - started,
       state: this.state,
     });
     // Before refreshState: the changed Services stay dirty for the pass that may apply them.
@@ -458,7 +465,7 @@ export class Reconciler {
    */
   private keepDuringGrace(desired: ReadonlySet<string>): Set<string> {
     const graceMs = this.deps.config.timings.withdrawGraceMs;
-    const now = (this.deps.now ?? Date.now)();
+    const now = this.now();
     if (this.deps.config.mode === "network" && graceMs > 0) {
       for (const a of this.lastDesired) if (!desired.has(a)) this.withdrawnAt.set(a, now);
     }
@@ -515,7 +522,7 @@ export class Reconciler {
    * prefix claims; the desired state itself is built on demand (materialize).
    */
   private refreshState(): { changed: boolean; all: boolean } {
-    const { store, config } = this.deps;
+    const { store } = this.deps;
     const dirty = store.takeDirty();
     if (!dirty.all && dirty.keys.length === 0) return { changed: false, all: false };
     const keys = dirty.all ? [...store.serviceKeys(), ...this.evaluations.keys()] : dirty.keys;
@@ -531,7 +538,7 @@ export class Reconciler {
         this.claims.set(key, []);
         continue;
       }
-      const evaluation = evaluateService(svc, store.slicesOf(key), store.node, config.policy);
+      const evaluation = this.evaluator.evaluate(svc, store.slicesOf(key), store.node);
       this.evaluations.set(key, evaluation);
       this.claims.set(key, evaluation.prefixes);
     }

@@ -16,8 +16,6 @@ export class TemplateSource {
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private readonly listeners: (() => void)[] = [];
-  /** Why the newest files were refused, while the last good set stays in use. */
-  lastError: string | undefined;
 
   constructor(
     private readonly dir: string,
@@ -36,7 +34,6 @@ export class TemplateSource {
     const compiled = compileTemplates(await loadTemplateDir(this.dir));
     this.validate(compiled);
     this.compiled = compiled;
-    this.lastError = undefined;
   }
 
   onChange(listener: () => void): void {
@@ -64,9 +61,8 @@ export class TemplateSource {
       this.log.info({ dir: this.dir }, "templates changed; re-applying");
       for (const l of this.listeners) l();
     } catch (err) {
-      this.lastError = err instanceof Error ? err.message : String(err);
       this.log.error(
-        { dir: this.dir, err: this.lastError },
+        { dir: this.dir, err: err instanceof Error ? err.message : String(err) },
         "new templates refused; the last good ones stay in force",
       );
     }
