@@ -439,3 +439,37 @@ advertise: { mode: network, interface: lo, allowedCidrs: [10.96.0.0/12] }
   await reconciler.reconcileOnce();
   assert.deepEqual(peers(rec.appliedConfig), ["192.0.2.1", "192.0.2.8"]);
 });
+
+void test("network mode: a withdrawn address goes after the grace period in a pass of its own (no render, no FRR)", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const cfg = await parseConfig(
+    `nodeName: n1
+bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external }] }
+advertise: { mode: network, interface: lo, allowedCidrs: [10.96.0.0/12] }
+timings: { withdrawGraceMs: 1000 }
+`,
+    "test",
+    {},
+    () => Promise.reject(new Error("none")),
+  );
+  const { store, rec, reconciler } = setup(cfg);
+  addService(store, "a", "10.96.0.10");
+  addService(store, "b", "10.96.0.11");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  addService(store, "b", "10.96.0.11", false);
+  await reconciler.reconcileOnce();
+  assert.deepEqual(rec.calls, [
+    "add [10.96.0.10]",
+    "frr fast -[10.96.0.11/32] +[]",
+    "remove [10.96.0.10,10.96.0.11]",
+  ]);
+  rec.calls.length = 0;
+  // The grace timer and the settle timer both ask for a pass now; the batching window spaces them.
+  for (let i = 0; i < 4; i++) {
+    t.mock.timers.tick(1005);
+    for (let j = 0; j < 50; j++) await Promise.resolve();
+  }
+  assert.deepEqual(rec.calls.sort(), ["remove [10.96.0.10]", "settle written"]);
+  await reconciler.stop();
+});

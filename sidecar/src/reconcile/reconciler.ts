@@ -252,6 +252,7 @@ export class Reconciler {
       // Its state is reported by the settle pass that follows.
       return { ...(await this.fastApply(changes, done)), state: undefined };
     }
+    if (!changed && this.onlyAddressesDue()) return this.removeAfterGrace(done);
     const settling = this.settleDue;
     this.settleDue = false;
     if (!changed && !this.workPending && !settling) return done({ outcome: "unchanged" });
@@ -277,10 +278,11 @@ export class Reconciler {
     if (text === this.lastText && !this.workPending && !settling) {
       return done({ outcome: "unchanged" });
     }
-    if (settling && !this.workPending) {
+    if (settling && !this.needFull && !this.needAddresses && !this.failing) {
       if (await this.deps.applier.settle(text)) {
         this.learn(state, text);
-        return done({ outcome: "unchanged" });
+        // A grace period that ended meanwhile is served here too.
+        return this.addressesDue ? this.removeAfterGrace(done) : done({ outcome: "unchanged" });
       }
       // The fast path's statements and the render disagree (a template that places prefixes in a
       // way the shapes did not capture): what FRR runs is in doubt, so reload everything.
@@ -295,7 +297,9 @@ export class Reconciler {
    * route-map, a neighbour, the Node, a repair or a retry all take the full path.
    */
   private fastPathFits(all: boolean, changes: readonly PrefixChange[]): boolean {
-    if (all || this.workPending || this.deps.config.mode !== "network") return false;
+    // addressesDue (a withdrawal's grace ended) is served by the fast path's own removal step.
+    if (all || this.needFull || this.needAddresses || this.failing) return false;
+    if (this.deps.config.mode !== "network") return false;
     if (this.deps.applier.appliedConfig === undefined || this.lastText === undefined) return false;
     return changes.every(
       (c) =>
@@ -326,6 +330,7 @@ export class Reconciler {
       else desired.add(c.address);
     }
     const later = { trustLastListing: true };
+    this.addressesDue = false;
     try {
       await this.deps.addresses.sync(desired, "add", later);
     } catch (err) {
@@ -358,6 +363,34 @@ export class Reconciler {
         decisions: this.evaluations.get(service)?.decisions ?? [],
       })),
     });
+  }
+
+  /** Only a withdrawal's grace period ended: nothing to render, the addresses just go. */
+  private onlyAddressesDue(): boolean {
+    return (
+      this.addressesDue &&
+      !this.needFull &&
+      !this.needAddresses &&
+      !this.failing &&
+      !this.settleDue &&
+      this.deps.config.mode === "network" &&
+      this.lastText !== undefined
+    );
+  }
+
+  private async removeAfterGrace(
+    done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
+  ): Promise<ReconcileReport> {
+    this.addressesDue = false;
+    try {
+      await this.deps.addresses.sync(this.keepDuringGrace(this.desiredAddresses), "remove", {
+        trustLastListing: true,
+      });
+    } catch (err) {
+      this.needAddresses = true;
+      return this.fail(done, "addresses", err);
+    }
+    return done({ outcome: "unchanged" });
   }
 
   /** One settle pass per SETTLE_DELAY_MS at most, however many fast passes run meanwhile. */
