@@ -134,11 +134,12 @@ void test("network mode: addresses added, then FRR, then addresses removed", asy
   const { store, rec, reconciler } = setup(await config());
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
-  // First apply: FRR runs nothing yet → reload without prefixes, then the rest as a delta.
+  // First apply: FRR runs nothing yet → reload without prefixes, then the rest as a delta; the
+  // addresses follow the announcement at start (ADR 0010), precede it afterwards.
   assert.deepEqual(rec.calls, [
-    "add [10.96.0.10]",
     "frr full []",
     "frr delta [10.96.0.10/32]",
+    "add [10.96.0.10]",
     "remove [10.96.0.10]",
   ]);
   rec.calls.length = 0;
@@ -285,19 +286,19 @@ void test("the first apply keeps what FRR already runs in the reload (no withdra
   addService(store, "b", "10.96.0.20");
   await reconciler.reconcileOnce();
   assert.deepEqual(rec.calls, [
-    "add [10.96.0.10,10.96.0.20]",
     "frr full [10.96.0.10/32]", // what FRR runs: nothing withdrawn
     "frr delta [10.96.0.10/32,10.96.0.20/32]",
+    "add [10.96.0.10,10.96.0.20]",
     "remove [10.96.0.10,10.96.0.20]",
   ]);
 });
 
-void test("the first apply when FRR already runs every prefix: addresses, then one full reload", async () => {
+void test("the first apply when FRR already runs every prefix: one full reload, then the addresses", async () => {
   const { store, rec, reconciler } = setup(await config());
   rec.running = new Set(["10.96.0.10/32"]);
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
-  assert.deepEqual(rec.calls, ["add [10.96.0.10]", "frr full [10.96.0.10/32]", "remove [10.96.0.10]"]);
+  assert.deepEqual(rec.calls, ["frr full [10.96.0.10/32]", "add [10.96.0.10]", "remove [10.96.0.10]"]);
 });
 
 void test("a template change forces a full apply even though the cluster did not change", async () => {
@@ -358,6 +359,9 @@ void test("stop() during a pass: the pass ends after its current step (the drain
   const reports: ReconcileReport[] = [];
   const { store, rec, reconciler } = setup(await config(), true, (r) => reports.push(r));
   addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  addService(store, "b", "10.96.0.11");
   let release: () => void = () => undefined;
   const inFlight = new Promise<void>((started) => {
     rec.sync = (desired, phase) => {
@@ -378,7 +382,7 @@ void test("stop() during a pass: the pass ends after its current step (the drain
     reports.map((r) => r.outcome),
     ["stopped"],
   );
-  assert.deepEqual(rec.calls, ["add [10.96.0.10]"], "no FRR step after the signal");
+  assert.deepEqual(rec.calls, ["add [10.96.0.10,10.96.0.11]"], "no FRR step after the signal");
 });
 
 void test("a template change during a pass gets a full apply of its own (not cleared by the pass in flight)", async () => {

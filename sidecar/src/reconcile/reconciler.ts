@@ -437,13 +437,18 @@ export class Reconciler {
     // then runs no ip(8) at all. The later steps of a pass trust the listing its first step made.
     const first = { trustLastListing: !relist };
     const later = { trustLastListing: true };
+    // Network mode, first apply after start or an FRR restart: announce first, add the addresses
+    // after (ADR 0010). bgpd does not need them (ADR 0008), the Service's traffic is served by
+    // kube-proxy's or the eBPF datapath's rules, and frr-reload.py would otherwise wait for a zebra
+    // busy digesting thousands of new addresses.
+    const announceFirst = !connected && this.deps.applier.appliedConfig === undefined;
     try {
       // Connected mode: the address is the announcement, so withdrawals go first and new
       // addresses appear only once FRR's filters (and attribute prefix-lists) are in place.
       // An address whose attributes changed is re-added so redistribution re-evaluates it.
       if (connected)
         await this.deps.addresses.sync(this.withoutChangedAttributes(state, desired), "remove", first);
-      else await this.deps.addresses.sync(desired, "add", first);
+      else if (!announceFirst) await this.deps.addresses.sync(desired, "add", first);
     } catch (err) {
       return failed("addresses", err);
     }
@@ -459,7 +464,10 @@ export class Reconciler {
     if (this.isCutShort()) return done({ outcome: "stopped", frr: frr.kind });
     try {
       if (connected) await this.deps.addresses.sync(desired, "add", later);
-      else await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
+      else {
+        if (announceFirst) await this.deps.addresses.sync(desired, "add", first);
+        await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
+      }
     } catch (err) {
       return failed("addresses", err);
     }
@@ -473,10 +481,9 @@ export class Reconciler {
   /**
    * The first apply after start or an FRR restart goes in two steps: frr-reload.py with only
    * the prefixes FRR already runs (so healthy routes are never withdrawn and the reload stays
-   * small), then the remaining prefixes as one batched delta. It runs after the address step on
-   * purpose: tried the other way round (reload while zebra is idle, then addresses), bgpd got
-   * 10k import-checked `network` lines while zebra was still digesting 10k new connected routes,
-   * and the last of them reached the peer 80 s later instead of ≈ 15 s (bench, 10k warm sync).
+   * small), then the remaining prefixes as one batched delta. In network mode it runs before the
+   * address step (ADR 0010): with import-check on, the other way round was needed (bgpd waited for
+   * zebra to digest 10k new addresses); without it, the reload no longer waits for that zebra.
    */
   private async applyFrr(state: DesiredState, text: string, full: boolean): Promise<ApplyOutcome> {
     if (this.deps.applier.appliedConfig === undefined && this.deps.config.mode === "network") {
