@@ -24,8 +24,13 @@ export interface FrrApplier {
   settle(text: string): Promise<boolean>;
 }
 
-/** frr.conf, metrics and Events follow a fast pass within this time (one render per period). */
-export const SETTLE_DELAY_MS = 1000;
+/**
+ * The settle pass runs once fast passes have been quiet this long (its render of every prefix
+ * would otherwise hold up the next change)…
+ */
+export const SETTLE_QUIET_MS = 1000;
+/** …but no later than this after the first unsettled fast pass, however busy the cluster. */
+export const SETTLE_MAX_DELAY_MS = 5000;
 
 export interface AddressSync {
   /**
@@ -94,6 +99,8 @@ export class Reconciler {
   /** A fast pass happened: a settle pass renders, writes frr.conf and reports. */
   private settleDue = false;
   private settleTimer: NodeJS.Timeout | undefined;
+  /** When the first fast pass since the last settle ran (bounds the settle's delay). */
+  private unsettledSince: number | undefined;
   /** The Services the last refreshState re-evaluated. */
   private changedServices: readonly string[] = [];
   private lastText: string | undefined;
@@ -393,13 +400,20 @@ export class Reconciler {
     return done({ outcome: "unchanged" });
   }
 
-  /** One settle pass per SETTLE_DELAY_MS at most, however many fast passes run meanwhile. */
+  /** Settles when fast passes pause (SETTLE_QUIET_MS), at the latest SETTLE_MAX_DELAY_MS after the first. */
   private settleSoon(): void {
-    if (this.settleTimer !== undefined) return;
-    this.settleTimer = setTimeout(() => {
-      this.settleTimer = undefined;
-      this.requestSettle();
-    }, SETTLE_DELAY_MS);
+    const now = this.now();
+    this.unsettledSince ??= now;
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    const delay = Math.min(SETTLE_QUIET_MS, this.unsettledSince + SETTLE_MAX_DELAY_MS - now);
+    this.settleTimer = setTimeout(
+      () => {
+        this.settleTimer = undefined;
+        this.unsettledSince = undefined;
+        this.requestSettle();
+      },
+      Math.max(0, delay),
+    );
     this.settleTimer.unref();
   }
 
