@@ -192,9 +192,7 @@ void test("no production dependency has an install script (the build runs npm ci
   const build = only(stage("build"), "RUN").map((i) => i.args);
   assert.ok(build.some((r) => r.includes("npm ci --ignore-scripts")));
   // What the image runs is the bundle of the production dependencies, with their licenses.
-  assert.ok(
-    build.some((r) => r.includes("image/bundle.sh") && r.includes("THIRD-PARTY-LICENSES")),
-  );
+  assert.ok(build.some((r) => r.includes("image/bundle.sh") && r.includes("THIRD-PARTY-LICENSES")));
 });
 
 void test("hadolint's rules that can be read off the file hold", () => {
