@@ -285,17 +285,29 @@ export class Reconciler {
     if (text === this.lastText && !this.workPending && !settling) {
       return done({ outcome: "unchanged" });
     }
-    if (settling && !this.needFull && !this.needAddresses && !this.failing) {
-      if (await this.deps.applier.settle(text)) {
-        this.learn(state, text);
-        // A grace period that ended meanwhile is served here too.
-        return this.addressesDue ? this.removeAfterGrace(done) : done({ outcome: "unchanged" });
-      }
-      // The fast path's statements and the render disagree (a template that places prefixes in a
-      // way the shapes did not capture): what FRR runs is in doubt, so reload everything.
-      this.needFull = true;
+    if (settling) {
+      const settled = await this.settle(state, text, done);
+      if (settled !== undefined) return settled;
     }
     return this.apply(state, text, done);
+  }
+
+  /** After fast passes: writes the render if it holds what FRR runs; undefined: apply it instead. */
+  private async settle(
+    state: DesiredState,
+    text: string,
+    done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
+  ): Promise<ReconcileReport | undefined> {
+    if (this.needFull || this.needAddresses || this.failing) return undefined;
+    if (await this.deps.applier.settle(text)) {
+      this.learn(state, text);
+      // A grace period that ended meanwhile is served here too.
+      return this.addressesDue ? this.removeAfterGrace(done) : done({ outcome: "unchanged" });
+    }
+    // The fast path's statements and the render disagree (a template that places prefixes in a
+    // way the shapes did not capture): what FRR runs is in doubt, so reload everything.
+    this.needFull = true;
+    return undefined;
   }
 
   /**
@@ -450,7 +462,6 @@ export class Reconciler {
     // nothing to do by the last listing is skipped: a pass that only edits FRR (a withdrawal)
     // then runs no ip(8) at all. The later steps of a pass trust the listing its first step made.
     const first = { trustLastListing: !relist };
-    const later = { trustLastListing: true };
     // Network mode, first apply after start or an FRR restart: announce first, add the addresses
     // after (ADR 0010). bgpd does not need them (ADR 0008), the Service's traffic is served by
     // kube-proxy's or the eBPF datapath's rules, and frr-reload.py would otherwise wait for a zebra
@@ -477,11 +488,7 @@ export class Reconciler {
     }
     if (this.isCutShort()) return done({ outcome: "stopped", frr: frr.kind });
     try {
-      if (connected) await this.deps.addresses.sync(desired, "add", later);
-      else {
-        if (announceFirst) await this.deps.addresses.sync(desired, "add", first);
-        await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
-      }
+      await this.addressesAfterFrr(desired, announceFirst ? first : undefined);
     } catch (err) {
       return failed("addresses", err);
     }
@@ -490,6 +497,24 @@ export class Reconciler {
     this.failing = false;
     this.failures = 0;
     return done({ outcome: frr.kind === "unchanged" ? "unchanged" : "applied", frr: frr.kind });
+  }
+
+  /**
+   * The address step after FRR: connected mode adds (the address is the announcement); network
+   * mode adds first when the pass announced first (`addFirst`), then removes what was withdrawn
+   * once its grace period is over.
+   */
+  private async addressesAfterFrr(
+    desired: ReadonlySet<string>,
+    addFirst: { readonly trustLastListing: boolean } | undefined,
+  ): Promise<void> {
+    const later = { trustLastListing: true };
+    if (this.deps.config.mode === "connected") {
+      await this.deps.addresses.sync(desired, "add", later);
+      return;
+    }
+    if (addFirst !== undefined) await this.deps.addresses.sync(desired, "add", addFirst);
+    await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
   }
 
   /**
