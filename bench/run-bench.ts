@@ -25,6 +25,7 @@ import {
 } from "../tests/e2e/harness.js";
 import type { Lab } from "../tests/lab/netns-lab.js";
 import { sampleProc, type ProcSample } from "./lib/proc.js";
+import { DEBOUNCE_MS, runDebounceReloadBaseline, type DebounceReloadResult } from "./lib/debounce-reload.js";
 import { runSeedBaseline, serviceIp, type SeedResult } from "./lib/seed.js";
 import { round, rng, summarize, type Summary } from "./lib/stats.js";
 import {
@@ -49,6 +50,7 @@ const TARGETS = {
   idleCpuMsPerPass: 5,
   idleFrrCalls: 0,
   startingMs: 300,
+  soakGrowthPct: 10,
   small: { warmSyncMs: 1000, coldAfterSessionMs: 1000, rssMb: 80 },
   large: { warmSyncMs: 3000, coldAfterSessionMs: 2000, rssMb: 128, drainTorEmptyMs: 1000, drainExitMs: 2000 },
 };
@@ -73,6 +75,8 @@ interface Options {
   readonly randomSeed: number;
   readonly logsDir: string;
   readonly mainJs: string | undefined;
+  readonly soakMinutes: number;
+  readonly soakRate: number;
 }
 
 const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
@@ -89,7 +93,7 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
                           memory and start-up time)
   --batch-window-ms 50    timings.batchWindowMs of the sidecar (50 = the product default)
   --log-level info        log.level of the sidecar
-  --no-seed               skip the seed baseline
+  --no-seed               skip the baselines (the seed's vtysh per prefix; 3 s debounce + frr-reload.py)
   --seed-sample 1000      prefixes the seed baseline announces (larger sizes are extrapolated)
   --seed-full             run the seed baseline for every size (10k takes ~5 min)
   --cpu-prof DIR          run the sidecar with --cpu-prof, profiles into DIR
@@ -99,7 +103,11 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --logs DIR              where the sidecar's log lines are kept, one file per run (default: a new
                           directory under the system's temp dir, printed at the end)
   --main-js FILE          run this bundle (or compiled main.js) instead of bundling the working
-                          tree (e.g. a build of another commit, for before/after comparisons)`;
+                          tree (e.g. a build of another commit, for before/after comparisons)
+  --soak-minutes 0        after the load phase of the largest size: this many minutes of changes
+                          at --soak-rate; RSS at the end must be within 10 % of the start (0 = off;
+                          the issue's soak is 30 minutes at 10/s)
+  --soak-rate 10          changes per second during the soak`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -123,6 +131,8 @@ function parseOptions(argv: string[]): Options {
       "random-seed": { type: "string", default: "1" },
       logs: { type: "string" },
       "main-js": { type: "string" },
+      "soak-minutes": { type: "string", default: "0" },
+      "soak-rate": { type: "string", default: "10" },
       help: { type: "boolean", default: false },
     },
   });
@@ -155,6 +165,8 @@ function parseOptions(argv: string[]): Options {
     randomSeed: int("random-seed", values["random-seed"], 0),
     logsDir: resolve(values.logs ?? join(tmpdir(), `frr-advertiser-bench-logs-${Date.now()}`)),
     mainJs: values["main-js"] === undefined ? undefined : resolve(values["main-js"]),
+    soakMinutes: int("soak-minutes", values["soak-minutes"], 0),
+    soakRate: int("soak-rate", values["soak-rate"], 1),
   };
 }
 
@@ -277,6 +289,20 @@ interface SizeResult {
   readonly drain: DrainResult;
   readonly drainWarm: DrainResult;
   readonly calls: Record<string, CallCounts>;
+  /** Only with --soak-minutes, for the largest size. */
+  readonly soak?: SoakResult;
+}
+
+interface SoakResult {
+  readonly minutes: number;
+  readonly rate: number;
+  readonly rssStartMb: number;
+  readonly rssEndMb: number;
+  /** (end − start) / start, in %. */
+  readonly rssGrowthPct: number;
+  readonly heapUsedStartMb: number | undefined;
+  readonly heapUsedEndMb: number | undefined;
+  readonly load: LoadResult;
 }
 
 // ------------------------------------------------------------------------------------------ the run
@@ -312,17 +338,19 @@ async function main(): Promise<void> {
     const sizes: SizeResult[] = [];
     for (const n of opts.sizes) sizes.push(await benchSize(ctx, n));
     const seed = opts.seed ? await seedBaselines(opts) : [];
+    const debounced = opts.seed ? await debounceBaselines(opts) : [];
     const report = {
       meta: { ...meta, loadavgAfter: loadavg().map((x) => round(x, 2)) },
       floors: { wireMs: FLOOR_WIRE_MS, fibMs: FLOOR_FIB_MS },
       targets: TARGETS,
       sizes,
       seed,
+      debounced,
       checks: checks(sizes),
     };
     await mkdir(dirname(opts.out), { recursive: true });
     await writeFile(opts.out, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`\n${table(report.sizes, seed, report.checks)}`);
+    console.log(`\n${table(report.sizes, seed, debounced, report.checks)}`);
     console.log(`\nJSON: ${opts.out}\nsidecar logs: ${opts.logsDir}`);
     // Performance targets are reported; a broken drain or a figure that was never measured is a
     // failure of the product or of the bench, and fails the run.
@@ -502,6 +530,10 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     log(
       `  RSS after churn ${procAfterChurn.rssMb} MB (peak ${procAfterChurn.hwmMb}, JS heap used ${procAfterChurn.heapUsedMb} of ${procAfterChurn.heapTotalMb})`,
     );
+    const soak =
+      opts.soakMinutes > 0 && n === Math.max(...opts.sizes)
+        ? await runSoak(fib, bgp, env, s1, n, opts, random)
+        : undefined;
 
     // 5. drain
     log("drain (SIGTERM)");
@@ -573,6 +605,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
       drain,
       drainWarm,
       calls,
+      ...(soak === undefined ? {} : { soak }),
     };
   } catch (err) {
     console.error(env.sidecar?.tail(40));
@@ -829,6 +862,45 @@ async function runLoad(
   }
 }
 
+/** Changes at a low rate for many minutes: does memory come back to where it started? */
+async function runSoak(
+  fib: FibMonitor,
+  bgp: TorBgp,
+  env: SidecarLab,
+  s: SidecarProcess,
+  n: number,
+  opts: Options,
+  random: () => number,
+): Promise<SoakResult> {
+  log(`soak: ${opts.soakRate} changes/s for ${opts.soakMinutes} min`);
+  const start = await sampleMem(s);
+  const load = await runLoad(
+    fib,
+    bgp,
+    env,
+    s,
+    n,
+    { ...opts, rate: opts.soakRate, loadSeconds: opts.soakMinutes * 60 },
+    random,
+  );
+  await sleep(2000);
+  const end = await sampleMem(s);
+  const rssGrowthPct = round(((end.rssMb - start.rssMb) / start.rssMb) * 100, 1);
+  log(
+    `  RSS ${start.rssMb} → ${end.rssMb} MB (${rssGrowthPct} %); FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms`,
+  );
+  return {
+    minutes: opts.soakMinutes,
+    rate: opts.soakRate,
+    rssStartMb: start.rssMb,
+    rssEndMb: end.rssMb,
+    rssGrowthPct,
+    heapUsedStartMb: start.heapUsedMb,
+    heapUsedEndMb: end.heapUsedMb,
+    load,
+  };
+}
+
 async function measureDrain(
   s: SidecarProcess,
   fib: FibMonitor,
@@ -914,6 +986,18 @@ async function seedBaselines(opts: Options): Promise<SeedRow[]> {
     });
   }
   return rows;
+}
+
+/** The debounce + frr-reload.py method per size, a few changes each (each costs 3 s + a reload). */
+async function debounceBaselines(opts: Options): Promise<DebounceReloadResult[]> {
+  const out: DebounceReloadResult[] = [];
+  for (const n of opts.sizes) {
+    log(`baseline: ${DEBOUNCE_MS} ms debounce + frr-reload.py per change, ${n} prefixes`);
+    const r = await runDebounceReloadBaseline(n, 3, log);
+    log(`  change → FIB p50/p99 ${r.fibMs.p50}/${r.fibMs.p99} ms (reload ${r.reloadMs.p50} ms)`);
+    out.push(r);
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------ report
@@ -1002,6 +1086,13 @@ function checks(sizes: readonly SizeResult[]): Check[] {
       t.rssMb,
       "MB",
     );
+    if (s.soak !== undefined)
+      le(
+        `${k}: RSS growth over a ${s.soak.minutes}-minute soak`,
+        s.soak.rssGrowthPct,
+        TARGETS.soakGrowthPct,
+        "%",
+      );
     if (s.n >= 10_000) {
       le(`${k}: drain → peer empty (FIB)`, s.drain.fibNoneMs, TARGETS.large.drainTorEmptyMs, "ms");
       le(`${k}: drain → process exit`, s.drain.exitMs, TARGETS.large.drainExitMs, "ms");
@@ -1019,7 +1110,12 @@ function fmt(x: number | undefined | null, digits = 0): string {
   return x.toFixed(digits);
 }
 
-function table(sizes: readonly SizeResult[], seed: readonly SeedRow[], cks: readonly Check[]): string {
+function table(
+  sizes: readonly SizeResult[],
+  seed: readonly SeedRow[],
+  debounced: readonly DebounceReloadResult[],
+  cks: readonly Check[],
+): string {
   const head = ["metric", ...sizes.map((s) => `N=${label(s.n)}`), "floor", "ratio (last N)"];
   const rows: string[][] = [];
   const row = (
@@ -1083,6 +1179,12 @@ function table(sizes: readonly SizeResult[], seed: readonly SeedRow[], cks: read
     undefined,
     1,
   );
+  if (sizes.some((s) => s.soak !== undefined)) {
+    row("soak: RSS at start (MB)", (s) => s.soak?.rssStartMb, undefined, 1);
+    row("soak: RSS at end (MB)", (s) => s.soak?.rssEndMb, undefined, 1);
+    row("soak: RSS growth (%)", (s) => s.soak?.rssGrowthPct, undefined, 1);
+    row("soak: change → FIB p99 (ms)", (s) => s.soak?.load.all.fib.p99);
+  }
   row("CPU start+sync (ms, self)", (s) => s.procAfterSync.cpuMs);
   row("CPU start+sync (ms, children)", (s) => s.procAfterSync.childCpuMs);
   row("CPU after churn (ms, self)", (s) => s.procAfterChurn.cpuMs);
@@ -1104,6 +1206,15 @@ function table(sizes: readonly SizeResult[], seed: readonly SeedRow[], cks: read
       ours?.syncWarm.fibAllMs !== undefined && r.fibAllMsForSize !== undefined
         ? `ours/seed ${fmt(ours.syncWarm.fibAllMs / r.fibAllMsForSize, 3)}`
         : "",
+    ]);
+  }
+  for (const r of debounced) {
+    const ours = sizes.find((s) => s.n === r.n);
+    rows.push([
+      `3 s debounce + frr-reload.py (MetalLB/frr-k8s) → FIB p50 / p99 (ms)`,
+      ...sizes.map((s) => (s.n === r.n ? `${fmt(r.fibMs.p50)} / ${fmt(r.fibMs.p99)}` : "")),
+      "",
+      ours === undefined ? "" : `ours/it p50 ${fmt(ours.sequential.all.fib.p50 / r.fibMs.p50, 3)}`,
     ]);
   }
   const widths = head.map((_, c) => Math.max(...[head, ...rows].map((r) => (r[c] ?? "").length)));
