@@ -887,7 +887,7 @@ async function runSoak(
   const end = await sampleMem(s);
   const rssGrowthPct = round(((end.rssMb - start.rssMb) / start.rssMb) * 100, 1);
   log(
-    `  RSS ${start.rssMb} → ${end.rssMb} MB (${rssGrowthPct} %); FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms`,
+    `  RSS ${start.rssMb} → ${end.rssMb} MB (${rssGrowthPct} %), JS heap used ${start.heapUsedMb} → ${end.heapUsedMb} MB; FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms`,
   );
   return {
     minutes: opts.soakMinutes,
