@@ -1,6 +1,8 @@
 // The process-runner port: every external command (vtysh, frr-reload.py, ip) goes through one
-// injected function, so tests can fake it and the real one always has a timeout.
+// injected function, so tests can fake it and the real one always has a timeout. The one
+// long-lived process (a monitor that reports lines) starts here too: execa is used nowhere else.
 
+import { createInterface } from "node:readline";
 import { execa } from "execa";
 
 export interface RunResult {
@@ -36,5 +38,47 @@ export function createRunner(defaultTimeoutMs: number): Runner {
         ? (result.message ?? "command did not run")
         : result.stderr;
     return { stdout: result.stdout, stderr, exitCode };
+  };
+}
+
+/** A long-lived process whose stdout is read line by line. */
+export interface LineProcess {
+  /** Resolves once the process runs (it may still fail right after). */
+  readonly spawned: Promise<void>;
+  /** Resolves when it ended, with why (exit code or signal, and the end of its stderr). */
+  readonly ended: Promise<string>;
+  kill(): void;
+}
+
+/**
+ * Starts argv and hands each stdout line to `onLine`. No timeout: it runs until kill(). Not tied
+ * to this process's exit handlers (the sidecar's stop handlers decide when it ends; if the sidecar
+ * is killed, the child dies with its pipe).
+ */
+export function spawnLines(argv: readonly string[], onLine: (line: string) => void): LineProcess {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error("empty command");
+  const child = execa(file, args, {
+    buffer: false,
+    stdin: "ignore",
+    stderr: "pipe",
+    reject: false,
+    cleanup: false,
+  });
+  createInterface({ input: child.stdout }).on("line", onLine);
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString("utf8")).slice(-500);
+  });
+  return {
+    spawned: new Promise((resolve) =>
+      child.once("spawn", () => {
+        resolve();
+      }),
+    ),
+    ended: child.then((r) => `${String(r.exitCode ?? r.signal ?? "?")}: ${stderr.trim()}`),
+    kill: () => {
+      child.kill("SIGTERM");
+    },
   };
 }

@@ -2,8 +2,7 @@
 // address`, one long-lived process), so drift is noticed without listing 10k addresses per period.
 // It only reports; whether an event contradicts what we believe is the AddressReconciler's call.
 
-import { createInterface } from "node:readline";
-import { execa } from "execa";
+import { spawnLines, type LineProcess } from "../exec.js";
 
 export interface AddressEvent {
   readonly op: "add" | "remove";
@@ -39,20 +38,8 @@ export function parseMonitorLine(line: string, iface: string): AddressEvent | un
   return { op: deleted === undefined ? "add" : "remove", address };
 }
 
-function spawnMonitor(netns: string) {
-  return execa("ip", [...(netns === "" ? [] : ["-n", netns]), "-o", "monitor", "address"], {
-    buffer: false,
-    stdin: "ignore",
-    stderr: "pipe",
-    reject: false,
-    // The sidecar's own stop handlers decide when it ends (see stop-signals.ts); this child is
-    // killed by stop(), and dies with its pipe if the sidecar is killed.
-    cleanup: false,
-  });
-}
-
 export class AddressMonitor {
-  private child: ReturnType<typeof spawnMonitor> | undefined;
+  private child: LineProcess | undefined;
   private stopped = false;
   private attempt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -66,33 +53,28 @@ export class AddressMonitor {
 
   start(): void {
     if (this.stopped || this.child !== undefined) return;
-    const child = spawnMonitor(this.opts.netns);
-    this.child = child;
-    const lines = createInterface({ input: child.stdout });
-    lines.on("line", (line) => {
+    const netns = this.opts.netns === "" ? [] : ["-n", this.opts.netns];
+    const child = spawnLines(["ip", ...netns, "-o", "monitor", "address"], (line) => {
       const event = parseMonitorLine(line, this.opts.iface);
       if (event !== undefined) this.opts.onEvent(event);
     });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString("utf8")).slice(-500);
-    });
-    child.on("spawn", () => {
+    this.child = child;
+    void child.spawned.then(() => {
       this.attempt = 0;
       // Whatever changed before the monitor listened is unseen: one listing covers it.
       this.opts.onGap();
     });
-    void child.then((result) => {
+    void child.ended.then((why) => {
       if (this.child === child) this.child = undefined;
       if (this.stopped) return;
-      this.restartLater(`ip monitor ended (${String(result.exitCode ?? result.signal)}): ${stderr.trim()}`);
+      this.restartLater(`ip monitor ended (${why})`);
     });
   }
 
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    this.child?.kill("SIGTERM");
+    this.child?.kill();
     this.child = undefined;
   }
 

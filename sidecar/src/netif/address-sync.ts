@@ -24,10 +24,10 @@ export function createAddressSync(runner: Runner, config: Config, log: Logger): 
   const netns = config.netns === "" ? [] : ["-n", config.netns];
   const adapter = new IpAddressAdapter({
     iface,
-    run: (argv, input) =>
+    run: (argv, options) =>
       runner(argv[0] === "ip" ? ["ip", ...netns, ...argv.slice(1)] : argv, {
         timeoutMs: DEFAULT_IP_TIMEOUT_MS,
-        ...(input === undefined ? {} : { input }),
+        ...options,
       }),
   });
   const stateDir = dirname(config.stateFile);

@@ -1,7 +1,7 @@
 // A fake `ip` for unit tests: an in-memory interface that answers `ip -j address show dev X` and
 // `ip -force -batch -` the way iproute2 6.1 does (errors as "Error: …" + "Command failed -:N").
 
-import type { ProcessRunner, RunResult } from "./ip-addresses.js";
+import type { Runner, RunResult } from "../exec.js";
 
 export interface FakeCall {
   readonly argv: readonly string[];
@@ -21,7 +21,8 @@ export class FakeIp {
 
   constructor(readonly iface = "lo") {}
 
-  readonly run: ProcessRunner = (argv, input) => {
+  readonly run: Runner = (argv, options = {}) => {
+    const input = options.input;
     this.calls.push({ argv, input });
     if (argv.join(" ") === `ip -j address show dev ${this.iface}`) return Promise.resolve(this.#list());
     if (argv.join(" ") === "ip -force -batch -") return Promise.resolve(this.#batch(input ?? ""));

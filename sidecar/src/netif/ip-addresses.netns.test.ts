@@ -11,7 +11,8 @@ import { after, before, describe, test } from "node:test";
 import { createRunner } from "../exec.js";
 import { AddressMonitor, parseMonitorLine } from "./address-monitor.js";
 import { AddressReconciler } from "./address-reconciler.js";
-import { IpAddressAdapter, IpCommandError, type ProcessRunner } from "./ip-addresses.js";
+import type { Runner } from "../exec.js";
+import { IpAddressAdapter, IpCommandError } from "./ip-addresses.js";
 import { OwnedAddressStore } from "./owned-state.js";
 
 const NS = `faip${randomBytes(4).toString("hex")}`;
@@ -38,9 +39,9 @@ let stateDir = "";
 let batchProcesses = 0;
 
 /** The production adapter's argv, run inside the namespace; counts `ip -batch` processes. */
-const inNamespace: ProcessRunner = (argv, input) => {
+const inNamespace: Runner = (argv, options) => {
   if (argv.includes("-batch")) batchProcesses++;
-  return host(["ip", "netns", "exec", NS, ...argv], input === undefined ? {} : { input });
+  return host(["ip", "netns", "exec", NS, ...argv], options);
 };
 
 function adapter(iface = "lo"): IpAddressAdapter {

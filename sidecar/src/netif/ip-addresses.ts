@@ -9,13 +9,10 @@ import { isCanonicalAddress } from "./plan-addresses.js";
 
 export type { RunResult };
 
-/** Runs argv (argv[0] is the program, no shell) with optional stdin; a non-zero exit is a result, not a rejection. */
-export type ProcessRunner = (argv: readonly string[], input?: string) => Promise<RunResult>;
-
 export interface IpAddressAdapterOptions {
   readonly iface: string;
   /** Default: exec.ts (execa) with DEFAULT_IP_TIMEOUT_MS. Tests inject fakes; the netns test prefixes `ip netns exec NS`. */
-  readonly run?: ProcessRunner;
+  readonly run?: Runner;
   /** Lines per `ip -batch` process (default DEFAULT_MAX_LINES_PER_BATCH). */
   readonly maxLinesPerBatch?: number;
 }
@@ -75,7 +72,7 @@ export interface BatchLine {
 
 export class IpAddressAdapter {
   readonly iface: string;
-  readonly #run: ProcessRunner;
+  readonly #run: Runner;
   readonly #maxLines: number;
 
   constructor(options: IpAddressAdapterOptions) {
@@ -84,7 +81,7 @@ export class IpAddressAdapter {
     if (!Number.isInteger(maxLines) || maxLines < 1)
       throw new Error(`maxLinesPerBatch must be ≥ 1, got ${maxLines}`);
     this.iface = options.iface;
-    this.#run = options.run ?? fromProjectRunner(createRunner(DEFAULT_IP_TIMEOUT_MS));
+    this.#run = options.run ?? createRunner(DEFAULT_IP_TIMEOUT_MS);
     this.#maxLines = maxLines;
   }
 
@@ -123,15 +120,10 @@ export class IpAddressAdapter {
 
   async #runBatch(chunk: readonly BatchLine[]): Promise<AddressFailure[]> {
     const input = chunk.map((line) => `${line.text}\n`).join("");
-    const result = await this.#run(["ip", "-force", "-batch", "-"], input);
+    const result = await this.#run(["ip", "-force", "-batch", "-"], { input });
     if (result.exitCode === 0) return [];
     return rejectedLines(chunk, result.stderr);
   }
-}
-
-/** Adapts the project's runner (exec.ts: execa, timeout, SIGKILL, exit 124 on timeout) to this port. */
-export function fromProjectRunner(runner: Runner): ProcessRunner {
-  return (argv, input) => runner(argv, input === undefined ? {} : { input });
 }
 
 /** Throws unless the text is a canonical IPv4/IPv6 address: the last gate before ip(8) input. */
