@@ -237,3 +237,37 @@ test("a failing list is retried with backoff and then syncs", async () => {
     await r.stop();
   }
 });
+
+test("a watch that cannot even start (credentials unreadable) is a failure like any other", async () => {
+  clear();
+  api.upsert(svc("a"));
+  const sink = new RecordingSink();
+  const warnings: string[] = [];
+  const kc = kubeConfigFor(url);
+  let attempts = 0;
+  const failingWatch = {
+    watch: () => {
+      attempts++;
+      return Promise.reject(new Error("token file unreadable"));
+    },
+  } as unknown as Watch;
+  const r = new Reflector(kc, failingWatch, sink, {
+    resource: "services",
+    path: SERVICES,
+    convert,
+    minBackoffMs: 10,
+    maxBackoffMs: 20,
+    log: { debug: () => undefined, warn: (f, m) => warnings.push(`${m} ${JSON.stringify(f)}`) },
+  });
+  try {
+    await r.start();
+    await until(() => attempts >= 2, "a retry after the failed watch");
+    assert.equal(sink.items.size, 1, "the list's content stays");
+    assert.ok(
+      warnings.some((w) => w.includes("token file unreadable")),
+      warnings.join("\n"),
+    );
+  } finally {
+    await r.stop();
+  }
+});

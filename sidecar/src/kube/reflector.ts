@@ -227,17 +227,25 @@ export class Reflector<T> {
     if (this.opts.fieldSelector !== undefined) params["fieldSelector"] = this.opts.fieldSelector;
     // Set from the done callback, so an object (a plain `let` would be narrowed to false).
     const state = { ended: false };
-    const controller = await this.watcher.watch(
-      this.opts.path,
-      params,
-      (type: string, object: unknown) => {
-        if (gen === this.generation) this.onEvent(gen, type, object);
-      },
-      (err: unknown) => {
-        state.ended = true;
-        if (gen === this.generation) this.onWatchEnd(gen, err);
-      },
-    );
+    let controller: AbortController;
+    try {
+      controller = await this.watcher.watch(
+        this.opts.path,
+        params,
+        (type: string, object: unknown) => {
+          if (gen === this.generation) this.onEvent(gen, type, object);
+        },
+        (err: unknown) => {
+          state.ended = true;
+          if (gen === this.generation) this.onWatchEnd(gen, err);
+        },
+      );
+    } catch (err) {
+      // Before any request (credentials that cannot be read, no cluster): a failure like any
+      // other, never an unhandled rejection.
+      this.failed(gen, err);
+      return;
+    }
     if (gen !== this.generation) controller.abort();
     else if (!state.ended) this.abort = controller;
   }
