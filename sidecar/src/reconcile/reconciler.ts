@@ -123,7 +123,6 @@ export class Reconciler {
   private cutShort = false;
   /** Network mode: address → when FRR was told to stop announcing it (address removal waits). */
   private readonly withdrawnAt = new Map<string, number>();
-  private lastDesired = new Set<string>();
   /** address → attribute set name it was last applied with ("" = none). */
   private lastAttributes = new Map<string, string>();
 
@@ -344,15 +343,23 @@ export class Reconciler {
     const removed = changes.flatMap((c) => (c.before === undefined ? [] : (this.placed(c, c.before) ?? [])));
     const added = changes.flatMap((c) => (c.after === undefined ? [] : (this.placed(c, c.after) ?? [])));
     const desired = this.desiredAddresses;
-    for (const c of changes) {
-      if (c.after === undefined) desired.delete(c.address);
-      else desired.add(c.address);
-    }
+    const withdrawn = changes.filter((c) => c.after === undefined).map((c) => c.address);
+    // Kept in step with what FRR is told; undone if FRR is not told (the retry then finds the
+    // withdrawals again and gives their addresses the grace period).
+    const move = (forward: boolean): void => {
+      for (const c of changes) {
+        const announced = forward ? c.after !== undefined : c.before !== undefined;
+        if (announced) desired.add(c.address);
+        else desired.delete(c.address);
+      }
+    };
+    move(true);
     const later = { trustLastListing: true };
     this.addressesDue = false;
     try {
       await this.deps.addresses.sync(desired, "add", later);
     } catch (err) {
+      move(false);
       this.needAddresses = true;
       return this.fail(done, "addresses", err);
     }
@@ -360,13 +367,14 @@ export class Reconciler {
     try {
       await this.deps.applier.applyNetworkChanges(removed, added);
     } catch (err) {
+      move(false);
       // FRR's state is unknown now: the retry reloads the whole file.
       this.needFull = true;
       return this.fail(done, "frr", err);
     }
     if (this.isCutShort()) return done({ outcome: "stopped", frr: "delta" });
     try {
-      await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
+      await this.deps.addresses.sync(this.keepDuringGrace(desired, withdrawn), "remove", later);
     } catch (err) {
       this.needAddresses = true;
       return this.fail(done, "addresses", err);
@@ -402,7 +410,7 @@ export class Reconciler {
   ): Promise<ReconcileReport> {
     this.addressesDue = false;
     try {
-      await this.deps.addresses.sync(this.keepDuringGrace(this.desiredAddresses), "remove", {
+      await this.deps.addresses.sync(this.keepDuringGrace(this.desiredAddresses, []), "remove", {
         trustLastListing: true,
       });
     } catch (err) {
@@ -514,7 +522,9 @@ export class Reconciler {
       return;
     }
     if (addFirst !== undefined) await this.deps.addresses.sync(desired, "add", addFirst);
-    await this.deps.addresses.sync(this.keepDuringGrace(desired), "remove", later);
+    // Until learn(), desiredAddresses are those the previous pass announced.
+    const withdrawn = [...this.desiredAddresses].filter((a) => !desired.has(a));
+    await this.deps.addresses.sync(this.keepDuringGrace(desired, withdrawn), "remove", later);
   }
 
   /**
@@ -540,20 +550,20 @@ export class Reconciler {
   /**
    * In network mode an address outlives its `network` line by a grace period, so FRR has sent
    * the withdrawal before the address goes (no black hole) without the loop waiting for it.
-   * Connected mode has no such line: there the address itself is the switch.
+   * Connected mode has no such line: there the address itself is the switch. `withdrawn`: the
+   * addresses this pass stopped announcing. Costs O(addresses in grace) besides the copy.
    */
-  private keepDuringGrace(desired: ReadonlySet<string>): Set<string> {
+  private keepDuringGrace(desired: ReadonlySet<string>, withdrawn: Iterable<string>): Set<string> {
     const graceMs = this.deps.config.timings.withdrawGraceMs;
     const now = this.now();
     if (this.deps.config.mode === "network" && graceMs > 0) {
-      for (const a of this.lastDesired) if (!desired.has(a)) this.withdrawnAt.set(a, now);
+      for (const a of withdrawn) this.withdrawnAt.set(a, now);
     }
-    for (const a of desired) this.withdrawnAt.delete(a);
-    this.lastDesired = new Set(desired);
     const keep = new Set(desired);
     let next = Infinity;
     for (const [a, at] of this.withdrawnAt) {
-      if (now - at >= graceMs) this.withdrawnAt.delete(a);
+      // Announced again, or its grace is over: no longer kept for it.
+      if (desired.has(a) || now - at >= graceMs) this.withdrawnAt.delete(a);
       else {
         keep.add(a);
         next = Math.min(next, at + graceMs - now);
