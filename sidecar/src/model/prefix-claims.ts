@@ -42,18 +42,18 @@ export class PrefixClaims {
   private readonly claims = new Map<string, Map<string, Claim>>();
   /** What each Service claims now (to undo it when the Service changes). */
   private readonly byService = new Map<string, readonly Claim["wanted"][]>();
-  /** Prefixes touched since take(), with what was advertised for them before. */
-  private readonly touched = new Map<string, string | undefined>();
-  /** The parsed IP of every advertised prefix (a withdrawn one is described by its last claim). */
-  private readonly lastIp = new Map<string, IpAddress>();
-  /** Every attributes key in use → number of advertised prefixes using it. */
-  private readonly keysInUse = new Map<string, number>();
+  /** Prefixes touched since take(): what was advertised for them before, and their IP. */
+  private readonly touched = new Map<
+    string,
+    { readonly before: string | undefined; readonly ip: IpAddress }
+  >();
 
   /** Replaces everything `service` claims (an empty list: the Service is gone or claims nothing). */
   set(service: string, wanted: readonly Claim["wanted"][]): void {
     const before = this.byService.get(service) ?? [];
     for (const w of [...before, ...wanted]) {
-      if (!this.touched.has(w.prefix)) this.touched.set(w.prefix, this.advertisedKey(w.prefix));
+      if (!this.touched.has(w.prefix))
+        this.touched.set(w.prefix, { before: this.advertisedKey(w.prefix), ip: w.ip });
     }
     for (const w of before) {
       const claims = this.claims.get(w.prefix);
@@ -77,48 +77,21 @@ export class PrefixClaims {
     this.claims.clear();
     this.byService.clear();
     this.touched.clear();
-    this.keysInUse.clear();
-    this.lastIp.clear();
-  }
-
-  /** True when some advertised prefix uses these attributes ("" = none) now. */
-  inUse(key: string): boolean {
-    return (this.keysInUse.get(key) ?? 0) > 0;
   }
 
   /** The prefixes whose advertisement changed since the last take(), and resets the record. */
   take(): PrefixChange[] {
     const changes: PrefixChange[] = [];
-    for (const [prefix, before] of this.touched) {
-      const change = this.changeOf(prefix, before);
-      if (change !== undefined) changes.push(change);
+    for (const [prefix, { before, ip }] of this.touched) {
+      const after = this.advertisedKey(prefix);
+      if (before !== after) changes.push({ prefix, address: ip.text, family: ip.family, before, after });
     }
     this.touched.clear();
     return changes;
   }
 
-  /** What changed for one touched prefix (undefined: nothing), keeping the counts and IPs current. */
-  private changeOf(prefix: string, before: string | undefined): PrefixChange | undefined {
-    const winner = claimWinner(this.claims.get(prefix)?.values() ?? []);
-    const ip = winner?.wanted.ip ?? this.lastIp.get(prefix);
-    if (winner === undefined) this.lastIp.delete(prefix);
-    else this.lastIp.set(prefix, winner.wanted.ip);
-    const after = winner === undefined ? undefined : attributesKey(winner.wanted.attributes);
-    if (before === after || ip === undefined) return undefined;
-    this.count(before, -1);
-    this.count(after, 1);
-    return { prefix, address: ip.text, family: ip.family, before, after };
-  }
-
   private advertisedKey(prefix: string): string | undefined {
     const winner = claimWinner(this.claims.get(prefix)?.values() ?? []);
     return winner === undefined ? undefined : attributesKey(winner.wanted.attributes);
-  }
-
-  private count(key: string | undefined, by: number): void {
-    if (key === undefined) return;
-    const n = (this.keysInUse.get(key) ?? 0) + by;
-    if (n <= 0) this.keysInUse.delete(key);
-    else this.keysInUse.set(key, n);
   }
 }
