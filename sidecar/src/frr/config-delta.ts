@@ -21,12 +21,10 @@ export interface ParsedConf {
 
 const NETWORK_LINE = /^network \S+( route-map \S+)?$/;
 
-/** Parses once; undefined when a network line sits where a delta cannot patch it. */
-export function parseConf(conf: string): ParsedConf | undefined {
-  return splitConf(conf);
-}
-
-/** The batch that turns `before` into `after`; [] when equal, undefined when more than network lines differ. */
+/**
+ * The batch that turns `before` into `after` (`no` lines first, so a prefix can change its
+ * route-map in one batch); [] when equal, undefined when more than network lines differ.
+ */
 export function networkDelta(before: ParsedConf, after: ParsedConf): string[] | undefined {
   if (before.other !== after.other) return undefined;
   const removed = difference(before.networks, after.networks);
@@ -47,14 +45,6 @@ export function placedKey(p: Placed): string {
   return `${p.router}\u0000${p.af}\u0000${p.line}`;
 }
 
-/** Commands for one `vtysh -f`: `no` lines first, so a prefix can change its route-map in one batch. */
-export function computeNetworkDelta(oldConf: string, newConf: string): string[] | undefined {
-  const before = splitConf(oldConf);
-  const after = splitConf(newConf);
-  if (before === undefined || after === undefined) return undefined;
-  return networkDelta(before, after);
-}
-
 /**
  * `no network` commands for every network statement FRR runs (`show running-config`) that the
  * drained render lacks: how a drain withdraws what an earlier run of the sidecar left in FRR
@@ -62,8 +52,8 @@ export function computeNetworkDelta(oldConf: string, newConf: string): string[] 
  * touched; undefined when the running config cannot be read that way.
  */
 export function computeWithdrawal(runningConf: string, drainedConf: string): string[] | undefined {
-  const running = splitConf(runningConf);
-  const drained = splitConf(drainedConf);
+  const running = parseConf(runningConf);
+  const drained = parseConf(drainedConf);
   if (running === undefined || drained === undefined) return undefined;
   const kept = new Set([...drained.networks.values()].map(prefixPlace));
   const removed = [...running.networks.values()].filter((p) => !kept.has(prefixPlace(p)));
@@ -102,8 +92,11 @@ function prefixPlace(p: Placed): string {
   return `${p.router}\u0000${p.af}\u0000${p.line.replace(/ route-map \S+$/, "")}`;
 }
 
-/** Lines outside `network` statements, in order, plus the network statements keyed by place. */
-function splitConf(conf: string): { other: string; networks: Map<string, Placed> } | undefined {
+/**
+ * Lines outside `network` statements, in order, plus the network statements keyed by place;
+ * undefined when a network line sits where a delta cannot patch it.
+ */
+export function parseConf(conf: string): ParsedConf | undefined {
   const other: string[] = [];
   const networks = new Map<string, Placed>();
   let router = "";
