@@ -45,7 +45,7 @@ export class Metrics {
   });
   readonly informerRestarts = new Counter({
     name: "frr_advertiser_informer_restarts_total",
-    help: "Informers restarted after a watch or list failure",
+    help: "Watched resources listed again after a watch or list failure",
     labelNames: ["resource"],
     registers: [this.registry],
   });

@@ -13,6 +13,7 @@ import { apiEventPoster, EventRecorder } from "../kube/event-recorder.js";
 import { ServiceEventReporter } from "../reconcile/service-event-reporter.js";
 import { ClusterWatch, loadKubeConfig } from "../kube/cluster-watch.js";
 import { AddressMonitor } from "../netif/address-monitor.js";
+import { parseConf } from "../frr/config-delta.js";
 import { createLogger, type Logger } from "../log.js";
 import { Metrics } from "../metrics.js";
 import { combineEvaluations } from "../model/desired-state.js";
@@ -328,10 +329,8 @@ class Sidecar {
   }
 
   private async runningNetworks(): Promise<ReadonlySet<string>> {
-    const text = await this.frr.bgpdRunningConfig();
-    const out = new Set<string>();
-    for (const m of text.matchAll(/^\s*network (\S+)/gm)) if (m[1] !== undefined) out.add(m[1]);
-    return out;
+    const running = parseConf(await this.frr.bgpdRunningConfig());
+    return new Set([...(running?.networks.values() ?? [])].map((p) => p.line.split(" ")[1] ?? ""));
   }
 
   /**

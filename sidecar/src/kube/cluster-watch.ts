@@ -61,34 +61,30 @@ export class ClusterWatch {
       onRestart: () => opts.onRestart?.(resource),
     });
     const changed = opts.onChange;
-    const split = (key: string): [string, string] => {
-      const at = key.indexOf("/");
-      return [key.slice(0, at), key.slice(at + 1)];
-    };
-    const services: ReflectorSink<ServiceSnapshot> = {
-      upsert: (s) => {
-        sink.upsertService(s);
-      },
+    /** A namespaced resource's sink: keys are "namespace/name". */
+    const namespaced = <T>(
+      upsert: (item: T) => void,
+      remove: (namespace: string, name: string) => void,
+      retain: (keys: ReadonlySet<string>) => void,
+    ): ReflectorSink<T> => ({
+      upsert,
       remove: (key) => {
-        sink.deleteService(...split(key));
+        const at = key.indexOf("/");
+        remove(key.slice(0, at), key.slice(at + 1));
       },
-      retain: (keys) => {
-        sink.retainServices(keys);
-      },
+      retain,
       changed,
-    };
-    const slices: ReflectorSink<EndpointSliceSnapshot> = {
-      upsert: (s) => {
-        sink.upsertSlice(s);
-      },
-      remove: (key) => {
-        sink.deleteSlice(...split(key));
-      },
-      retain: (keys) => {
-        sink.retainSlices(keys);
-      },
-      changed,
-    };
+    });
+    const services = namespaced<ServiceSnapshot>(
+      sink.upsertService.bind(sink),
+      sink.deleteService.bind(sink),
+      sink.retainServices.bind(sink),
+    );
+    const slices = namespaced<EndpointSliceSnapshot>(
+      sink.upsertSlice.bind(sink),
+      sink.deleteSlice.bind(sink),
+      sink.retainSlices.bind(sink),
+    );
     const node: ReflectorSink<NodeSnapshot> = {
       upsert: (n) => {
         if (n.name === opts.nodeName) sink.setNode(n);

@@ -65,9 +65,9 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
   }
 }
 
-function reflector(sink: RecordingSink, warnings: string[] = [], pageSize = 3) {
+function reflector(sink: RecordingSink, warnings: string[] = [], pageSize = 3, watch?: Watch) {
   const kc = kubeConfigFor(url);
-  return new Reflector(kc, new Watch(kc), sink, {
+  return new Reflector(kc, watch ?? new Watch(kc), sink, {
     resource: "services",
     path: SERVICES,
     convert,
@@ -243,7 +243,6 @@ test("a watch that cannot even start (credentials unreadable) is a failure like 
   api.upsert(svc("a"));
   const sink = new RecordingSink();
   const warnings: string[] = [];
-  const kc = kubeConfigFor(url);
   let attempts = 0;
   const failingWatch = {
     watch: () => {
@@ -251,14 +250,7 @@ test("a watch that cannot even start (credentials unreadable) is a failure like 
       return Promise.reject(new Error("token file unreadable"));
     },
   } as unknown as Watch;
-  const r = new Reflector(kc, failingWatch, sink, {
-    resource: "services",
-    path: SERVICES,
-    convert,
-    minBackoffMs: 10,
-    maxBackoffMs: 20,
-    log: { debug: () => undefined, warn: (f, m) => warnings.push(`${m} ${JSON.stringify(f)}`) },
-  });
+  const r = reflector(sink, warnings, 3, failingWatch);
   try {
     await r.start();
     await until(() => attempts >= 2, "a retry after the failed watch");

@@ -103,12 +103,13 @@ export class Reflector<T> {
     await this.cycle(++this.generation);
   }
 
-  async stop(): Promise<void> {
+  /** Ends the list or watch in flight; nothing of this resource reaches the sink afterwards. */
+  stop(): Promise<void> {
     this.stopping = true;
     this.generation++;
     if (this.timer) clearTimeout(this.timer);
     this.abort?.abort();
-    await Promise.resolve();
+    return Promise.resolve();
   }
 
   private async cycle(gen: number): Promise<void> {
