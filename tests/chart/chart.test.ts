@@ -16,6 +16,7 @@ import { parseConfig, type Config } from "../../sidecar/src/config/load-config.j
 import { configSchema } from "../../sidecar/src/config/schema.js";
 import { compileTemplates, trialRender } from "../../sidecar/src/render/renderer.js";
 import { REPO_ROOT, ensureHelm, helmEnv } from "./helm.js";
+import type { ContainerSpec, PodSpec, Volume, VolumeMount } from "./pod-spec-types.js";
 
 const CHART = join(REPO_ROOT, "chart");
 const TEMPLATES_DIR = join(REPO_ROOT, "frr-templates");
@@ -52,59 +53,18 @@ interface Manifest {
   readonly kind: string;
   readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string> };
 }
-interface Probe {
-  readonly httpGet?: { readonly path: string; readonly port: number | string };
-  readonly exec?: { readonly command: readonly string[] };
-}
-interface VolumeMount {
-  readonly name: string;
-  readonly mountPath: string;
-  readonly subPath?: string;
-  readonly readOnly?: boolean;
-}
-interface Container {
-  readonly name: string;
-  readonly image: string;
-  readonly args?: readonly string[];
-  readonly command?: readonly string[];
-  readonly env?: readonly { readonly name: string; readonly value?: string; readonly valueFrom?: unknown }[];
-  readonly ports?: readonly { readonly name: string; readonly containerPort: number }[];
-  readonly volumeMounts?: readonly VolumeMount[];
-  readonly securityContext?: {
-    readonly runAsUser?: number;
-    readonly runAsGroup?: number;
-    readonly runAsNonRoot?: boolean;
-    readonly readOnlyRootFilesystem?: boolean;
-    readonly allowPrivilegeEscalation?: boolean;
-    readonly capabilities?: { readonly add?: readonly string[]; readonly drop?: readonly string[] };
-  };
-  readonly startupProbe?: Probe;
-  readonly livenessProbe?: Probe;
-  readonly readinessProbe?: Probe;
-  readonly lifecycle?: { readonly preStop?: Probe };
-}
-interface Volume {
-  readonly name: string;
-  readonly emptyDir?: object;
-  readonly hostPath?: { readonly path: string; readonly type?: string };
-  readonly configMap?: { readonly name: string; readonly items?: readonly { readonly key: string; readonly path: string }[] };
-  readonly secret?: { readonly secretName: string; readonly defaultMode?: number };
-}
+type Container = ContainerSpec;
 interface DaemonSet extends Manifest {
   readonly spec: {
     readonly updateStrategy: { readonly type: string; readonly rollingUpdate?: { readonly maxUnavailable?: number | string } };
     readonly template: {
       readonly metadata: { readonly annotations?: Record<string, string> };
-      readonly spec: {
-        readonly hostNetwork?: boolean;
+      readonly spec: PodSpec & {
         readonly dnsPolicy?: string;
         readonly serviceAccountName: string;
         readonly priorityClassName?: string;
         readonly terminationGracePeriodSeconds: number;
-        readonly securityContext?: { readonly supplementalGroups?: readonly number[] };
         readonly tolerations?: readonly { readonly operator?: string; readonly effect?: string; readonly key?: string }[];
-        readonly initContainers?: readonly Container[];
-        readonly containers: readonly Container[];
         readonly volumes: readonly Volume[];
       };
     };

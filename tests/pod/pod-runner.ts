@@ -7,71 +7,9 @@ import { spawn } from "node:child_process";
 import { mkdir, readlink, realpath, rename, symlink, writeFile, chmod, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { execa } from "execa";
+import type { ContainerSpec, PodSpec, Probe, Volume, VolumeMount } from "../chart/pod-spec-types.js";
 
-export interface Probe {
-  readonly exec?: { readonly command: readonly string[] };
-  readonly httpGet?: { readonly path: string; readonly port: number | string };
-  readonly timeoutSeconds?: number;
-}
-
-interface EnvVar {
-  readonly name: string;
-  readonly value?: string;
-  readonly valueFrom?: {
-    readonly fieldRef?: { readonly fieldPath: string };
-    readonly secretKeyRef?: { readonly name: string; readonly key: string };
-  };
-}
-
-interface VolumeMount {
-  readonly name: string;
-  readonly mountPath: string;
-  readonly subPath?: string;
-  readonly readOnly?: boolean;
-}
-
-export interface ContainerSpec {
-  readonly name: string;
-  readonly image: string;
-  readonly command?: readonly string[];
-  readonly args?: readonly string[];
-  readonly env?: readonly EnvVar[];
-  readonly ports?: readonly { readonly name?: string; readonly containerPort: number }[];
-  readonly volumeMounts?: readonly VolumeMount[];
-  readonly securityContext?: {
-    readonly runAsUser?: number;
-    readonly runAsGroup?: number;
-    readonly readOnlyRootFilesystem?: boolean;
-    readonly allowPrivilegeEscalation?: boolean;
-    readonly capabilities?: { readonly add?: readonly string[]; readonly drop?: readonly string[] };
-  };
-  readonly startupProbe?: Probe;
-  readonly livenessProbe?: Probe;
-  readonly readinessProbe?: Probe;
-  readonly lifecycle?: { readonly preStop?: { readonly exec?: { readonly command: readonly string[] } } };
-}
-
-interface Volume {
-  readonly name: string;
-  readonly emptyDir?: object;
-  readonly hostPath?: { readonly path: string };
-  readonly configMap?: {
-    readonly name: string;
-    readonly items?: readonly { key: string; path: string }[];
-    readonly defaultMode?: number;
-  };
-  readonly secret?: { readonly secretName: string };
-}
-
-export interface PodSpec {
-  readonly hostNetwork?: boolean;
-  readonly automountServiceAccountToken?: boolean;
-  readonly terminationGracePeriodSeconds?: number;
-  readonly securityContext?: { readonly supplementalGroups?: readonly number[] };
-  readonly initContainers?: readonly ContainerSpec[];
-  readonly containers: readonly ContainerSpec[];
-  readonly volumes?: readonly Volume[];
-}
+export type { ContainerSpec, PodSpec, Probe };
 
 export interface PodRunnerOptions {
   readonly pod: PodSpec;
