@@ -87,7 +87,7 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --load-seconds 6        duration of the load phase
   --idle-seconds 10       idle window (resync every 1 s) for the reconcile-cost figure
   --out FILE              JSON results (default bench-results/latest.json)
-  --runtime bundle|tsx    bundle (default): build the sidecar with image/bundle.sh, the image's
+  --runtime bundle|tsx    bundle (default): build the sidecar with image/bundle.ts, the image's
                           own bundling, and run it with plain node as the image does; tsx: run
                           the sources through tsx (the e2e harness's way; adds the transpiler's
                           memory and start-up time)
@@ -395,8 +395,8 @@ async function gitDescribe(): Promise<string> {
 /** Compiles the sidecar (tsconfig.build.json) into tmp, resolvable against the repo's node_modules. */
 async function buildSidecar(tmp: string): Promise<string> {
   const out = join(tmp, "build", "frr-advertiser.mjs");
-  log("bundling the sidecar (image/bundle.sh, as the image is built)");
-  await execa("bash", [join(REPO, "image/bundle.sh"), out], { cwd: REPO });
+  log("bundling the sidecar (image/bundle.ts, as the image is built)");
+  await execa(process.execPath, [join(REPO, "image/bundle.ts"), out], { cwd: REPO });
   return out;
 }
 

@@ -2,7 +2,8 @@
 // flapping endpoint cannot flood the API server: the same Event repeats at most once per
 // dedupe window, each Service has a small token bucket, and the whole node has another.
 
-import { CoreV1Api, type CoreV1Event, type KubeConfig } from "@kubernetes/client-node";
+import type { CoreV1Event, KubeConfig } from "@kubernetes/client-node";
+import { apiClient, statusMessage } from "./api-request.js";
 
 export interface EventToRecord {
   /** "namespace/name" of the Service, or the Node's name when `kind` is "Node". */
@@ -32,8 +33,13 @@ export interface EventRecorderOptions {
 export type PostEvent = (namespace: string, body: CoreV1Event) => Promise<unknown>;
 
 export function apiEventPoster(kc: KubeConfig): PostEvent {
-  const core = kc.makeApiClient(CoreV1Api);
-  return (namespace, body) => core.createNamespacedEvent({ namespace, body });
+  const api = apiClient(kc);
+  return async (namespace, body) => {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
+    const { status, body: answer } = await api({ method: "POST", path, body });
+    if (status !== 201 && status !== 200)
+      throw new Error(`POST ${path}: HTTP ${status}: ${statusMessage(answer)}`);
+  };
 }
 
 interface Bucket {

@@ -2,13 +2,8 @@
 // list, then a watch from the list's resourceVersion (bookmarks on), re-watched where it ended,
 // relisted after 410 Expired, restarted with backoff after errors. Whole API objects are never kept.
 
-import {
-  HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  RequestContext,
-  type KubeConfig,
-  type Watch,
-} from "@kubernetes/client-node";
+import type { KubeConfig, Watch } from "@kubernetes/client-node";
+import { apiClient, statusMessage, type ApiClient } from "./api-request.js";
 
 export interface ReflectorSink<T> {
   /** One object added or changed. */
@@ -84,14 +79,16 @@ export class Reflector<T> {
   private abort: AbortController | undefined;
   /** Bumped per list/watch cycle: callbacks of an older cycle are dropped. */
   private generation = 0;
-  private readonly http = new IsomorphicFetchHttpLibrary();
+  private readonly api: ApiClient;
 
   constructor(
-    private readonly kc: KubeConfig,
+    kc: KubeConfig,
     private readonly watcher: Watch,
     private readonly sink: ReflectorSink<T>,
     private readonly opts: ReflectorOptions<T>,
-  ) {}
+  ) {
+    this.api = apiClient(kc);
+  }
 
   /** True once a list succeeded and no error has happened since (a re-watch is no error). */
   get isSynced(): boolean {
@@ -186,14 +183,9 @@ export class Reflector<T> {
   }
 
   private async get(token: string | undefined): Promise<ListPage> {
-    const cluster = this.kc.getCurrentCluster();
-    if (cluster === null) throw new Error("no current cluster in the kubeconfig");
-    const url = new URL(cluster.server + this.opts.path);
-    url.searchParams.set("limit", String(this.opts.pageSize ?? 500));
-    if (token !== undefined) url.searchParams.set("continue", token);
-    if (this.opts.fieldSelector !== undefined) url.searchParams.set("fieldSelector", this.opts.fieldSelector);
-    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-    await this.kc.applySecurityAuthentication(ctx);
+    const query = new URLSearchParams({ limit: String(this.opts.pageSize ?? 500) });
+    if (token !== undefined) query.set("continue", token);
+    if (this.opts.fieldSelector !== undefined) query.set("fieldSelector", this.opts.fieldSelector);
     const timeoutMs = this.opts.listTimeoutMs ?? 60_000;
     // client-node sets no timeout of its own: an API server that accepts the connection and never
     // answers would leave the sidecar waiting for ever, never synced and never retried.
@@ -202,14 +194,14 @@ export class Reflector<T> {
     const timer = setTimeout(() => {
       controller.abort(new Error(`list did not answer within ${timeoutMs} ms`));
     }, timeoutMs);
-    ctx.setSignal(controller.signal);
     try {
-      const response = await this.http.send(ctx).toPromise();
-      const body = await response.body.text();
-      if (response.httpStatusCode === 410) throw new ExpiredError(statusMessage(body));
-      if (response.httpStatusCode !== 200) {
-        throw new Error(`list ${this.opts.path}: HTTP ${response.httpStatusCode}: ${statusMessage(body)}`);
-      }
+      const { status, body } = await this.api({
+        method: "GET",
+        path: `${this.opts.path}?${query.toString()}`,
+        signal: controller.signal,
+      });
+      if (status === 410) throw new ExpiredError(statusMessage(body));
+      if (status !== 200) throw new Error(`list ${this.opts.path}: HTTP ${status}: ${statusMessage(body)}`);
       return JSON.parse(body) as ListPage;
     } catch (err) {
       throw controller.signal.aborted && !this.stopping ? controller.signal.reason : err;
@@ -359,13 +351,4 @@ export function keyOf(raw: unknown): string {
 function continueToken(page: ListPage): string | undefined {
   const token = page.metadata?.continue;
   return token === undefined || token === "" ? undefined : token;
-}
-
-function statusMessage(body: string): string {
-  try {
-    const status = JSON.parse(body) as Status;
-    return status.message ?? body.slice(0, 200);
-  } catch {
-    return body.slice(0, 200);
-  }
 }
