@@ -22,9 +22,11 @@ const conf = (nets: string[]) =>
 
 function fakeFrr() {
   const batches: string[][] = [];
+  const scopes: string[] = [];
   const frr = {
-    applyCommands: (lines: readonly string[]) => {
+    applyCommands: (lines: readonly string[], _file: string, scope = "bgpd") => {
       batches.push([...lines]);
+      scopes.push(scope);
       return Promise.resolve();
     },
     batchFilePath: () => join(dir, "batch"),
@@ -32,7 +34,7 @@ function fakeFrr() {
     reload: () => Promise.resolve(),
     softClearOut: () => Promise.resolve(),
   };
-  return { frr: frr as unknown as FrrClient, batches };
+  return { frr: frr as unknown as FrrClient, batches, scopes };
 }
 
 const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -86,4 +88,32 @@ test("a failed fast batch leaves FRR's state unknown: the next apply reloads", a
   await assert.rejects(applier.applyNetworkChanges([], [placed("10.0.0.4/32")]), /Unknown command/);
   assert.equal((await applier.apply(conf(["10.0.0.4/32"]), false)).kind, "reloaded");
   assert.equal(reloads, 2);
+});
+
+test("attribute route-maps: sent to every daemon with their statements; the settle removes an unused one", async () => {
+  const file = join(dir, "frr-maps.conf");
+  const { frr, batches, scopes } = fakeFrr();
+  const applier = new ConfigApplier(frr, file, log);
+  const map = (name: string) => `route-map ${name} permit 10\n set metric 7\nexit\n`;
+  await applier.apply(conf(["10.0.0.1/32"]), true);
+  const entry = { name: "FRRADV-A-7", header: "route-map FRRADV-A-7 permit 10", body: ["set metric 7"] };
+  await applier.applyNetworkChanges([], [placed("10.0.0.2/32 route-map FRRADV-A-7")], {
+    added: [entry],
+    removed: [],
+  });
+  assert.deepEqual(scopes, ["all-daemons"], "zebra keeps route-maps too: vtysh, not bgpd's vty");
+  assert.deepEqual([...(applier.runningRouteMaps?.keys() ?? [])], [entry.header]);
+  assert.equal(
+    await applier.settle(`${map("FRRADV-A-7")}${conf(["10.0.0.1/32", "10.0.0.2/32 route-map FRRADV-A-7"])}`),
+    true,
+  );
+  // The prefix left the set (a fast pass): the settle render lacks the route-map, so it is no
+  // longer what FRR runs; the apply that follows removes it as a delta, after the statements.
+  await applier.applyNetworkChanges([placed("10.0.0.2/32 route-map FRRADV-A-7")], []);
+  assert.equal(await applier.settle(conf(["10.0.0.1/32"])), false);
+  const outcome = await applier.apply(conf(["10.0.0.1/32"]), false);
+  assert.equal(outcome.kind, "delta");
+  assert.deepEqual(batches.at(-1), ["no route-map FRRADV-A-7 permit 10"]);
+  assert.equal(scopes.at(-1), "all-daemons");
+  assert.equal(applier.runningRouteMaps?.size, 0);
 });

@@ -1,5 +1,6 @@
 // Brings FRR to a rendered frr.conf and keeps the file on disk equal to what FRR runs.
-// Pure prefix changes go as one vtysh batch; everything else through frr-reload.py
+// Prefix changes (and the attribute route-maps only they use) go as one batch; everything else
+// through frr-reload.py
 // (--test, then --reload), with a real rollback to the last good file when FRR fails.
 
 import { readFile } from "node:fs/promises";
@@ -12,9 +13,12 @@ import {
   reannounceCommands,
   sameConf,
   toCommands,
+  touchesRouteMaps,
   withdrawnPrefixes,
   type ParsedConf,
   type Placed,
+  type RouteMapChanges,
+  type RouteMapEntry,
 } from "./config-delta.js";
 import {
   FrrCommandError,
@@ -59,7 +63,13 @@ export class ConfigApplier {
    * What FRR runs, parsed: the file's text plus the network changes sent since (`pending`).
    * Undefined when unknown (nothing applied, a failed delta): the next apply is a full reload.
    */
-  private running: { readonly other: string; readonly networks: Map<string, Placed> } | undefined;
+  private running:
+    | {
+        readonly other: string;
+        readonly networks: Map<string, Placed>;
+        readonly routeMaps: Map<string, RouteMapEntry>;
+      }
+    | undefined;
   /** Network changes went to FRR after the file was last written; settle() writes it. */
   private pending = false;
 
@@ -94,24 +104,41 @@ export class ConfigApplier {
     this.pending = false;
   }
 
+  /** The attribute route-map entries FRR runs (see ParsedConf.routeMaps), by header. */
+  get runningRouteMaps(): ReadonlyMap<string, RouteMapEntry> | undefined {
+    return this.running?.routeMaps;
+  }
+
   /**
-   * Sends network statement changes computed without a render (the fast path), in one batch.
-   * The file is written later by settle(); until then `running` is the truth for deltas, the
-   * drain included. A failed batch leaves FRR's state unknown: the next apply reloads fully.
+   * Sends network statement changes computed without a render (the fast path), with the
+   * attribute route-maps they start or stop using, in one batch. The file is written later by
+   * settle(); until then `running` is the truth for deltas, the drain included. A failed batch
+   * leaves FRR's state unknown: the next apply reloads fully.
    */
-  async applyNetworkChanges(removed: readonly Placed[], added: readonly Placed[]): Promise<void> {
+  async applyNetworkChanges(
+    removed: readonly Placed[],
+    added: readonly Placed[],
+    routeMaps?: RouteMapChanges,
+  ): Promise<void> {
     const running = this.running;
     if (running === undefined) throw new Error("no config applied yet: a full apply comes first");
-    const commands = toCommands(removed, added);
+    const commands = toCommands(removed, added, routeMaps);
     try {
-      await this.timed("delta", () => this.frr.applyCommands(commands, this.frr.batchFilePath()));
+      await this.send(commands);
     } catch (err) {
       this.running = undefined;
       throw err;
     }
+    for (const e of routeMaps?.added ?? []) running.routeMaps.set(e.header, e);
     for (const p of removed) running.networks.delete(placedKey(p));
     for (const p of added) running.networks.set(placedKey(p), p);
+    for (const e of routeMaps?.removed ?? []) running.routeMaps.delete(e.header);
     this.pending = true;
+  }
+
+  private async send(commands: readonly string[]): Promise<void> {
+    const scope = touchesRouteMaps(commands) ? "all-daemons" : "bgpd";
+    await this.timed("delta", () => this.frr.applyCommands(commands, this.frr.batchFilePath(), scope));
   }
 
   /**
@@ -157,7 +184,9 @@ export class ConfigApplier {
   private accept(text: string, parsed: ParsedConf | undefined): void {
     this.applied = text;
     this.running =
-      parsed === undefined ? undefined : { other: parsed.other, networks: new Map(parsed.networks) };
+      parsed === undefined
+        ? undefined
+        : { other: parsed.other, networks: new Map(parsed.networks), routeMaps: new Map(parsed.routeMaps) };
     this.pending = false;
   }
 
@@ -197,7 +226,7 @@ export class ConfigApplier {
 
   private async tryDelta(delta: readonly string[]): Promise<boolean> {
     try {
-      await this.timed("delta", () => this.frr.applyCommands(delta, this.frr.batchFilePath()));
+      await this.send(delta);
       return true;
     } catch (err) {
       // The reload below re-applies the whole file, which also repairs a half-applied batch.

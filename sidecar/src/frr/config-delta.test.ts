@@ -7,6 +7,7 @@ import {
   networkDelta,
   parseConf,
   reannounceCommands,
+  touchesRouteMaps,
 } from "./config-delta.js";
 
 /** The delta between two texts, as the applier computes it from their parses. */
@@ -98,6 +99,56 @@ for (const [name, before, after] of needsReload) {
     assert.equal(computeNetworkDelta(before, after), undefined);
   });
 }
+
+const withMaps = (nets: string[], maps: Record<string, string[]>, peerMap = "") => `frr defaults datacenter
+router bgp 64512
+ neighbor 192.0.2.1 remote-as external
+ address-family ipv4 unicast
+${nets.map((n) => `  network ${n}`).join("\n")}
+  neighbor 192.0.2.1 activate
+${peerMap === "" ? "" : `  neighbor 192.0.2.1 route-map ${peerMap} out\n`} exit-address-family
+exit
+!
+${Object.entries(maps)
+  .map(([name, sets]) => `route-map ${name} permit 10\n${sets.map((l) => ` ${l}`).join("\n")}\nexit\n!`)
+  .join("\n")}
+`;
+
+void test("attribute route-maps: a new one comes before the statement using it, an unused one goes after", () => {
+  const delta = computeNetworkDelta(
+    withMaps(["10.0.0.1/32 route-map FRRADV-A-1"], { "FRRADV-A-1": ["set local-preference 200"] }),
+    withMaps(["10.0.0.1/32 route-map FRRADV-A-2"], { "FRRADV-A-2": ["set community 65000:7 additive"] }),
+  );
+  assert.deepEqual(delta, [
+    "route-map FRRADV-A-2 permit 10",
+    " set community 65000:7 additive",
+    "exit",
+    "router bgp 64512",
+    " address-family ipv4 unicast",
+    "  no network 10.0.0.1/32",
+    "  network 10.0.0.1/32 route-map FRRADV-A-2",
+    " exit-address-family",
+    "exit",
+    "no route-map FRRADV-A-1 permit 10",
+  ]);
+  assert.ok(touchesRouteMaps(delta));
+  assert.equal(touchesRouteMaps(computeNetworkDelta(conf([]), conf(["10.0.0.9/32"])) ?? []), false);
+});
+
+void test("a route-map a neighbour (or another route-map) names is policy: any change to it needs a reload", () => {
+  const peer = (sets: string[]) =>
+    withMaps(["10.0.0.1/32"], { EXPORT: sets, "FRRADV-A-1": ["call EXPORT"] }, "EXPORT");
+  assert.equal(computeNetworkDelta(peer(["set med 5"]), peer(["set med 6"])), undefined);
+  const parsed = parseConf(peer(["set med 5"]));
+  assert.deepEqual([...(parsed?.routeMaps.keys() ?? [])], ["route-map FRRADV-A-1 permit 10"]);
+  assert.match(parsed?.other ?? "", /route-map EXPORT permit 10\nset med 5\nexit/);
+  // FRR's own rendering (no `!` between entries, `exit` at column 0) reads the same way.
+  const frrStyle = "route-map FRRADV-A-9 permit 10\n set metric 7\nexit\n!\nend\n";
+  assert.deepEqual(
+    [...(parseConf(frrStyle)?.routeMaps.values() ?? [])],
+    [{ name: "FRRADV-A-9", header: "route-map FRRADV-A-9 permit 10", body: ["set metric 7"] }],
+  );
+});
 
 void test("back to an empty render: every prefix of the last one is withdrawn", () => {
   const last = conf(["10.0.0.2/32"]);

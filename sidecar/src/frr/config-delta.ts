@@ -1,8 +1,9 @@
-// PURE: decides whether two rendered frr.conf texts differ only in BGP `network` lines and,
-// if so, the batch of vtysh config commands that turns the old into the new. Anything else
-// (a route-map, a neighbour, a template edit) returns undefined: the caller uses frr-reload.py.
-// Also learns, from a render, where and how the templates place one prefix's network lines, so
-// a prefix change can become commands without rendering every prefix again (NetworkShapes).
+// PURE: decides whether two rendered frr.conf texts differ only in BGP `network` lines and the
+// route-maps only those lines use and, if so, the batch of vtysh config commands that turns the
+// old into the new. Anything else (a route-map a neighbour uses, a neighbour, a template edit)
+// returns undefined: the caller uses frr-reload.py. Also learns, from a render, where and how the
+// templates place one prefix's network lines, so a prefix change can become commands without
+// rendering every prefix again (NetworkShapes).
 
 import type { IpFamily } from "../model/snapshot.js";
 
@@ -13,31 +14,61 @@ export interface Placed {
   readonly line: string;
 }
 
-/** A config read for deltas: the lines outside `network` statements, and those statements by place. */
+/** One top-level route-map entry: `route-map NAME permit|deny SEQ` and its indented lines. */
+export interface RouteMapEntry {
+  readonly name: string;
+  readonly header: string;
+  readonly body: readonly string[];
+}
+
+/**
+ * A config read for deltas: the network statements by place; the route-map entries nothing but
+ * network statements names (the attribute sets), by header; and every other line, in order.
+ */
 export interface ParsedConf {
   readonly other: string;
   readonly networks: ReadonlyMap<string, Placed>;
+  readonly routeMaps: ReadonlyMap<string, RouteMapEntry>;
 }
 
 const NETWORK_LINE = /^network \S+( route-map \S+)?$/;
+const ROUTE_MAP_HEADER = /^route-map (\S+) (permit|deny) \d+$/;
 
 /**
- * The batch that turns `before` into `after` (`no` lines first, so a prefix can change its
- * route-map in one batch); [] when equal, undefined when more than network lines differ.
+ * The batch that turns `before` into `after`: new route-map entries first (a network statement
+ * reads its route-map when it is added), then the network statements (`no` lines first, so a
+ * prefix can change its route-map in one batch), then the route-map entries nothing uses any
+ * more. [] when equal; undefined when anything else differs, a route-map entry edited in place
+ * included (prefixes use it: frr-reload.py and a soft clear handle that).
  */
 export function networkDelta(before: ParsedConf, after: ParsedConf): string[] | undefined {
   if (before.other !== after.other) return undefined;
+  for (const [header, entry] of after.routeMaps) {
+    const old = before.routeMaps.get(header);
+    if (old !== undefined && !sameLines(old.body, entry.body)) return undefined;
+  }
   const removed = difference(before.networks, after.networks);
   const added = difference(after.networks, before.networks);
-  if (removed.length === 0 && added.length === 0) return [];
-  return toCommands(removed, added);
+  const mapsAdded = [...after.routeMaps.values()].filter((e) => !before.routeMaps.has(e.header));
+  const mapsRemoved = [...before.routeMaps.values()].filter((e) => !after.routeMaps.has(e.header));
+  return toCommands(removed, added, { added: mapsAdded, removed: mapsRemoved });
 }
 
-/** True when both hold the same lines (the order of network statements aside). */
+/** True when both hold the same lines (the order of network statements and route-maps aside). */
 export function sameConf(a: ParsedConf, b: ParsedConf): boolean {
-  if (a.other !== b.other || a.networks.size !== b.networks.size) return false;
+  if (a.other !== b.other || a.networks.size !== b.networks.size || a.routeMaps.size !== b.routeMaps.size)
+    return false;
   for (const k of a.networks.keys()) if (!b.networks.has(k)) return false;
+  for (const [k, e] of a.routeMaps) {
+    const other = b.routeMaps.get(k);
+    if (other === undefined || !sameLines(e.body, other.body)) return false;
+  }
   return true;
+}
+
+/** True when a batch of delta commands adds or removes a route-map entry. */
+export function touchesRouteMaps(commands: readonly string[]): boolean {
+  return commands.some((c) => c.startsWith("route-map ") || c.startsWith("no route-map "));
 }
 
 /** The map key of a network statement: its place and its whole line. */
@@ -93,41 +124,140 @@ function prefixPlace(p: Placed): string {
 }
 
 /**
- * Lines outside `network` statements, in order, plus the network statements keyed by place;
- * undefined when a network line sits where a delta cannot patch it.
+ * Lines outside `network` statements, in order, plus the network statements keyed by place and
+ * the route-map entries only they may name; undefined when a network line sits where a delta
+ * cannot patch it.
  */
 export function parseConf(conf: string): ParsedConf | undefined {
+  const lines = conf.split("\n");
+  const { routeMaps, lineIndexes } = attributeRouteMaps(lines);
   const other: string[] = [];
   const networks = new Map<string, Placed>();
-  let router = "";
-  let af = "";
-  for (const raw of conf.split("\n")) {
+  const where = new Position();
+  for (const [index, raw] of lines.entries()) {
+    if (lineIndexes.has(index)) continue;
     const line = raw.trim();
-    const indented = raw.length > 0 && raw !== raw.trimStart();
-    if (/^router\s/.test(line) && !indented) {
-      router = line;
-      af = "";
-    } else if (line.startsWith("address-family ") && router !== "") af = line;
-    else if (line === "exit-address-family") af = "";
-    else if (line === "exit" && af === "") router = "";
+    where.advance(raw, line);
     if (NETWORK_LINE.test(line)) {
+      const placed = where.place(line);
       // A network line outside `router bgp … / address-family … unicast` is not ours to patch.
-      if (!router.startsWith("router bgp ") || !/^address-family ipv[46] unicast$/.test(af)) return undefined;
-      const placed = { router, af, line };
+      if (placed === undefined) return undefined;
       networks.set(placedKey(placed), placed);
-      continue;
-    }
-    // Blank lines and `!` comments mean nothing to FRR.
-    if (line !== "" && !line.startsWith("!")) other.push(line);
+    } else if (line !== "" && !line.startsWith("!")) other.push(line); // blank lines and `!` comments mean nothing to FRR
   }
-  return { other: other.join("\n"), networks };
+  return { other: other.join("\n"), networks, routeMaps };
+}
+
+/** The router block and address-family a line of a config sits in. */
+class Position {
+  private router = "";
+  private af = "";
+
+  advance(raw: string, line: string): void {
+    if (/^router\s/.test(line) && raw === raw.trimStart()) {
+      this.router = line;
+      this.af = "";
+    } else if (line.startsWith("address-family ") && this.router !== "") this.af = line;
+    else if (line === "exit-address-family") this.af = "";
+    else if (line === "exit" && this.af === "") this.router = "";
+  }
+
+  /** A network statement here; undefined outside `router bgp …` / `address-family ipv4|6 unicast`. */
+  place(line: string): Placed | undefined {
+    if (!this.router.startsWith("router bgp ") || !/^address-family ipv[46] unicast$/.test(this.af))
+      return undefined;
+    return { router: this.router, af: this.af, line };
+  }
+}
+
+/** The route-map entries nothing but network statements names, and the lines they span. */
+function attributeRouteMaps(lines: readonly string[]): {
+  routeMaps: Map<string, RouteMapEntry>;
+  lineIndexes: Set<number>;
+} {
+  const blocks = routeMapBlocks(lines);
+  const named = namesUsedOutsideNetworks(lines, blocks);
+  const routeMaps = new Map<string, RouteMapEntry>();
+  const lineIndexes = new Set<number>();
+  for (const b of blocks) {
+    if (named.has(b.entry.name)) continue;
+    routeMaps.set(b.entry.header, b.entry);
+    for (let k = b.start; k <= b.end; k++) lineIndexes.add(k);
+  }
+  return { routeMaps, lineIndexes };
+}
+
+interface RouteMapBlock {
+  readonly entry: RouteMapEntry;
+  /** Line indexes of the header and of the block's last line (its `exit`, when it has one). */
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Top-level route-map entries: the header, then indented lines up to `exit` or the next top-level line. */
+function routeMapBlocks(lines: readonly string[]): RouteMapBlock[] {
+  const blocks: RouteMapBlock[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const header = ROUTE_MAP_HEADER.exec(lines[i] ?? "");
+    if (header === null) continue;
+    const block = blockFrom(lines, i, header[1] ?? "");
+    blocks.push(block);
+    i = block.end;
+  }
+  return blocks;
+}
+
+function blockFrom(lines: readonly string[], start: number, name: string): RouteMapBlock {
+  const body: string[] = [];
+  let end = start;
+  for (let k = start + 1; k < lines.length; k++) {
+    const raw = lines[k] ?? "";
+    if (raw === "exit") return { entry: { name, header: lines[start] ?? "", body }, start, end: k };
+    if (raw !== "" && raw === raw.trimStart()) break;
+    end = k;
+    const line = raw.trim();
+    if (line !== "" && !line.startsWith("!")) body.push(line);
+  }
+  return { entry: { name, header: lines[start] ?? "", body }, start, end };
+}
+
+/**
+ * Every word of the lines that are neither network statements nor route-map headers: a route-map
+ * named there (by a neighbour, a redistribution, another route-map's `call`) is not an attribute
+ * set, and changing it is left to frr-reload.py.
+ */
+function namesUsedOutsideNetworks(lines: readonly string[], blocks: readonly RouteMapBlock[]): Set<string> {
+  const headers = new Set(blocks.map((b) => b.start));
+  const words = new Set<string>();
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (headers.has(index) || NETWORK_LINE.test(line) || line.startsWith("!")) continue;
+    for (const word of line.split(/\s+/)) words.add(word);
+  }
+  return words;
+}
+
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((l, i) => l === b[i]);
 }
 
 function difference(a: ReadonlyMap<string, Placed>, b: ReadonlyMap<string, Placed>): Placed[] {
   return [...a.entries()].filter(([k]) => !b.has(k)).map(([, v]) => v);
 }
 
-export function toCommands(removed: readonly Placed[], added: readonly Placed[]): string[] {
+/** Route-map entries a batch adds (before its network lines) and removes (after them). */
+export interface RouteMapChanges {
+  readonly added: readonly RouteMapEntry[];
+  readonly removed: readonly RouteMapEntry[];
+}
+
+const NO_ROUTE_MAP_CHANGES: RouteMapChanges = { added: [], removed: [] };
+
+export function toCommands(
+  removed: readonly Placed[],
+  added: readonly Placed[],
+  routeMaps: RouteMapChanges = NO_ROUTE_MAP_CHANGES,
+): string[] {
   const groups = new Map<string, { router: string; af: string; lines: string[] }>();
   const push = (p: Placed, line: string): void => {
     const k = `${p.router}\u0000${p.af}`;
@@ -140,8 +270,10 @@ export function toCommands(removed: readonly Placed[], added: readonly Placed[])
   for (const p of removed) push(p, `no ${p.line.replace(/ route-map \S+$/, "")}`);
   for (const p of added) push(p, p.line);
   const out: string[] = [];
+  for (const e of routeMaps.added) out.push(e.header, ...e.body.map((l) => ` ${l}`), "exit");
   for (const g of groups.values())
     out.push(g.router, ` ${g.af}`, ...g.lines.map((l) => `  ${l}`), " exit-address-family", "exit");
+  for (const e of routeMaps.removed) out.push(`no ${e.header}`);
   return out;
 }
 
@@ -197,6 +329,11 @@ export class NetworkShapes {
         );
     }
     return new NetworkShapes(known);
+  }
+
+  /** These shapes, plus `more`'s where it knows a (family, set) (learned from a smaller render). */
+  with(more: NetworkShapes): NetworkShapes {
+    return new NetworkShapes(new Map([...this.shapes, ...more.shapes]));
   }
 
   /** The statements of `p`; undefined when its (family, set) has no known shape. */

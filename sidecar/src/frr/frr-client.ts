@@ -134,12 +134,18 @@ export class FrrClient {
   }
 
   /**
-   * Applies a batch of bgpd config lines (a prefix delta) at once: over the kept-open vty
-   * connection to bgpd when configured, else with one vtysh process (`vtysh -f`). Either way the
-   * first line FRR rejects fails the batch.
+   * Applies a batch of config lines (a prefix delta) at once: over the kept-open vty connection
+   * to bgpd when configured and the batch is bgpd's alone, else with one vtysh process
+   * (`vtysh -f`). Route-maps live in every daemon that has them (zebra too): a batch that adds or
+   * removes one goes through vtysh, which sends each daemon its part, so that no daemon keeps an
+   * entry the file no longer has. Either way the first line FRR rejects fails the batch.
    */
-  async applyCommands(lines: readonly string[], batchFile: string): Promise<void> {
-    if (this.bgpd !== undefined) {
+  async applyCommands(
+    lines: readonly string[],
+    batchFile: string,
+    scope: "bgpd" | "all-daemons" = "bgpd",
+  ): Promise<void> {
+    if (this.bgpd !== undefined && scope === "bgpd") {
       await this.bgpd.configure(lines);
       return;
     }

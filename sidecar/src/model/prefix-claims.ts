@@ -35,6 +35,8 @@ export interface PrefixChange {
   readonly before: string | undefined;
   /** The same for now. */
   readonly after: string | undefined;
+  /** The attributes `after` stands for (a new attribute set is rendered from them). */
+  readonly afterAttributes: BgpAttributes | undefined;
 }
 
 export class PrefixClaims {
@@ -83,15 +85,28 @@ export class PrefixClaims {
   take(): PrefixChange[] {
     const changes: PrefixChange[] = [];
     for (const [prefix, { before, ip }] of this.touched) {
-      const after = this.advertisedKey(prefix);
-      if (before !== after) changes.push({ prefix, address: ip.text, family: ip.family, before, after });
+      const winner = this.winner(prefix);
+      const after = winner === undefined ? undefined : attributesKey(winner.wanted.attributes);
+      if (before !== after)
+        changes.push({
+          prefix,
+          address: ip.text,
+          family: ip.family,
+          before,
+          after,
+          afterAttributes: winner?.wanted.attributes,
+        });
     }
     this.touched.clear();
     return changes;
   }
 
   private advertisedKey(prefix: string): string | undefined {
-    const winner = claimWinner(this.claims.get(prefix)?.values() ?? []);
+    const winner = this.winner(prefix);
     return winner === undefined ? undefined : attributesKey(winner.wanted.attributes);
+  }
+
+  private winner(prefix: string): Claim | undefined {
+    return claimWinner(this.claims.get(prefix)?.values() ?? []);
   }
 }

@@ -8,7 +8,7 @@ import { loadTemplateDir } from "../templates/load-template-dir.js";
 import { ClusterStore } from "../kube/cluster-store.js";
 import { Reconciler, type AddressSync, type FrrApplier, type ReconcileReport } from "./reconciler.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
-import type { Placed } from "../frr/config-delta.js";
+import type { Placed, RouteMapChanges, RouteMapEntry } from "../frr/config-delta.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "../kube/to-snapshot.js";
 
 const templates = compileTemplates(
@@ -58,15 +58,22 @@ class Recorder implements FrrApplier, AddressSync {
   }
   /** The statements FRR runs, fast changes included. */
   networks = new Set<string>();
-  applyNetworkChanges(removed: readonly Placed[], added: readonly Placed[]): Promise<void> {
+  readonly runningRouteMaps = new Map<string, RouteMapEntry>();
+  applyNetworkChanges(
+    removed: readonly Placed[],
+    added: readonly Placed[],
+    routeMaps?: RouteMapChanges,
+  ): Promise<void> {
     const show = (ps: readonly Placed[]) => ps.map((p) => p.line.split(" ")[1]).join(",");
-    this.calls.push(`frr fast -[${show(removed)}] +[${show(added)}]`);
+    const maps = routeMaps?.added.length ? ` maps+[${routeMaps.added.map((e) => e.name).join(",")}]` : "";
+    this.calls.push(`frr fast -[${show(removed)}] +[${show(added)}]${maps}`);
     if (this.failNext) {
       this.failNext = false;
       return Promise.reject(new Error("FRR rejected it"));
     }
     for (const p of removed) this.networks.delete(p.line);
     for (const p of added) this.networks.add(p.line);
+    for (const e of routeMaps?.added ?? []) this.runningRouteMaps.set(e.header, e);
     return Promise.resolve();
   }
   settle(text: string): Promise<boolean> {
@@ -180,27 +187,36 @@ void test("fast path: a settle pass renders once, writes what FRR runs, and repo
   await reconciler.stop();
 });
 
-void test("fast path only where the last render shows how: a new attribute set or the Node take the full path", async () => {
+void test("fast path: a new attribute set goes with its route-map, rendered alone; the Node takes the full path", async () => {
   const { store, rec, reconciler } = setup(await config());
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
   rec.calls.length = 0;
-  // Communities the last render had no route-map for.
+  // Communities the last render had no route-map for: the set's route-map entry, named as the
+  // full render names it, goes in the same batch as the statement that uses it.
   addService(store, "c", "10.96.0.12", true, { "frr-advertiser.io/communities": "65000:7" });
   await reconciler.reconcileOnce();
-  assert.ok(
-    rec.calls.some((c) => c.startsWith("frr delta") || c.startsWith("frr full")),
-    rec.calls.join("\n"),
+  const setName = reconciler.desiredState?.attributeSets[0]?.name ?? "";
+  assert.match(setName, /^FRRADV-A-[0-9a-f]{16}$/);
+  assert.deepEqual(
+    rec.calls.filter((c) => c.startsWith("frr")),
+    [`frr fast -[] +[10.96.0.12/32] maps+[${setName}]`],
   );
-  assert.ok(!rec.calls.some((c) => c.startsWith("frr fast")), rec.calls.join("\n"));
+  const entry = [...rec.runningRouteMaps.values()][0];
+  assert.deepEqual(entry?.body, ["set community 65000:7 additive"]);
+  assert.ok(rec.networks.has(`network 10.96.0.12/32 route-map ${setName}`), [...rec.networks].join("\n"));
   rec.calls.length = 0;
-  // Now that set is known: a second Service with the same communities is a fast change.
+  // Now that set runs: a second Service with the same communities adds only its statement.
   addService(store, "d", "10.96.0.13", true, { "frr-advertiser.io/communities": "65000:7" });
   await reconciler.reconcileOnce();
   assert.ok(
     rec.calls.some((c) => c === "frr fast -[] +[10.96.0.13/32]"),
     rec.calls.join("\n"),
   );
+  // The settle render holds exactly what the fast passes sent.
+  reconciler.requestSettle();
+  await reconciler.reconcileOnce();
+  assert.equal(rec.calls.at(-1), "settle written");
   rec.calls.length = 0;
   store.setNode(toNodeSnapshot({ metadata: { name: "n1", labels: { zone: "b" } } }));
   await reconciler.reconcileOnce();
@@ -208,7 +224,7 @@ void test("fast path only where the last render shows how: a new attribute set o
   await reconciler.stop();
 });
 
-void test("fast path failures: a rejected batch is retried as a full reload; a settle that differs reloads", async () => {
+void test("fast path failures: a rejected batch is retried as a full reload; a settle that differs is applied from FRR's state", async () => {
   const { store, rec, reconciler } = setup(await config());
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
@@ -234,7 +250,8 @@ void test("fast path failures: a rejected batch is retried as a full reload; a s
     [
       "frr fast -[] +[10.96.0.12/32]",
       "settle differs",
-      "frr full [10.96.0.10/32,10.96.0.11/32,10.96.0.12/32]",
+      // The applier diffs the render against what FRR runs: a delta where it can, else a reload.
+      "frr delta [10.96.0.10/32,10.96.0.11/32,10.96.0.12/32]",
     ],
   );
   await reconciler.stop();

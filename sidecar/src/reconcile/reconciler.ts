@@ -9,7 +9,14 @@ import { desiredStateFor, ServiceEvaluator, type ServiceEvaluation } from "../mo
 import type { Decision, DesiredState } from "../model/desired-state-types.js";
 import { attributesKey } from "../model/attribute-sets.js";
 import { PrefixClaims, type PrefixChange } from "../model/prefix-claims.js";
-import { NetworkShapes, parseConf, type Placed } from "../frr/config-delta.js";
+import {
+  NetworkShapes,
+  parseConf,
+  type Placed,
+  type RouteMapChanges,
+  type RouteMapEntry,
+} from "../frr/config-delta.js";
+import { planFastPass, type FastPlan } from "./fast-plan.js";
 import { toTemplateContext } from "../render/context.js";
 import { renderFrrConf, type CompiledTemplates } from "../render/renderer.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
@@ -17,9 +24,15 @@ import type { ClusterStore } from "../kube/cluster-store.js";
 
 export interface FrrApplier {
   readonly appliedConfig: string | undefined;
+  /** The attribute route-map entries FRR runs, by header (see ParsedConf.routeMaps). */
+  readonly runningRouteMaps: ReadonlyMap<string, RouteMapEntry> | undefined;
   apply(text: string, full: boolean): Promise<ApplyOutcome>;
   /** Network statements changed without a render (the fast path); see ConfigApplier. */
-  applyNetworkChanges(removed: readonly Placed[], added: readonly Placed[]): Promise<void>;
+  applyNetworkChanges(
+    removed: readonly Placed[],
+    added: readonly Placed[],
+    routeMaps?: RouteMapChanges,
+  ): Promise<void>;
   /** Writes `text` if it holds exactly what FRR runs; false: it does not (reload fully). */
   settle(text: string): Promise<boolean>;
 }
@@ -254,9 +267,10 @@ export class Reconciler {
     // Taken every pass: a slow pass renders everything anyway, so its changes are simply done.
     const changes = this.claims.take();
     if (this.state === undefined && !this.stateStale) return done({ outcome: "waiting" });
-    if (changed && this.fastPathFits(all, changes)) {
+    const plan = changed ? this.fastPlan(all, changes) : undefined;
+    if (plan !== undefined) {
       // Its state is reported by the settle pass that follows.
-      return { ...(await this.fastApply(changes, done)), state: undefined };
+      return { ...(await this.fastApply(plan, changes, done)), state: undefined };
     }
     if (!changed && this.onlyAddressesDue()) return this.removeAfterGrace(done);
     const settling = this.settleDue;
@@ -291,7 +305,12 @@ export class Reconciler {
     return this.apply(state, text, done);
   }
 
-  /** After fast passes: writes the render if it holds what FRR runs; undefined: apply it instead. */
+  /**
+   * After fast passes: writes the render if it holds what FRR runs; if not (a route-map no prefix
+   * uses any more, or a template that places prefixes in a way the shapes did not capture), the
+   * render is applied from what FRR runs — a delta where only statements and attribute
+   * route-maps differ, else frr-reload.py. Undefined: apply it.
+   */
   private async settle(
     state: DesiredState,
     text: string,
@@ -303,45 +322,46 @@ export class Reconciler {
       // A grace period that ended meanwhile is served here too.
       return this.addressesDue ? this.removeAfterGrace(done) : done({ outcome: "unchanged" });
     }
-    // The fast path's statements and the render disagree (a template that places prefixes in a
-    // way the shapes did not capture): what FRR runs is in doubt, so reload everything.
-    this.needFull = true;
     return undefined;
   }
 
   /**
    * The fast path fits a pass whose only effect is on prefixes, in network mode, with a config
-   * applied and every touched (family, attribute set) already placed by the last render: a new
-   * route-map, a neighbour, the Node, a repair or a retry all take the full path.
+   * applied. Each touched (family, attribute set) is placed like the last render placed it; a
+   * set the last render did not have is rendered alone first (its route-map entries and
+   * statements, O(its prefixes)). A neighbour, the Node, a repair or a retry take the full path.
+   * Undefined: the full path.
    */
-  private fastPathFits(all: boolean, changes: readonly PrefixChange[]): boolean {
+  private fastPlan(all: boolean, changes: readonly PrefixChange[]): FastPlan | undefined {
     // addressesDue (a withdrawal's grace ended) is served by the fast path's own removal step.
-    if (all || this.needFull || this.needAddresses || this.failing) return false;
-    if (this.deps.config.mode !== "network") return false;
-    if (this.deps.applier.appliedConfig === undefined || this.lastText === undefined) return false;
-    return changes.every(
-      (c) =>
-        (c.before === undefined || this.placed(c, c.before) !== undefined) &&
-        (c.after === undefined || this.placed(c, c.after) !== undefined),
-    );
-  }
-
-  /** The statements of `c`'s prefix with these attributes; undefined when not known. */
-  private placed(c: PrefixChange, key: string): Placed[] | undefined {
-    const attributeSet = key === "" ? undefined : this.setNames.get(key);
-    if (key !== "" && attributeSet === undefined) return undefined;
-    return this.shapes.place({ prefix: c.prefix, family: c.family, attributeSet });
+    if (all || this.needFull || this.needAddresses || this.failing) return undefined;
+    if (this.deps.config.mode !== "network") return undefined;
+    if (this.deps.applier.appliedConfig === undefined || this.lastText === undefined) return undefined;
+    const neighbors = this.state?.neighbors;
+    return planFastPass(changes, {
+      setNames: this.setNames,
+      shapes: this.shapes,
+      runningRouteMaps: this.deps.applier.runningRouteMaps,
+      renderAlone: (prefixes, attributeSets) =>
+        this.render({
+          prefixes,
+          attributeSets,
+          decisions: [],
+          problems: [],
+          ...(neighbors === undefined ? {} : { neighbors }),
+        }),
+    });
   }
 
   private async fastApply(
+    plan: FastPlan,
     changes: readonly PrefixChange[],
     done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
   ): Promise<ReconcileReport> {
     this.stateStale = true;
     this.settleSoon();
     if (changes.length === 0) return done({ outcome: "unchanged" });
-    const removed = changes.flatMap((c) => (c.before === undefined ? [] : (this.placed(c, c.before) ?? [])));
-    const added = changes.flatMap((c) => (c.after === undefined ? [] : (this.placed(c, c.after) ?? [])));
+    const { removed, added } = plan;
     const desired = this.desiredAddresses;
     const withdrawn = changes.filter((c) => c.after === undefined).map((c) => c.address);
     // Kept in step with what FRR is told; undone if FRR is not told (the retry then finds the
@@ -365,13 +385,16 @@ export class Reconciler {
     }
     if (this.isCutShort()) return done({ outcome: "stopped" });
     try {
-      await this.deps.applier.applyNetworkChanges(removed, added);
+      await this.deps.applier.applyNetworkChanges(removed, added, plan.routeMaps);
     } catch (err) {
       move(false);
       // FRR's state is unknown now: the retry reloads the whole file.
       this.needFull = true;
       return this.fail(done, "frr", err);
     }
+    // FRR runs the new sets now: later passes place their prefixes like any other.
+    this.shapes = plan.shapes;
+    for (const [key, name] of plan.names) this.setNames.set(key, name);
     if (this.isCutShort()) return done({ outcome: "stopped", frr: "delta" });
     try {
       await this.deps.addresses.sync(this.keepDuringGrace(desired, withdrawn), "remove", later);
