@@ -77,6 +77,8 @@ interface Options {
   readonly mainJs: string | undefined;
   readonly soakMinutes: number;
   readonly soakRate: number;
+  readonly attributeServices: number;
+  readonly attributeSets: number;
 }
 
 const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
@@ -107,7 +109,11 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --soak-minutes 0        after the load phase of the largest size: this many minutes of changes
                           at --soak-rate; RSS at the end must be within 10 % of the start (0 = off;
                           the issue's soak is 30 minutes at 10/s)
-  --soak-rate 10          changes per second during the soak`;
+  --soak-rate 10          changes per second during the soak
+  --attribute-services 1000, --attribute-sets 200
+                          the attributes phase: this many Services get communities from this many
+                          distinct sets; then readiness flips of them, and new Services each with
+                          a set FRR does not run yet (0 services = phase off)`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -133,6 +139,8 @@ function parseOptions(argv: string[]): Options {
       "main-js": { type: "string" },
       "soak-minutes": { type: "string", default: "0" },
       "soak-rate": { type: "string", default: "10" },
+      "attribute-services": { type: "string", default: "1000" },
+      "attribute-sets": { type: "string", default: "200" },
       help: { type: "boolean", default: false },
     },
   });
@@ -167,6 +175,8 @@ function parseOptions(argv: string[]): Options {
     mainJs: values["main-js"] === undefined ? undefined : resolve(values["main-js"]),
     soakMinutes: int("soak-minutes", values["soak-minutes"], 0),
     soakRate: int("soak-rate", values["soak-rate"], 1),
+    attributeServices: int("attribute-services", values["attribute-services"], 0),
+    attributeSets: int("attribute-sets", values["attribute-sets"], 1),
   };
 }
 
@@ -246,6 +256,18 @@ interface LoadResult extends ChangeResult {
   readonly skipped: number;
 }
 
+interface AttributesResult {
+  /** Services that carry communities, and the distinct sets among them. */
+  readonly services: number;
+  readonly sets: number;
+  /** Readiness flips of Services whose set FRR runs. */
+  readonly flips: ChangeResult;
+  /** A new Service whose set FRR does not run yet (announce), then its deletion (withdraw). */
+  readonly newSet: ChangeResult;
+  /** frr-reload.py runs during the timed part (a new set used to cost one each). */
+  readonly reloads: number;
+}
+
 interface DrainResult {
   readonly wireNoneMs: number | undefined;
   readonly fibNoneMs: number | undefined;
@@ -291,6 +313,8 @@ interface SizeResult {
   readonly calls: Record<string, CallCounts>;
   /** Only with --soak-minutes, for the largest size. */
   readonly soak?: SoakResult;
+  /** Off with --attribute-services 0. */
+  readonly attributes?: AttributesResult;
 }
 
 interface SoakResult {
@@ -470,13 +494,14 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
   const wanted = new Set(Array.from({ length: n }, (_, i) => prefixOf(i)));
   const calls: Record<string, CallCounts> = {};
   let mark = counter.lines().length;
-  const phase = (name: string, pid: number): void => {
+  const phase = (name: string, pid: number): CallCounts => {
     const lines = counter.lines();
     const c = counter.count(pid, lines.slice(mark));
     calls[name] = c;
     mark = lines.length;
     const t = Object.entries(c.time).map(([k, v]) => `${k} ${v.count}× Σ${v.totalMs}/max ${v.maxMs} ms`);
     if (t.length > 0) log(`  [${name}] external processes: ${t.join(", ")}`);
+    return c;
   };
   try {
     await patchConfig(env, (c) => {
@@ -586,6 +611,13 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
       `  ${idle.cpuMsPerPassNet} ms CPU per pass (raw ${idle.cpuMsPerPassRaw}), children ${idle.childCpuMsPerPass} ms, FRR calls ${idle.frrCalls}, ip calls ${idleCalls.ip}`,
     );
 
+    // After the restart figures: they are the plain Services' (a start with hundreds of attribute
+    // sets costs bgpd more, see bench/README.md).
+    const attributes =
+      opts.attributeServices > 0
+        ? await runAttributes({ env, fib, bgp, n, opts, random, phase, pid: pid2 })
+        : undefined;
+
     log("drain again (warm)");
     const drainWarm = await measureDrain(s2, fib, bgp, wanted, env.lab);
     phase("drainWarm", pid2);
@@ -606,6 +638,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
       drainWarm,
       calls,
       ...(soak === undefined ? {} : { soak }),
+      ...(attributes === undefined ? {} : { attributes }),
     };
   } catch (err) {
     console.error(env.sidecar?.tail(40));
@@ -784,6 +817,62 @@ async function runSequential(
     tracker.stop();
   }
   return changeResult(tracker.done);
+}
+
+/**
+ * Services with BGP attributes: the first `attributeServices` get communities from
+ * `attributeSets` distinct sets (not timed; the settle pass follows), then sequential readiness
+ * flips among them, then new Services one at a time, each with a set FRR does not run yet, until
+ * the tor has them, and their deletion.
+ */
+async function runAttributes(p: {
+  readonly env: SidecarLab;
+  readonly fib: FibMonitor;
+  readonly bgp: TorBgp;
+  readonly n: number;
+  readonly opts: Options;
+  readonly random: () => number;
+  readonly phase: (name: string, pid: number) => CallCounts;
+  readonly pid: number;
+}): Promise<AttributesResult> {
+  const { env, fib, bgp, n, opts, random, phase, pid } = p;
+  const k = Math.min(n, opts.attributeServices);
+  const sets = Math.min(k, opts.attributeSets);
+  log(`attributes: ${k} services with communities from ${sets} distinct sets`);
+  const communities = (set: number) => ({ "frr-advertiser.io/communities": `65000:${set}` });
+  for (let i = 0; i < k; i++)
+    env.api.upsert(service(svcName(i), { clusterIPs: [serviceIp(i)], annotations: communities(i % sets) }));
+  // Past the settle pass (at most 5 s after the first change) before anything is timed.
+  await sleep(7000);
+  phase("attributesSetup", pid);
+  const flips = await runSequential(fib, bgp, env, k, Math.min(opts.flips, 50), random);
+  const tracker = new ChangeTracker(fib, bgp, 2);
+  try {
+    for (let j = 0; j < 20; j++) {
+      const i = n + j;
+      await tracker.track(prefixOf(i), true, () => {
+        env.api.upsert(
+          service(svcName(i), {
+            clusterIPs: [serviceIp(i)],
+            annotations: { "frr-advertiser.io/communities": `65001:${j}` },
+          }),
+        );
+        env.api.upsert(slice(svcName(i), [{ ready: true }]));
+      });
+      await sleep(300);
+      await tracker.track(prefixOf(i), false, () => env.api.remove("Service", "default", svcName(i)));
+      env.api.remove("EndpointSlice", "default", `${svcName(i)}-1`);
+      await sleep(300);
+    }
+  } finally {
+    tracker.stop();
+  }
+  const newSet = changeResult(tracker.done);
+  const reloads = phase("attributes", pid).reload;
+  log(
+    `  flips FIB p50/p99 ${flips.all.fib.p50}/${flips.all.fib.p99} ms; new set → FIB p50/p99 ${newSet.announce.fib.p50}/${newSet.announce.fib.p99} ms; frr-reload.py runs ${reloads}`,
+  );
+  return { services: k, sets, flips, newSet, reloads };
 }
 
 async function runLoad(
@@ -1093,6 +1182,16 @@ function checks(sizes: readonly SizeResult[]): Check[] {
         TARGETS.soakGrowthPct,
         "%",
       );
+    if (s.attributes !== undefined) {
+      const a = s.attributes;
+      le(
+        `${k}: attributes (${a.sets} sets): flip → peer FIB p99`,
+        a.flips.all.fib.p99,
+        TARGETS.changeP99Ms,
+        "ms",
+      );
+      le(`${k}: new attribute set → peer FIB p99`, a.newSet.announce.fib.p99, TARGETS.changeP99Ms, "ms");
+    }
     if (s.n >= 10_000) {
       le(`${k}: drain → peer empty (FIB)`, s.drain.fibNoneMs, TARGETS.large.drainTorEmptyMs, "ms");
       le(`${k}: drain → process exit`, s.drain.exitMs, TARGETS.large.drainExitMs, "ms");
@@ -1166,6 +1265,14 @@ function table(
   );
   row("load: applies (batches)", (s) => s.load.applies);
   row("load: timeouts", (s) => s.load.all.fib.timeouts + s.sequential.all.fib.timeouts);
+  if (sizes.some((s) => s.attributes !== undefined)) {
+    text("attributes: services / sets", (s) => `${fmt(s.attributes?.services)} / ${fmt(s.attributes?.sets)}`);
+    row("attributes: flip → FIB p50 (ms)", (s) => s.attributes?.flips.all.fib.p50, FLOOR_FIB_MS);
+    row("attributes: flip → FIB p99 (ms)", (s) => s.attributes?.flips.all.fib.p99, FLOOR_FIB_MS);
+    row("attributes: new set → FIB p50 (ms)", (s) => s.attributes?.newSet.announce.fib.p50, FLOOR_FIB_MS);
+    row("attributes: new set → FIB p99 (ms)", (s) => s.attributes?.newSet.announce.fib.p99, FLOOR_FIB_MS);
+    row("attributes: frr-reload.py runs", (s) => s.attributes?.reloads);
+  }
   row("RSS after sync (MB)", (s) => s.procAfterSync.rssMb, undefined, 1);
   row("  JS heap used after sync (MB)", (s) => s.procAfterSync.heapUsedMb, undefined, 1);
   row("RSS after churn (MB)", (s) => s.procAfterChurn.rssMb, undefined, 1);
