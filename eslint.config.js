@@ -18,7 +18,9 @@ const ioModules = [
 /** Folders and modules of the sidecar that do I/O, as model/ and render/ would import them. */
 const impureRelative = [
   ...["cli", "config", "frr", "kube", "netif", "reconcile", "templates"].map((d) => `../${d}/*`),
-  ...["exec", "log", "main", "metrics", "server", "stop-signals", "timeout"].map((m) => `../${m}.js`),
+  ...["compose", "exec", "log", "main", "metrics", "server", "stop-signals", "timeout"].map(
+    (m) => `../${m}.js`,
+  ),
 ];
 
 export default tseslint.config(

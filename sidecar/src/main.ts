@@ -1,4 +1,5 @@
-// Composition root: picks the command and hands it the process's real I/O. Nothing else here.
+// The entry point: picks the command and hands it the process's real I/O. Nothing else here
+// (the live sidecar is built in compose.ts).
 
 import { runRenderCommand, type CliIo } from "./cli/render-command.js";
 import { installStopSignals } from "./stop-signals.js";

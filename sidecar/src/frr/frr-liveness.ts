@@ -5,45 +5,56 @@
 import { stat } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { join } from "node:path";
+import { Periodic, type Clock } from "../clock.js";
 
 export interface FrrLivenessOptions {
   /** FRR state dir including the pathspace, e.g. /var/run/frr or /var/run/frr/NS (holds DAEMON.vty). */
   readonly stateDir: string;
   readonly daemons: readonly string[];
   readonly intervalMs: number;
+  readonly clock: Clock;
   /** vtysh round trip: true when the daemons answer. */
   readonly isUp: () => Promise<boolean>;
   /** FRR came back (first time, or after a restart): its running config is unknown. */
   readonly onUp: () => void;
   readonly onDown: () => void;
+  /**
+   * The daemons' identity, undefined while one is gone (changes when one restarted). Default: the
+   * inode and ctime of each stateDir/DAEMON.vty whose daemon listens.
+   */
+  readonly identity?: () => Promise<string | undefined>;
 }
 
 export class FrrLiveness {
-  private timer: NodeJS.Timeout | undefined;
+  private readonly identity: () => Promise<string | undefined>;
+  private readonly loop: Periodic;
   private lastIds: string | undefined;
   private up = false;
   private polling = false;
 
-  constructor(private readonly opts: FrrLivenessOptions) {}
+  constructor(private readonly opts: FrrLivenessOptions) {
+    this.identity = opts.identity ?? (() => this.socketIdentity());
+    this.loop = new Periodic(opts.clock, opts.intervalMs, () => void this.poll());
+  }
 
   get isUp(): boolean {
     return this.up;
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.poll(), this.opts.intervalMs);
+    this.loop.start();
     void this.poll();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.loop.stop();
   }
 
   private async poll(): Promise<void> {
     if (this.polling) return;
     this.polling = true;
     try {
-      const ids = await this.socketIdentity();
+      const ids = await this.identity();
       if (ids !== this.lastIds) {
         // A new pid (or a vanished one) means a daemon restarted: confirm it answers first.
         if (this.up) this.opts.onDown();
@@ -94,6 +105,7 @@ export function probeSocket(path: string, timeoutMs = 2000): Promise<"alive" | "
       sock.destroy();
       resolve(result);
     };
+    // Node's timer, not the injected clock: it bounds a real connect, which only real time ends.
     const timer = setTimeout(() => {
       settle("busy");
     }, timeoutMs);

@@ -1,0 +1,51 @@
+// Notices FRR's running config drifting from frr.conf (a change made with vtysh, a daemon that
+// lost part of its config) by asking frr-reload.py for the diff now and then; drift → full apply.
+
+import { Periodic, type Clock, type Loop } from "../clock.js";
+import { isEmptyDiff, type ReloadDiff } from "./frr-client.js";
+
+export interface DriftCheckDeps {
+  readonly clock: Clock;
+  /** timings.driftCheckIntervalSeconds in ms; 0 = never. */
+  readonly intervalMs: number;
+  /** False until something was applied: before that, frr.conf is not ours to compare with. */
+  readonly applied: () => boolean;
+  /** frr-reload.py --test of frr.conf against what FRR runs. */
+  readonly diff: () => Promise<ReloadDiff>;
+  readonly requestFullApply: () => void;
+  readonly log: { warn(fields: object, msg: string): void };
+}
+
+export class DriftCheck implements Loop {
+  private readonly loop: Periodic;
+
+  constructor(private readonly deps: DriftCheckDeps) {
+    this.loop = new Periodic(deps.clock, deps.intervalMs, () => void this.check());
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): void {
+    this.loop.stop();
+  }
+
+  /** One comparison; a failed one is logged and the next period tries again. */
+  async check(): Promise<void> {
+    if (!this.deps.applied()) return;
+    let d: ReloadDiff;
+    try {
+      d = await this.deps.diff();
+    } catch (err) {
+      this.deps.log.warn({ err: String(err) }, "drift check failed");
+      return;
+    }
+    if (isEmptyDiff(d)) return;
+    this.deps.log.warn(
+      { add: d.toAdd.length, delete: d.toDelete.length },
+      "FRR's running config drifted from frr.conf; re-applying",
+    );
+    this.deps.requestFullApply();
+  }
+}
