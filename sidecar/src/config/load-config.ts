@@ -41,6 +41,7 @@ export interface Config {
   readonly policy: AdvertisePolicy;
   readonly frr: ConfigFile["frr"];
   readonly timings: ConfigFile["timings"];
+  readonly safety: ConfigFile["safety"];
   readonly server: ConfigFile["server"];
   readonly log: ConfigFile["log"];
 }
@@ -144,6 +145,7 @@ export async function parseConfig(
     },
     frr: file.frr,
     timings: file.timings,
+    safety: file.safety,
     server: file.server,
     log: file.log,
   };

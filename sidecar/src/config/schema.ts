@@ -202,6 +202,36 @@ export const configSchema = z.strictObject({
       announcementCheckSeconds: 10,
       announcementStuckMs: 3000,
     }),
+  safety: z
+    .strictObject({
+      /**
+       * A pass that would withdraw more than `maxWithdrawShare` of the node's advertised prefixes
+       * (and at least `minWithdrawals`) for a reason other than endpoint health or a drain of this
+       * node holds them for `holdSeconds`, and applies only if the state is still the same then.
+       */
+      withdrawalBreaker: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          maxWithdrawShare: z.number().min(0).max(1).default(0.5),
+          minWithdrawals: z.number().int().min(1).max(1_000_000).default(10),
+          holdSeconds: z.number().min(1).max(86400).default(120),
+        })
+        .default({ enabled: true, maxWithdrawShare: 0.5, minWithdrawals: 10, holdSeconds: 120 }),
+      /**
+       * On SIGTERM and node drain: re-announce every prefix with the GRACEFUL_SHUTDOWN community
+       * (RFC 8326; local-preference 0 towards iBGP peers), wait `waitSeconds`, then withdraw.
+       */
+      gracefulShutdown: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          waitSeconds: z.number().min(0).max(300).default(5),
+        })
+        .default({ enabled: true, waitSeconds: 5 }),
+    })
+    .default({
+      withdrawalBreaker: { enabled: true, maxWithdrawShare: 0.5, minWithdrawals: 10, holdSeconds: 120 },
+      gracefulShutdown: { enabled: true, waitSeconds: 5 },
+    }),
   server: z
     .strictObject({
       address: ipAddress.default("0.0.0.0"),
