@@ -136,5 +136,9 @@ USER root:frr
 EXPOSE 9479
 # tini forwards SIGTERM to node only (no -g): the drain still needs the ip and vtysh processes it
 # starts while shutting down. The FRR container overrides the command (chart: run-frr.sh).
-ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/node", "/app/frr-advertiser.mjs"]
+# --max-semi-space-size=4 (MB; Node 24's default lets the young generation grow to tens of MB):
+# the sidecar's garbage is short-lived, and a small young generation collects it before V8 grows
+# the heap for it. Measured with the benchmark (which reads these flags from here): RSS after a
+# 1k-Service churn 154 MB instead of 244, at 10k 296 instead of 486, change latency unchanged.
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/node", "--max-semi-space-size=4", "/app/frr-advertiser.mjs"]
 CMD ["run", "--config", "/etc/frr-advertiser/config.yaml"]

@@ -24,6 +24,7 @@ import {
   type SidecarLab,
 } from "../tests/e2e/harness.js";
 import type { Lab } from "../tests/lab/netns-lab.js";
+import { imageNodeFlags } from "./lib/image-node-flags.js";
 import { sampleProc, type ProcSample } from "./lib/proc.js";
 import { DEBOUNCE_MS, runDebounceReloadBaseline, type DebounceReloadResult } from "./lib/debounce-reload.js";
 import { runSeedBaseline, serviceIp, type SeedResult } from "./lib/seed.js";
@@ -99,7 +100,8 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --seed-sample 1000      prefixes the seed baseline announces (larger sizes are extrapolated)
   --seed-full             run the seed baseline for every size (10k takes ~5 min)
   --cpu-prof DIR          run the sidecar with --cpu-prof, profiles into DIR
-  --node-flags "…"        extra node flags for the sidecar, e.g. "--max-old-space-size=128"
+  --node-flags "…"        node flags for the sidecar on top of the image's own (its Dockerfile
+                          ENTRYPOINT's), e.g. "--max-old-space-size=128"
                           or "--heap-prof --heap-prof-dir=DIR" (bundle runtime only)
   --random-seed 1         PRNG seed for picking services
   --logs DIR              where the sidecar's log lines are kept, one file per run (default: a new
@@ -441,7 +443,7 @@ function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
   }
   const child = spawn(
     process.execPath,
-    [...prof, ...ctx.opts.nodeFlags, ctx.mainJs, "run", "--config", env.configPath],
+    [...prof, ...imageNodeFlags(REPO), ...ctx.opts.nodeFlags, ctx.mainJs, "run", "--config", env.configPath],
     {
       cwd: REPO,
       env: { ...process.env, PATH, KUBECONFIG: env.kubeconfig, NODE_NAME: NODE, KUBERNETES_SERVICE_HOST: "" },
