@@ -489,7 +489,13 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
   });
   const env = await createSidecarLab({
     objects,
-    config: { log: { level: opts.logLevel }, timings: timings(60) },
+    config: {
+      log: { level: opts.logLevel },
+      timings: timings(60),
+      // The drain figures time the withdrawal itself (the graceful wait adds its waitSeconds by
+      // design), and the bench flips Services on purpose: flap damping would hold some back.
+      safety: { gracefulShutdown: { enabled: false }, flapDamping: { enabled: false } },
+    },
   });
   const fib = new FibMonitor(env.lab.torNs);
   const bgp = new TorBgp(env.lab.torNs);

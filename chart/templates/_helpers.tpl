@@ -88,11 +88,34 @@ something the pod layout cannot honour fail the install here (the schema catches
 {{- toYaml $c -}}
 {{- end -}}
 
-{{/* terminationGracePeriodSeconds must cover the advertiser's drain, the wait slack and FRR's stop. */}}
+{{/*
+config.safety.gracefulShutdown.waitSeconds (rounded up) when graceful shutdown is on, else 0,
+with the advertiser's defaults (on, 5). `default` would take a false or a 0 for unset: hasKey.
+*/}}
+{{- define "frr-advertiser.gracefulWaitSeconds" -}}
+{{- $s := .Values.config.safety | default dict -}}
+{{- $g := get $s "gracefulShutdown" | default dict -}}
+{{- if and (hasKey $g "enabled") (not $g.enabled) -}}
+0
+{{- else -}}
+{{- int (ceil (ternary $g.waitSeconds 5 (hasKey $g "waitSeconds"))) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+terminationGracePeriodSeconds must cover the advertiser's drain, the wait slack and FRR's stop;
+the drain's bound must cover the graceful-shutdown wait plus the 5 s the advertiser keeps for
+the withdrawal itself (it cuts the wait short otherwise).
+*/}}
 {{- define "frr-advertiser.checkGracePeriod" -}}
-{{- $need := add (include "frr-advertiser.shutdownTimeoutSeconds" . | int) 5 (int .Values.frr.stopTimeoutSeconds) -}}
+{{- $drain := include "frr-advertiser.shutdownTimeoutSeconds" . | int -}}
+{{- $graceful := include "frr-advertiser.gracefulWaitSeconds" . | int -}}
+{{- if and (gt $graceful 0) (lt $drain (add $graceful 5)) -}}
+{{- fail (printf "config.timings.shutdownTimeoutSeconds (%v) must be at least config.safety.gracefulShutdown.waitSeconds + 5 (%v): the drain keeps the routes up with the GRACEFUL_SHUTDOWN community for waitSeconds, then withdraws them" $drain (add $graceful 5)) -}}
+{{- end -}}
+{{- $need := add $drain 5 (int .Values.frr.stopTimeoutSeconds) -}}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $need) -}}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must exceed config.timings.shutdownTimeoutSeconds + 5 + frr.stopTimeoutSeconds (%v): the advertiser withdraws its routes while FRR still runs, then FRR stops" .Values.terminationGracePeriodSeconds $need) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must exceed config.timings.shutdownTimeoutSeconds + 5 + frr.stopTimeoutSeconds (%v): the advertiser withdraws its routes (after the graceful-shutdown wait) while FRR still runs, then FRR stops" .Values.terminationGracePeriodSeconds $need) -}}
 {{- end -}}
 {{- end -}}
 

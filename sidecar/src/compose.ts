@@ -24,7 +24,8 @@ import { combineEvaluations } from "./model/desired-state.js";
 import { AddressMonitor } from "./netif/address-monitor.js";
 import { createAddressSync, type LiveAddressSync } from "./netif/address-sync.js";
 import { AnnouncementCheck, type CheckReport } from "./reconcile/announcement-check.js";
-import { Reconciler } from "./reconcile/reconciler.js";
+import { Reconciler, type WithdrawalHoldEvent } from "./reconcile/reconciler.js";
+import type { WithdrawalHold } from "./model/desired-state-types.js";
 import { ServiceEventReporter } from "./reconcile/service-event-reporter.js";
 import { toTemplateContext } from "./render/context.js";
 import { renderFrrConf } from "./render/renderer.js";
@@ -53,6 +54,8 @@ export interface LiveSidecar {
   readonly readback: Loop;
   /** /healthz /readyz /metrics, listening already. */
   readonly server: Server;
+  /** The drain sets frr_advertiser_graceful_shutdown. */
+  readonly metrics: Metrics;
 }
 
 /** Throws when the templates cannot render the empty state: a broken invariant at start. */
@@ -72,6 +75,7 @@ export async function composeSidecar(
     workDir: dirname(config.frr.configFile),
     reloadTimeoutMs: config.timings.reloadTimeoutSeconds * 1000,
     bgpdVtySocket: config.frr.deltaTransport === "vty" ? join(frrStateDir(config), "bgpd.vty") : undefined,
+    bgpAsn: config.bgp.asn,
   });
   const applier = new ConfigApplier(
     frr,
@@ -132,6 +136,10 @@ export async function composeSidecar(
         announcements.checkSoon(config.timings.announcementStuckMs);
         sessions.pollWhileWaiting();
       }
+    },
+    onWithdrawalHold: (e) => {
+      metrics.withdrawalHolds.inc({ transition: e.kind });
+      reportWithdrawalHold(e, log, recorder, config.nodeName);
     },
     now: clock.now,
   });
@@ -236,6 +244,7 @@ export async function composeSidecar(
         ...(liveness.isUp ? [] : ["FRR not answering"]),
         ...(liveness.isUp && versionGate.problem !== undefined ? [versionGate.problem] : []),
         ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
+        ...withdrawalHoldReason(reconciler.withdrawalHold),
         ...notAdvertisedReason(announcements.unrepaired),
         ...sessions.notReadyReasons(),
       ],
@@ -272,6 +281,7 @@ export async function composeSidecar(
       void announcements.check();
     }),
     server,
+    metrics,
   };
 }
 
@@ -324,4 +334,48 @@ function notAdvertisedMessage(r: CheckReport): string {
         ? "re-applying the full config"
         : "re-announcing them";
   return `bgpd does not send ${r.stuck.length} wanted prefix(es) to every established peer: ${shown}; ${done}`;
+}
+
+/** The breaker's transitions: a log line and an Event on this node's Node object. */
+function reportWithdrawalHold(
+  e: WithdrawalHoldEvent,
+  log: Logger,
+  recorder: EventRecorder,
+  nodeName: string,
+): void {
+  const { hold } = e;
+  const shown = hold.held
+    .slice(0, 10)
+    .map((p) => p.prefix)
+    .join(", ");
+  const fields = {
+    held: hold.held.length,
+    advertised: hold.advertised,
+    reason: hold.reason,
+    prefixes: shown,
+  };
+  const text = {
+    held: `holding ${hold.held.length} of ${hold.advertised} prefixes the desired state withdraws (${hold.reason}) until ${new Date(hold.until).toISOString()}: a mass withdrawal that is not a drain of this node; applied then if it persists`,
+    released: `the hold ran out with the state unchanged: withdrawing the ${hold.held.length} held prefixes (${hold.reason})`,
+    cleared: `the desired state recovered: the ${hold.held.length} held prefixes stay advertised`,
+  }[e.kind];
+  if (e.kind === "held") log.warn(fields, "mass withdrawal held");
+  else log.info(fields, e.kind === "released" ? "held withdrawals applied" : "withdrawal hold cleared");
+  recorder.record({
+    kind: "Node",
+    service: nodeName,
+    uid: nodeName,
+    type: e.kind === "cleared" ? "Normal" : "Warning",
+    reason: { held: "WithdrawalsHeld", released: "HeldWithdrawalsApplied", cleared: "WithdrawalHoldCleared" }[
+      e.kind
+    ],
+    message: `${text}${hold.held.length > 10 ? `; first: ${shown}` : `: ${shown}`}`,
+  });
+}
+
+function withdrawalHoldReason(hold: WithdrawalHold | undefined): string[] {
+  if (hold === undefined) return [];
+  return [
+    `mass-withdrawal breaker: holding ${hold.held.length} of ${hold.advertised} prefixes (${hold.reason}) until ${new Date(hold.until).toISOString()}`,
+  ];
 }

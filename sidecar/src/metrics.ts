@@ -91,6 +91,22 @@ export class Metrics {
     labelNames: ["result"],
     registers: [this.registry],
   });
+  readonly withdrawalsHeld = new Gauge({
+    name: "frr_advertiser_withdrawals_held",
+    help: "Prefixes the mass-withdrawal breaker keeps advertised although the desired state withdraws them",
+    registers: [this.registry],
+  });
+  readonly withdrawalHolds = new Counter({
+    name: "frr_advertiser_withdrawal_holds_total",
+    help: "Mass-withdrawal breaker transitions: held (a hold began), released (it ran out, withdrawals applied), cleared (the state recovered)",
+    labelNames: ["transition"],
+    registers: [this.registry],
+  });
+  readonly gracefulShutdown = new Gauge({
+    name: "frr_advertiser_graceful_shutdown",
+    help: "1 while FRR announces this node's routes with the GRACEFUL_SHUTDOWN community (RFC 8326), before a drain withdraws them",
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "frr_advertiser_" });
@@ -140,5 +156,6 @@ export class Metrics {
     this.decisions.reset();
     for (const [reason, n] of byCode) this.decisions.set({ reason }, n);
     this.problems.set(state.problems.length);
+    this.withdrawalsHeld.set(state.withdrawalHold?.held.length ?? 0);
   }
 }

@@ -120,18 +120,43 @@ async function shutdown(s: LiveSidecar, config: Config, log: Logger, clock: Cloc
       addresses: s.addresses,
       frrAnswers,
       bgpSummary: () => s.frr.bgpSummary(),
+      gracefulShutdown: gracefulShutdown(s, config),
+      log: log.child({ component: "drain" }),
       now: clock.now,
+      sleep: (ms) => sleep(clock, ms),
     },
     s.reconciler.desiredState,
     deadline,
   );
   s.frr.disconnect();
+  const fields = { withdrawn: report.withdrawn, graceful: report.graceful };
   if (report.unfinished.length > 0) {
-    log.error({ unfinished: report.unfinished, withdrawn: report.withdrawn }, "drain incomplete; exiting");
+    log.error({ unfinished: report.unfinished, ...fields }, "drain incomplete; exiting");
     return 1;
   }
-  log.info({ withdrawn: report.withdrawn, frrAnswered: frrAnswers }, "drained; exiting");
+  log.info({ ...fields, frrAnswered: frrAnswers }, "drained; exiting");
   return 0;
+}
+
+/**
+ * safety.gracefulShutdown for the drain: FRR's `bgp graceful-shutdown`, switched off again after
+ * the withdrawal. The drained frr.conf never holds it, so FRR's next start (or the sidecar's first
+ * full reload, should switching it off fail) announces without the community.
+ */
+function gracefulShutdown(s: LiveSidecar, config: Config) {
+  const { enabled, waitSeconds } = config.safety.gracefulShutdown;
+  if (!enabled) return undefined;
+  return {
+    waitMs: waitSeconds * 1000,
+    start: async () => {
+      await s.frr.gracefulShutdown(true);
+      s.metrics.gracefulShutdown.set(1);
+    },
+    stop: async () => {
+      await s.frr.gracefulShutdown(false);
+      s.metrics.gracefulShutdown.set(0);
+    },
+  };
 }
 
 /** For the shutdown log: how far start-up had come when the signal arrived. */

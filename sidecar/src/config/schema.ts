@@ -227,10 +227,37 @@ export const configSchema = z.strictObject({
           waitSeconds: z.number().min(0).max(300).default(5),
         })
         .default({ enabled: true, waitSeconds: 5 }),
+      /**
+       * Withdrawals always go at once; a Service whose announcement went away more than
+       * `maxFlaps` times in `windowSeconds` is re-announced only after it wanted announcing
+       * without a break for a backoff (`baseBackoffSeconds`, doubling per further flap, capped).
+       */
+      flapDamping: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          maxFlaps: z.number().int().min(1).max(1000).default(5),
+          windowSeconds: z.number().min(1).max(86400).default(60),
+          baseBackoffSeconds: z.number().min(0).max(3600).default(10),
+          maxBackoffSeconds: z.number().min(0).max(86400).default(300),
+        })
+        .default({
+          enabled: true,
+          maxFlaps: 5,
+          windowSeconds: 60,
+          baseBackoffSeconds: 10,
+          maxBackoffSeconds: 300,
+        }),
     })
     .default({
       withdrawalBreaker: { enabled: true, maxWithdrawShare: 0.5, minWithdrawals: 10, holdSeconds: 120 },
       gracefulShutdown: { enabled: true, waitSeconds: 5 },
+      flapDamping: {
+        enabled: true,
+        maxFlaps: 5,
+        windowSeconds: 60,
+        baseBackoffSeconds: 10,
+        maxBackoffSeconds: 300,
+      },
     }),
   server: z
     .strictObject({

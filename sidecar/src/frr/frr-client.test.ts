@@ -1,7 +1,8 @@
-// frr-reload.py --test output → diff, and which diffs are not drift (FRR 8.4 and 10.3 outputs).
+// frr-reload.py --test output → diff, and which diffs are not drift (FRR 8.4 and 10.3 outputs);
+// the ASN of the BGP instance bgpd runs.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isEmptyDiff, parseReloadDiff } from "./frr-client.js";
+import { isEmptyDiff, parseReloadDiff, runningAsn } from "./frr-client.js";
 
 // Seen on FRR 10.3 (Debian 13) in containers right after a reload of the same file.
 const FRR_10_3_NOOP = `
@@ -31,4 +32,11 @@ test("a network line or a neighbour in either list is drift", () => {
     isEmptyDiff({ toDelete: [], toAdd: ["router bgp 64512 neighbor 192.0.2.1 remote-as external"] }),
     false,
   );
+});
+
+test("the running ASN is the default instance's, never a VRF's", () => {
+  const conf =
+    "frr version 8.4.4\n!\nrouter bgp 65010 vrf blue\nexit\n!\nrouter bgp 65001\n bgp router-id 192.0.2.0\nexit\n";
+  assert.equal(runningAsn(conf), 65001);
+  assert.throws(() => runningAsn("frr version 8.4.4\n!\n"), /no default BGP instance/);
 });

@@ -16,6 +16,8 @@ export interface FrrClientOptions {
   readonly reloadTimeoutMs: number;
   /** bgpd's vty socket: prefix deltas go there over one kept-open connection. Absent: `vtysh -f`. */
   readonly bgpdVtySocket?: string | undefined;
+  /** The ASN of the `router bgp` the templates render; absent: read from what bgpd runs. */
+  readonly bgpAsn?: number | undefined;
 }
 
 export class FrrCommandError extends Error {
@@ -161,6 +163,27 @@ export class FrrClient {
     }
   }
 
+  /**
+   * RFC 8326 for every peer of the BGP instance: `bgp graceful-shutdown` under `router bgp` makes
+   * bgpd re-send every route with the GRACEFUL_SHUTDOWN community (65535:0), and with
+   * local-preference 0 to iBGP peers; `on = false` re-sends them without. It is not in frr.conf,
+   * so a full reload of a render switches it off again. Line by line (vtysh -c stops at the first
+   * error too): after a rejected `router bgp` (another ASN runs), a pipelined next line would run
+   * at the top level, where it is FRR's global graceful shutdown, which no later call would undo.
+   */
+  async gracefulShutdown(on: boolean, timeoutMs = 5000): Promise<void> {
+    const asn = this.opts.bgpAsn ?? runningAsn(await this.bgpdRunningConfig());
+    const lines = [`router bgp ${asn}`, `${on ? "" : "no "}bgp graceful-shutdown`];
+    if (this.bgpd !== undefined) {
+      await this.bgpd.configure(lines, { stepwise: true, timeoutMs });
+      return;
+    }
+    const args = ["configure terminal", ...lines].flatMap((l) => ["-c", l]);
+    const r = await this.run([...this.vtysh(), ...args], { timeoutMs });
+    if (r.exitCode !== 0 || /^%/m.test(r.stdout) || /^%/m.test(r.stderr))
+      throw new FrrCommandError(`vtysh ${lines[1] ?? ""}`, r);
+  }
+
   /** Re-sends every peer's routes under the current outbound policy (no session reset). */
   async softClearOut(): Promise<void> {
     const r = await this.run([...this.vtysh(), "-c", "clear bgp * soft out"], { timeoutMs: 15000 });
@@ -175,6 +198,13 @@ export class FrrClient {
   batchFilePath(): string {
     return join(this.opts.workDir, ".frr-advertiser-delta.conf");
   }
+}
+
+/** The ASN of bgpd's default instance (`router bgp N` without vrf or view). */
+export function runningAsn(runningConfig: string): number {
+  const m = /^router bgp (\d+)\s*$/m.exec(runningConfig);
+  if (m?.[1] === undefined) throw new Error("bgpd runs no default BGP instance");
+  return Number(m[1]);
 }
 
 export interface ReloadDiff {

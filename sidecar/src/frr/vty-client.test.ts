@@ -8,8 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReplyParser, VtyClient, VtyCommandError } from "./vty-client.js";
 
-/** A daemon that answers per connection; `reject` lines get status 2 (as FRR's unknown command). */
-async function fakeDaemon(reject: ReadonlySet<string>) {
+/**
+ * A daemon that answers per connection; `reject` lines get status 2 (as FRR's unknown command),
+ * `silent` lines no answer at all (a daemon that hangs).
+ */
+async function fakeDaemon(reject: ReadonlySet<string>, silent: ReadonlySet<string> = new Set()) {
   const dir = await mkdtemp(join(tmpdir(), "fa-vty-"));
   const path = join(dir, "bgpd.vty");
   const received: string[][] = [];
@@ -27,6 +30,7 @@ async function fakeDaemon(reject: ReadonlySet<string>) {
         const cmd = pending.slice(0, nul);
         pending = pending.slice(nul + 1);
         lines.push(cmd);
+        if (silent.has(cmd.trim())) continue;
         const bad = reject.has(cmd.trim());
         // Split the reply across writes: the client must reassemble it.
         sock.write(bad ? `% Unknown command: ${cmd.trim()}\n` : cmd === "show x" ? "x is 1\n" : "");
@@ -51,8 +55,8 @@ async function fakeDaemon(reject: ReadonlySet<string>) {
 }
 
 /** A fake daemon and a client of it, both closed after the test. */
-async function connected(t: TestContext, reject: ReadonlySet<string>) {
-  const d = await fakeDaemon(reject);
+async function connected(t: TestContext, reject: ReadonlySet<string>, silent?: ReadonlySet<string>) {
+  const d = await fakeDaemon(reject, silent);
   const c = new VtyClient(d.path, 5000);
   t.after(async () => {
     c.close();
@@ -156,4 +160,26 @@ void test("closeWhenIdle waits for the batch in flight; the next batch opens a n
   assert.equal(d.received.length, 2);
   assert.deepEqual(d.received[0], ["enable", "configure terminal", ...lines, "end"]);
   assert.deepEqual(d.received[1], ["enable", "configure terminal", "router bgp 65001", "end"]);
+});
+
+void test("stepwise: nothing after a rejected line reaches the daemon", async (t) => {
+  // `router bgp 1` while bgpd runs another AS: a pipelined next line would run at the top level.
+  const { d, c } = await connected(t, new Set(["router bgp 1"]));
+  await assert.rejects(
+    c.configure(["router bgp 1", "bgp graceful-shutdown"], { stepwise: true }),
+    (err: unknown) => err instanceof VtyCommandError && err.command === "router bgp 1",
+  );
+  assert.deepEqual(d.received[0], ["enable", "configure terminal", "router bgp 1"]);
+});
+
+void test("a per-batch timeout bounds a daemon that does not answer; the next batch reconnects", async (t) => {
+  const { d, c } = await connected(t, new Set(), new Set(["bgp graceful-shutdown"]));
+  const started = Date.now();
+  await assert.rejects(
+    c.configure(["router bgp 65001", "bgp graceful-shutdown"], { stepwise: true, timeoutMs: 200 }),
+    /no answer in 200 ms/,
+  );
+  assert.ok(Date.now() - started < 2000, "bounded by the batch's timeout, not the client's");
+  await c.configure(["router bgp 65001"]);
+  assert.equal(d.received.length, 2, "a new connection after the timeout");
 });

@@ -98,15 +98,22 @@ export class VtyClient {
    * daemon rejects fails the batch and drops the connection, which leaves config mode and
    * releases FRR's config lock. Lines of that chunk after it may have been applied: the caller
    * repairs a failed batch with a full reload (as after a half-applied `vtysh -f`).
+   * `stepwise`: one line per round trip, so nothing after a rejected line runs — for a short
+   * batch whose later lines mean something else at the node a rejected line leaves them in.
+   * `timeoutMs`: a shorter bound per round trip than the client's.
    */
-  configure(lines: readonly string[]): Promise<void> {
+  configure(
+    lines: readonly string[],
+    opts: { readonly stepwise?: boolean; readonly timeoutMs?: number } = {},
+  ): Promise<void> {
+    const size = opts.stepwise === true ? 1 : PIPELINE_CHUNK;
     return this.serial(async () => {
       try {
-        await this.enable();
+        await this.enable(opts.timeoutMs);
         const all = ["configure terminal", ...lines, "end"];
-        for (let i = 0; i < all.length; i += PIPELINE_CHUNK) {
-          const chunk = all.slice(i, i + PIPELINE_CHUNK);
-          const replies = await this.pipeline(chunk);
+        for (let i = 0; i < all.length; i += size) {
+          const chunk = all.slice(i, i + size);
+          const replies = await this.pipeline(chunk, opts.timeoutMs);
           chunk.forEach((cmd, j) => checked(this.path, cmd, replies[j]));
         }
       } catch (err) {
@@ -133,9 +140,9 @@ export class VtyClient {
     this.enabled = false;
   }
 
-  private async enable(): Promise<void> {
+  private async enable(timeoutMs?: number): Promise<void> {
     if (this.enabled) return;
-    const [reply] = await this.pipeline(["enable"]);
+    const [reply] = await this.pipeline(["enable"], timeoutMs);
     checked(this.path, "enable", reply);
     this.enabled = true;
   }
@@ -176,7 +183,7 @@ export class VtyClient {
   }
 
   /** Sends the commands back to back and collects one reply per command, in order. */
-  private async pipeline(cmds: readonly string[]): Promise<Reply[]> {
+  private async pipeline(cmds: readonly string[], timeoutMs = this.timeoutMs): Promise<Reply[]> {
     for (const cmd of cmds)
       if (cmd.includes("\0") || cmd.includes("\n"))
         throw new VtyCommandError(this.path, cmd, undefined, "bad command");
@@ -203,8 +210,8 @@ export class VtyClient {
         const timer = setTimeout(() => {
           sock.destroy();
           const cmd = cmds[replies.length] ?? "";
-          finish(new VtyCommandError(this.path, cmd, undefined, `no answer in ${this.timeoutMs} ms`));
-        }, this.timeoutMs);
+          finish(new VtyCommandError(this.path, cmd, undefined, `no answer in ${timeoutMs} ms`));
+        }, timeoutMs);
         sock.on("data", onData);
         sock.once("close", onClose);
         sock.write(cmds.map((c) => `${c}\0`).join(""));

@@ -52,7 +52,11 @@ export type ReasonCode =
   | "invalid-address"
   | "invalid-annotation"
   | "node-excluded"
-  | "node-draining";
+  | "node-draining"
+  /** This node's Node object is not there (not seen yet, or deleted): fail closed, not a drain. */
+  | "node-unknown"
+  /** Ready again, but its announcement flapped: re-announced once stable for a backoff. */
+  | "flap-damped";
 
 export interface Decision {
   readonly service: string;
@@ -64,6 +68,25 @@ export interface Decision {
   readonly reason: string;
 }
 
+/** Withdrawals the mass-withdrawal breaker holds (see model/withdrawal-breaker.ts). */
+export interface WithdrawalHold {
+  readonly since: number;
+  /** When they are applied if the state has not recovered by then. */
+  readonly until: number;
+  readonly held: readonly AdvertisedPrefix[];
+  /** Prefixes advertised before the pass that would have withdrawn them. */
+  readonly advertised: number;
+  /** What the withdrawn prefixes' Services look like now, counted ("9 Service gone"). */
+  readonly reason: string;
+}
+
+/** A node drain under way: its prefixes stay advertised, with GRACEFUL_SHUTDOWN, until `until`. */
+export interface GracefulDrain {
+  readonly since: number;
+  readonly until: number;
+  readonly prefixes: readonly AdvertisedPrefix[];
+}
+
 export interface DesiredState {
   /** Sorted: IPv4 before IPv6, then numerically by address. */
   readonly prefixes: readonly AdvertisedPrefix[];
@@ -73,6 +96,16 @@ export interface DesiredState {
   readonly decisions: readonly Decision[];
   /** Human-readable problems with cluster input (bad annotations, conflicts), sorted, unique. */
   readonly problems: readonly string[];
+  /**
+   * Set while the mass-withdrawal breaker holds withdrawals: their prefixes are in `prefixes`
+   * (still advertised) and listed here.
+   */
+  readonly withdrawalHold?: WithdrawalHold;
+  /**
+   * Set while this node's drain waits (RFC 8326): `prefixes` are still the advertised ones, and
+   * the render asks FRR to send them with the GRACEFUL_SHUTDOWN community.
+   */
+  readonly gracefulDrain?: GracefulDrain;
   /**
    * Ids (address or interface) of the configured neighbours this node peers with
    * (neighborsForNode). Undefined: every configured neighbour (a state made without a node).

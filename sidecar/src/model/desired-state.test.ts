@@ -452,7 +452,7 @@ const cases: readonly Case[] = [
     services: [svc("default/web")],
     slices: [READY_ELSEWHERE("default/web")],
     node: "absent",
-    decisions: ["default/web clusterIP 10.96.0.10 node-draining | node object not seen yet"],
+    decisions: ["default/web clusterIP 10.96.0.10 node-unknown | node object not seen"],
   },
   // --- scope and opt-out
   {
@@ -595,7 +595,7 @@ const cases: readonly Case[] = [
     services: [svc("default/web")],
     node: "absent",
     policy: { excludeNamespaces: ["default"] },
-    decisions: ["default/web clusterIP 10.96.0.10 node-draining"],
+    decisions: ["default/web clusterIP 10.96.0.10 node-unknown"],
   },
   {
     name: "order: namespace before selector and opt-out",

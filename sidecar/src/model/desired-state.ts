@@ -245,8 +245,9 @@ function toDecision(service: string, kind: AddressKind, address: string, verdict
 function nodeVerdict(node: NodeSnapshot | undefined, policy: AdvertisePolicy): Verdict | undefined {
   if (node === undefined) {
     // Without our Node object we cannot tell whether it is excluded or draining: fail closed.
-    const why = policy.drain ? "drain switch is on" : "node object not seen yet";
-    return { code: "node-draining", reason: `not advertised: ${why}` };
+    // Not a drain, though: the withdrawal breaker holds a mass withdrawal for this reason.
+    if (policy.drain) return { code: "node-draining", reason: "not advertised: drain switch is on" };
+    return { code: "node-unknown", reason: "not advertised: node object not seen (yet, or deleted)" };
   }
   if (Object.hasOwn(node.labels, EXCLUDE_NODE_LABEL)) {
     return {

@@ -6,7 +6,13 @@ import { parseConfig, type Config } from "../config/load-config.js";
 import { compileTemplates } from "../render/renderer.js";
 import { loadTemplateDir } from "../templates/load-template-dir.js";
 import { ClusterStore } from "../kube/cluster-store.js";
-import { Reconciler, type AddressSync, type FrrApplier, type ReconcileReport } from "./reconciler.js";
+import {
+  Reconciler,
+  type AddressSync,
+  type FrrApplier,
+  type ReconcileReport,
+  type WithdrawalHoldEvent,
+} from "./reconciler.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
 import type { Placed, RouteMapChanges, RouteMapEntry } from "../frr/config-delta.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "../kube/to-snapshot.js";
@@ -492,5 +498,174 @@ timings: { withdrawGraceMs: 1000 }
     for (let j = 0; j < 50; j++) await Promise.resolve();
   }
   assert.deepEqual(rec.calls.sort(), ["remove [10.96.0.10]", "settle written"]);
+  await reconciler.stop();
+});
+
+/** Twenty advertised Services, as the breaker tests start. */
+async function twentyAdvertised(report?: (r: ReconcileReport) => void) {
+  const events: WithdrawalHoldEvent[] = [];
+  let now = 1_000_000;
+  const cfg = await config();
+  const store = new ClusterStore();
+  const rec = new Recorder();
+  const reconciler = new Reconciler({
+    store,
+    config: cfg,
+    templates: () => templates,
+    applier: rec,
+    addresses: rec,
+    isSynced: () => true,
+    runningNetworks: () => Promise.resolve(rec.running),
+    report: report ?? (() => undefined),
+    onWithdrawalHold: (e) => events.push(e),
+    now: () => now,
+  });
+  store.setNode(toNodeSnapshot({ kind: "Node", metadata: { name: "n1" } }));
+  for (let i = 10; i < 30; i++) addService(store, `s${i}`, `10.96.0.${i}`);
+  await reconciler.reconcileOnce();
+  assert.equal(rec.networks.size, 20);
+  return { store, rec, reconciler, events, advance: (ms: number) => (now += ms) };
+}
+
+const breakerCases: { name: string; act: (store: ClusterStore) => void }[] = [
+  {
+    name: "an empty relist (every Service gone at once)",
+    act: (store) => {
+      store.retainServices(new Set());
+    },
+  },
+  {
+    name: "90 % of the Services deleted",
+    act: (store) => {
+      for (let i = 10; i < 28; i++) store.deleteService("d", `s${i}`);
+    },
+  },
+  {
+    name: "the Node object deleted",
+    act: (store) => {
+      store.setNode(undefined);
+    },
+  },
+];
+
+for (const c of breakerCases) {
+  void test(`breaker: ${c.name} → held, told, released after the hold time if it persists`, async () => {
+    const { store, rec, reconciler, events, advance } = await twentyAdvertised();
+    c.act(store);
+    const held = await reconciler.reconcileOnce();
+    assert.equal(rec.networks.size, 20, "nothing withdrawn while held");
+    assert.ok(held.state?.withdrawalHold, "the reported state says so");
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ["held"],
+    );
+    // Still the same shortly after (another pass): still held, no second "held".
+    advance(60_000);
+    addService(store, "late", "10.96.0.99");
+    await reconciler.reconcileOnce();
+    assert.ok(
+      rec.networks.has("network 10.96.0.99/32") || c.name.includes("Node"),
+      "unrelated changes still apply",
+    );
+    assert.equal(events.length, 1);
+    // The hold time ran out: the withdrawals are applied.
+    advance(61_000);
+    reconciler.requestSettle();
+    const released = await reconciler.reconcileOnce();
+    assert.equal(released.state?.withdrawalHold, undefined);
+    const left = [...rec.networks];
+    assert.ok(left.length <= 3, left.join(","));
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ["held", "released"],
+    );
+    await reconciler.stop();
+  });
+}
+
+void test("breaker: the state recovers during the hold → nothing is withdrawn, the hold clears", async () => {
+  const { store, rec, reconciler, events } = await twentyAdvertised();
+  const saved = [...store.serviceKeys()].map((k) => store.service(k)!);
+  store.retainServices(new Set());
+  await reconciler.reconcileOnce();
+  for (const s of saved) store.upsertService(s);
+  await reconciler.reconcileOnce();
+  assert.equal(rec.networks.size, 20);
+  assert.deepEqual(
+    events.map((e) => e.kind),
+    ["held", "cleared"],
+  );
+  await reconciler.stop();
+});
+
+void test("breaker: never holds health withdrawals or a drain of this node (which drains gracefully)", async () => {
+  const { store, rec, reconciler, events, advance } = await twentyAdvertised();
+  for (let i = 10; i < 30; i++) addService(store, `s${i}`, `10.96.0.${i}`, false);
+  await reconciler.reconcileOnce();
+  assert.equal(rec.networks.size, 0, "unready endpoints withdraw at once");
+  for (let i = 10; i < 30; i++) addService(store, `s${i}`, `10.96.0.${i}`, true);
+  await reconciler.reconcileOnce();
+  store.setNode(
+    toNodeSnapshot({
+      kind: "Node",
+      metadata: { name: "n1", annotations: { "frr-advertiser.io/drain": "true" } },
+    }),
+  );
+  await reconciler.reconcileOnce();
+  // A drain is not the breaker's: its routes wait only for the graceful shutdown (RFC 8326).
+  assert.equal(rec.networks.size, 20, "announced with GRACEFUL_SHUTDOWN first");
+  assert.match(rec.appliedConfig ?? "", /^ bgp graceful-shutdown$/m);
+  advance(5_000);
+  await reconciler.reconcileOnce();
+  assert.equal(rec.networks.size, 0, "then withdrawn");
+  assert.doesNotMatch(rec.appliedConfig ?? "", /graceful-shutdown/);
+  assert.deepEqual(events, []);
+  await reconciler.stop();
+});
+
+void test("breaker: deletions spread over many small passes add up to a hold", async () => {
+  const { store, rec, reconciler, events } = await twentyAdvertised();
+  for (let i = 10; i < 28; i += 3) {
+    for (let k = i; k < Math.min(i + 3, 28); k++) store.deleteService("d", `s${k}`);
+    await reconciler.reconcileOnce();
+  }
+  assert.deepEqual(
+    events.map((e) => e.kind),
+    ["held"],
+  );
+  assert.ok(
+    rec.networks.size >= 19,
+    `the deletions are held: ${rec.networks.size} advertised\n${rec.calls.join("\n")}`,
+  );
+  await reconciler.stop();
+});
+
+void test("flap damping: withdrawals go at once; a Service that flapped too often is re-announced after its backoff", async () => {
+  const reports: ReconcileReport[] = [];
+  const { store, rec, reconciler, advance } = await twentyAdvertised((r) => reports.push(r));
+  const flip = async (ready: boolean) => {
+    advance(1000);
+    addService(store, "s10", "10.96.0.10", ready);
+    await reconciler.reconcileOnce();
+  };
+  // Five withdrawals within a minute (the default allows five): each comes back at once.
+  for (let k = 0; k < 5; k++) {
+    await flip(false);
+    assert.ok(!rec.networks.has("network 10.96.0.10/32"), "withdrawn at once");
+    await flip(true);
+    assert.ok(rec.networks.has("network 10.96.0.10/32"), `back at once after withdrawal ${k + 1}`);
+  }
+  // The sixth: withdrawn at once, but ready again is held back for the base backoff (10 s).
+  await flip(false);
+  await flip(true);
+  assert.ok(!rec.networks.has("network 10.96.0.10/32"), "held back");
+  assert.equal(reconciler.desiredState?.decisions.find((d) => d.service === "d/s10")?.code, "flap-damped");
+  advance(9_000);
+  await reconciler.reconcileOnce();
+  assert.ok(!rec.networks.has("network 10.96.0.10/32"), "not before the backoff ends");
+  // The backoff ended: the pass evaluates the Service again without any event from the API.
+  advance(1_100);
+  await reconciler.reconcileOnce();
+  assert.ok(rec.networks.has("network 10.96.0.10/32"), "announced once stable for the backoff");
   await reconciler.stop();
 });

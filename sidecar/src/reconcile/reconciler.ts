@@ -6,7 +6,10 @@
 
 import type { Config } from "../config/load-config.js";
 import { desiredStateFor, ServiceEvaluator, type ServiceEvaluation } from "../model/desired-state.js";
-import type { Decision, DesiredState } from "../model/desired-state-types.js";
+import type { Decision, DesiredState, GracefulDrain, WithdrawalHold } from "../model/desired-state-types.js";
+import { guardWithdrawals, type BreakerOutcome, type BreakerSettings } from "../model/withdrawal-breaker.js";
+import { FlapDamper } from "../model/flap-damping.js";
+import { guardNodeDrain } from "../model/graceful-drain.js";
 import { attributesKey } from "../model/attribute-sets.js";
 import { PrefixClaims, type PrefixChange } from "../model/prefix-claims.js";
 import {
@@ -91,7 +94,15 @@ export interface ReconcilerDeps {
   /** Network prefixes FRR runs now (first apply after start or FRR restart). */
   readonly runningNetworks: () => Promise<ReadonlySet<string>>;
   readonly report: (r: ReconcileReport) => void;
+  /** The mass-withdrawal breaker started holding, released its hold, or the state recovered. */
+  readonly onWithdrawalHold?: (event: WithdrawalHoldEvent) => void;
   readonly now?: () => number;
+}
+
+export interface WithdrawalHoldEvent {
+  /** held: a hold began; released: it ran out and the withdrawals were applied; cleared: recovered. */
+  readonly kind: "held" | "released" | "cleared";
+  readonly hold: WithdrawalHold;
 }
 
 export class Reconciler {
@@ -138,14 +149,43 @@ export class Reconciler {
   private readonly withdrawnAt = new Map<string, number>();
   /** address → attribute set name it was last applied with ("" = none). */
   private lastAttributes = new Map<string, string>();
+  /** The mass-withdrawal breaker's hold, while it holds. */
+  private hold: WithdrawalHold | undefined;
+  /** The last materialized state: what the breaker counts withdrawals against. */
+  private baseline: DesiredState | undefined;
+  /** What fast passes changed since the baseline (a burst of small passes adds up). */
+  private fastLog: PrefixChange[] = [];
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** A hold ran out: the next pass materializes and applies whatever the breaker decides. */
+  private holdDue = false;
+  /** This node's graceful drain, while its routes wait with GRACEFUL_SHUTDOWN. */
+  private drain: GracefulDrain | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private readonly damper: FlapDamper;
+  /** Damped Services → when their backoff may end (they are evaluated again then). */
+  private readonly rechecks = new Map<string, number>();
+  private recheckTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.evaluator = new ServiceEvaluator(deps.config.policy);
+    const d = deps.config.safety.flapDamping;
+    this.damper = new FlapDamper({
+      enabled: d.enabled,
+      maxFlaps: d.maxFlaps,
+      windowMs: d.windowSeconds * 1000,
+      baseBackoffMs: d.baseBackoffSeconds * 1000,
+      maxBackoffMs: d.maxBackoffSeconds * 1000,
+    });
   }
 
   /** The current desired state (built on demand after fast passes). */
   get desiredState(): DesiredState | undefined {
     return this.materialize();
+  }
+
+  /** The mass-withdrawal breaker's hold, while it holds (cheap: for probes). */
+  get withdrawalHold(): WithdrawalHold | undefined {
+    return this.hold;
   }
 
   get healthy(): boolean {
@@ -215,6 +255,9 @@ export class Reconciler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.settleTimer) clearTimeout(this.settleTimer);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
     this.cutShort = true;
     try {
       await this.running;
@@ -228,9 +271,9 @@ export class Reconciler {
     return this.cutShort;
   }
 
-  /** Something besides a changed render asks for a pass (full apply, addresses, a retry). */
+  /** Something besides a changed render asks for a pass (full apply, addresses, a retry, a hold). */
   private get workPending(): boolean {
-    return this.needFull || this.needAddresses || this.addressesDue || this.failing;
+    return this.needFull || this.needAddresses || this.addressesDue || this.failing || this.holdDue;
   }
 
   /** Nothing is applied before the first sync, nor while FRR does not answer (see deps.frrUp). */
@@ -243,10 +286,149 @@ export class Reconciler {
   private materialize(): DesiredState | undefined {
     if (this.stateStale) {
       const { store, config } = this.deps;
-      this.state = desiredStateFor(this.evaluations.values(), store.node, config.policy);
+      const advertised = this.advertisedNow();
+      const now = this.now();
+      const wanted = desiredStateFor(this.evaluations.values(), store.node, config.policy);
+      const drain = guardNodeDrain(
+        { advertised, next: wanted, drain: this.drain, now },
+        {
+          enabled: config.safety.gracefulShutdown.enabled && config.mode === "network",
+          waitMs: config.safety.gracefulShutdown.waitSeconds * 1000,
+        },
+      );
+      this.noteDrain(drain.drain);
+      const guarded = guardWithdrawals(
+        { advertised, next: drain.state, hold: this.hold, now },
+        this.breakerSettings,
+      );
+      this.noteHold(guarded);
+      this.state = guarded.state;
+      this.baseline = guarded.state;
+      this.fastLog = [];
       this.stateStale = false;
     }
     return this.state;
+  }
+
+  /**
+   * What the breaker counts withdrawals against: the baseline plus what fast passes announced
+   * since. What they withdrew since stays in it, so a burst of small passes adds up to the same
+   * count as one pass (and a hold re-announces those withdrawals too).
+   */
+  private advertisedNow(): DesiredState | undefined {
+    const base = this.baseline;
+    if (base === undefined || this.fastLog.length === 0) return base;
+    const prefixes = new Map(base.prefixes.map((p) => [p.prefix, p]));
+    const sets = new Map(base.attributeSets.map((s) => [s.name, s]));
+    for (const c of this.fastLog) {
+      if (c.after === undefined) continue;
+      const name = c.after === "" ? undefined : this.setNames.get(c.after);
+      prefixes.set(c.prefix, {
+        prefix: c.prefix,
+        address: c.address,
+        family: c.family,
+        attributeSet: name,
+        services: [],
+      });
+      if (name !== undefined && c.afterAttributes !== undefined && !sets.has(name))
+        sets.set(name, { name, attributes: c.afterAttributes });
+    }
+    return { ...base, prefixes: [...prefixes.values()], attributeSets: [...sets.values()] };
+  }
+
+  private get breakerSettings(): BreakerSettings {
+    const b = this.deps.config.safety.withdrawalBreaker;
+    return {
+      enabled: b.enabled,
+      maxWithdrawShare: b.maxWithdrawShare,
+      minWithdrawals: b.minWithdrawals,
+      holdMs: b.holdSeconds * 1000,
+    };
+  }
+
+  /** Damped Services whose backoff may have ended: evaluated again by this pass. */
+  private dueRechecks(): string[] {
+    if (this.rechecks.size === 0) return [];
+    const now = this.now();
+    const due = [...this.rechecks].filter(([, at]) => at <= now).map(([key]) => key);
+    for (const key of due) this.rechecks.delete(key);
+    return due;
+  }
+
+  /** One timer for the earliest backoff end: it only makes sure a pass comes. */
+  private recheckLater(key: string, at: number): void {
+    this.rechecks.set(key, at);
+    if (this.recheckTimer !== undefined) clearTimeout(this.recheckTimer);
+    const next = Math.min(...this.rechecks.values());
+    this.recheckTimer = setTimeout(
+      () => {
+        this.recheckTimer = undefined;
+        this.schedule();
+      },
+      Math.max(0, next - this.now()) + 5,
+    );
+    this.recheckTimer.unref();
+  }
+
+  /** A graceful drain began: a pass comes when its wait is over (the withdrawals go then). */
+  private noteDrain(drain: GracefulDrain | undefined): void {
+    const began = drain !== undefined && this.drain === undefined;
+    this.drain = drain;
+    if (!began) return;
+    if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
+    this.drainTimer = setTimeout(
+      () => {
+        this.drainTimer = undefined;
+        this.holdDue = true;
+        this.stateStale = true;
+        this.schedule();
+      },
+      Math.max(0, drain.until - this.now()) + 5,
+    );
+    this.drainTimer.unref();
+  }
+
+  /** A hold that ran out is decided again by this pass (its timer only makes sure a pass comes). */
+  private checkHoldExpiry(): void {
+    const until = Math.min(this.hold?.until ?? Infinity, this.drain?.until ?? Infinity);
+    if (this.now() < until) return;
+    this.holdDue = true;
+    this.stateStale = true;
+  }
+
+  /** Tells hold transitions, and wakes the loop when a hold runs out. */
+  private noteHold(out: BreakerOutcome): void {
+    const before = this.hold;
+    this.hold = out.hold;
+    if (out.hold !== undefined && before === undefined) {
+      this.deps.onWithdrawalHold?.({ kind: "held", hold: out.hold });
+      const wait = Math.max(0, out.hold.until - this.now());
+      this.holdTimer = setTimeout(() => {
+        this.holdTimer = undefined;
+        this.holdDue = true;
+        this.stateStale = true;
+        this.schedule();
+      }, wait + 5);
+      this.holdTimer.unref();
+    } else if (out.hold === undefined && before !== undefined) {
+      if (this.holdTimer !== undefined) clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+      this.deps.onWithdrawalHold?.({ kind: out.released ? "released" : "cleared", hold: before });
+    }
+  }
+
+  /**
+   * Fast passes skip the breaker's full count, so they stop where theirs could reach it: while a
+   * hold lasts, or once their withdrawals since the baseline could be a mass withdrawal.
+   */
+  private fastWithdrawalsFit(changes: readonly PrefixChange[]): boolean {
+    if (this.hold !== undefined || this.drain !== undefined) return false;
+    const b = this.breakerSettings;
+    if (!b.enabled) return true;
+    const gone = (cs: readonly PrefixChange[]): number => cs.filter((c) => c.after === undefined).length;
+    const withdrawals = gone(this.fastLog) + gone(changes);
+    const advertised = this.baseline?.prefixes.length ?? 0;
+    return withdrawals < b.minWithdrawals || withdrawals <= b.maxWithdrawShare * advertised;
   }
 
   /** The one clock of the loop (injected in tests). */
@@ -263,6 +445,7 @@ export class Reconciler {
     });
     // Before refreshState: the changed Services stay dirty for the pass that may apply them.
     if (this.mustWait) return done({ outcome: "waiting" });
+    this.checkHoldExpiry();
     const { changed, all } = this.refreshState();
     // Taken every pass: a slow pass renders everything anyway, so its changes are simply done.
     const changes = this.claims.take();
@@ -277,6 +460,7 @@ export class Reconciler {
     this.settleDue = false;
     if (!changed && !this.workPending && !settling) return done({ outcome: "unchanged" });
     const state = this.materialize();
+    this.holdDue = false;
     if (state === undefined) return done({ outcome: "waiting" });
     return this.renderAndApply(state, settling, done);
   }
@@ -295,7 +479,9 @@ export class Reconciler {
     } catch (err) {
       return this.fail(done, "render", err);
     }
-    if (text === this.lastText && !this.workPending && !settling) {
+    // After fast passes FRR runs more than lastText says: only the applier knows what differs.
+    const fastSinceRender = this.unsettledSince !== undefined;
+    if (text === this.lastText && !this.workPending && !settling && !fastSinceRender) {
       return done({ outcome: "unchanged" });
     }
     if (settling) {
@@ -337,6 +523,7 @@ export class Reconciler {
     if (all || this.needFull || this.needAddresses || this.failing) return undefined;
     if (this.deps.config.mode !== "network") return undefined;
     if (this.deps.applier.appliedConfig === undefined || this.lastText === undefined) return undefined;
+    if (!this.fastWithdrawalsFit(changes)) return undefined;
     const neighbors = this.state?.neighbors;
     return planFastPass(changes, {
       setNames: this.setNames,
@@ -360,7 +547,8 @@ export class Reconciler {
   ): Promise<ReconcileReport> {
     this.stateStale = true;
     this.settleSoon();
-    if (changes.length === 0) return done({ outcome: "unchanged" });
+    // Verdicts may have changed without a prefix (a bad annotation, a damped Service): told now.
+    if (changes.length === 0) return done({ outcome: "unchanged", services: this.changedVerdicts() });
     const { removed, added } = plan;
     const desired = this.desiredAddresses;
     const withdrawn = changes.filter((c) => c.after === undefined).map((c) => c.address);
@@ -392,6 +580,7 @@ export class Reconciler {
       this.needFull = true;
       return this.fail(done, "frr", err);
     }
+    this.fastLog.push(...changes);
     // FRR runs the new sets now: later passes place their prefixes like any other.
     this.shapes = plan.shapes;
     for (const [key, name] of plan.names) this.setNames.set(key, name);
@@ -408,11 +597,16 @@ export class Reconciler {
       outcome: "applied",
       frr: "delta",
       prefixChanges: changes.length,
-      services: this.changedServices.map((service) => ({
-        service,
-        decisions: this.evaluations.get(service)?.decisions ?? [],
-      })),
+      services: this.changedVerdicts(),
     });
+  }
+
+  /** The verdicts of the Services this pass re-evaluated (none: the Service is gone). */
+  private changedVerdicts(): NonNullable<ReconcileReport["services"]> {
+    return this.changedServices.map((service) => ({
+      service,
+      decisions: this.evaluations.get(service)?.decisions ?? [],
+    }));
   }
 
   /** Only a withdrawal's grace period ended: nothing to render, the addresses just go. */
@@ -636,8 +830,9 @@ export class Reconciler {
   private refreshState(): { changed: boolean; all: boolean } {
     const { store } = this.deps;
     const dirty = store.takeDirty();
-    if (!dirty.all && dirty.keys.length === 0) return { changed: false, all: false };
-    const keys = dirty.all ? [...store.serviceKeys(), ...this.evaluations.keys()] : dirty.keys;
+    const due = this.dueRechecks();
+    if (!dirty.all && dirty.keys.length === 0 && due.length === 0) return { changed: false, all: false };
+    const keys = dirty.all ? [...store.serviceKeys(), ...this.evaluations.keys()] : [...dirty.keys, ...due];
     this.changedServices = keys;
     if (dirty.all) {
       this.evaluations.clear();
@@ -648,9 +843,16 @@ export class Reconciler {
       if (svc === undefined) {
         this.evaluations.delete(key);
         this.claims.set(key, []);
+        this.damper.forget(key);
+        this.rechecks.delete(key);
         continue;
       }
-      const evaluation = this.evaluator.evaluate(svc, store.slicesOf(key), store.node);
+      const { evaluation, recheckAt } = this.damper.apply(
+        this.evaluator.evaluate(svc, store.slicesOf(key), store.node),
+        this.now(),
+      );
+      if (recheckAt === undefined) this.rechecks.delete(key);
+      else this.recheckLater(key, recheckAt);
       this.evaluations.set(key, evaluation);
       this.claims.set(key, evaluation.prefixes);
     }

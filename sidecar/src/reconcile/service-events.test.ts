@@ -71,6 +71,18 @@ const cases: { name: string; before: Decision[]; after: Decision[]; want: string
   },
   { name: "not healthy is not a refusal", before: [], after: [d("a/web", "10.0.0.1", false)], want: [] },
   {
+    name: "ready again but damped (it flaps): told once, as a warning",
+    before: [d("a/web", "10.0.0.1", false)],
+    after: [d("a/web", "10.0.0.1", false, "flap-damped")],
+    want: ["a/web Warning Damped: node n1 holds back re-announcing 10.0.0.1: not advertised: flap-damped"],
+  },
+  {
+    name: "still damped: nothing new",
+    before: [d("a/web", "10.0.0.1", false, "flap-damped")],
+    after: [d("a/web", "10.0.0.1", false, "flap-damped")],
+    want: [],
+  },
+  {
     name: "Service deleted",
     before: [d("a/web", "10.0.0.1", true)],
     after: [],

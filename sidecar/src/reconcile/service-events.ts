@@ -1,5 +1,6 @@
 // PURE: turns two consecutive sets of verdicts into the Kubernetes Events worth telling the
-// Service's owner: this node started advertising, stopped advertising (and why), or refused it.
+// Service's owner: this node started advertising, stopped advertising (and why), refused it, or
+// holds back its re-announcement because it flaps.
 
 import type { Decision, ReasonCode } from "../model/desired-state-types.js";
 
@@ -7,7 +8,7 @@ export interface ServiceEvent {
   /** "ns/name" of the Service the Event is attached to. */
   readonly service: string;
   readonly type: "Normal" | "Warning";
-  readonly reason: "Advertised" | "Withdrawn" | "Refused";
+  readonly reason: "Advertised" | "Withdrawn" | "Refused" | "Damped";
   readonly message: string;
 }
 
@@ -39,13 +40,8 @@ export function planServiceEvents(
     groups.set(k, g);
   };
   for (const d of next) {
-    const old = before.get(key(d));
-    const was = old?.advertise ?? false;
-    if (d.advertise && !was) add(d.service, "Advertised", d.address);
-    else if (!d.advertise && was) add(d.service, "Withdrawn", `${d.address} (${d.reason})`);
-    else if (!d.advertise && REFUSALS.has(d.code) && (old === undefined || old.reason !== d.reason)) {
-      add(d.service, "Refused", `${d.address || "-"}: ${d.reason}`);
-    }
+    const event = eventFor(d, before.get(key(d)));
+    if (event !== undefined) add(d.service, event[0], event[1]);
   }
   // A Service that disappeared entirely is withdrawn too.
   const nextKeys = new Set(next.map(key));
@@ -53,16 +49,37 @@ export function planServiceEvents(
     if (d.advertise && !nextKeys.has(key(d))) add(d.service, "Withdrawn", `${d.address} (Service deleted)`);
   return [...groups.values()].map((g) => ({
     service: g.service,
-    type: g.reason === "Refused" ? "Warning" : "Normal",
+    type: g.reason === "Refused" || g.reason === "Damped" ? "Warning" : "Normal",
     reason: g.reason,
     message: messageFor(g.reason, nodeName, g.items),
   }));
+}
+
+/** What changed for one address: the Event's reason and its item, or nothing worth telling. */
+function eventFor(d: Decision, old: Decision | undefined): [ServiceEvent["reason"], string] | undefined {
+  const was = old !== undefined && old.advertise;
+  if (d.advertise) return was ? undefined : ["Advertised", d.address];
+  if (was) return ["Withdrawn", `${d.address} (${d.reason})`];
+  return notAdvertisedNews(d, old);
+}
+
+/** Still not advertised: news only when it became damped, or a new refusal. */
+function notAdvertisedNews(
+  d: Decision,
+  old: Decision | undefined,
+): [ServiceEvent["reason"], string] | undefined {
+  const oldCode = old === undefined ? undefined : old.code;
+  if (d.code === "flap-damped")
+    return oldCode === "flap-damped" ? undefined : ["Damped", `${d.address}: ${d.reason}`];
+  const refusedAnew = REFUSALS.has(d.code) && (old === undefined || old.reason !== d.reason);
+  return refusedAnew ? ["Refused", `${d.address || "-"}: ${d.reason}`] : undefined;
 }
 
 function messageFor(reason: ServiceEvent["reason"], node: string, items: string[]): string {
   const list = items.join(", ");
   if (reason === "Advertised") return `node ${node} advertises ${list}`;
   if (reason === "Withdrawn") return `node ${node} stopped advertising ${list}`;
+  if (reason === "Damped") return `node ${node} holds back re-announcing ${list}`;
   return `node ${node} refuses to advertise ${list}`;
 }
 

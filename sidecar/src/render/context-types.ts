@@ -15,6 +15,11 @@ export interface TemplateContext {
   readonly routerId: string;
   /** Global `bgp graceful-restart`. */
   readonly gracefulRestart: boolean;
+  /**
+   * This node drains (RFC 8326): for a few seconds before its routes are withdrawn, every route
+   * is sent with the GRACEFUL_SHUTDOWN community (`bgp graceful-shutdown` in `router bgp`).
+   */
+  readonly gracefulShutdown: boolean;
   readonly mode: "network" | "connected";
   /** One line: why this mode (the auto rule), for a comment. */
   readonly modeReason: string;

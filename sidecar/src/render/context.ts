@@ -73,6 +73,7 @@ export function toTemplateContext(config: RenderConfig, state: DesiredState): Te
     asn: checkedInt(config.bgp.asn, 1, 4294967295, "ASN"),
     routerId: config.bgp.routerId === undefined ? "" : canonicalAddress(config.bgp.routerId, "router-id"),
     gracefulRestart: config.bgp.gracefulRestart,
+    gracefulShutdown: state.gracefulDrain !== undefined,
     mode: config.mode,
     modeReason: checked(config.modeReason, SHAPE.singleLine, "mode reason"),
     isNetworkMode: config.mode === "network",
