@@ -21,6 +21,12 @@ const API_PROXY_PORT = 6443;
 export interface SidecarLabOptions {
   readonly unnumbered?: boolean;
   readonly mode?: "network" | "connected";
+  /**
+   * advertise.interface, default lo. Any other name (≤ 13 characters) is created first, up, in
+   * the node's namespace only: a node's dedicated service interface, gone with the namespace.
+   * See addServiceInterface.
+   */
+  readonly serviceInterface?: string;
   readonly templateDir?: string;
   /** Merged over the generated config (top-level keys replaced). */
   readonly config?: Record<string, unknown>;
@@ -220,10 +226,12 @@ export class SidecarLab {
 export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<SidecarLab> {
   const dir = await mkdtemp(join(tmpdir(), "fa-e2e-"));
   const lab = await createLab({ unnumbered: opts.unnumbered ?? false });
+  const iface = opts.serviceInterface ?? "lo";
   // Image mode: the sidecar lives in the node's namespace and reaches the API through a proxy there.
   const api = new FakeKubeApi(LAB_FRR_IMAGE === undefined ? {} : { socketPath: join(dir, "api.sock") });
   let proxy: { stop(): void } | undefined;
   try {
+    if (iface !== "lo") await addServiceInterface(lab.nodeNs, iface);
     let { url } = await api.start();
     if (LAB_FRR_IMAGE !== undefined) {
       proxy = await startApiProxy(lab.nodeNs, API_PROXY_PORT, join(dir, "api.sock"));
@@ -247,7 +255,7 @@ export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<Si
       },
       advertise: {
         mode: opts.mode ?? "network",
-        interface: "lo",
+        interface: iface,
         // The image's sidecar already runs in the node's namespace.
         netns: LAB_FRR_IMAGE === undefined ? lab.nodeNs : "",
         stateFile: join(dir, "addresses.json"),
@@ -278,6 +286,20 @@ export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<Si
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * A dummy interface, as nodes use for service addresses; where the kernel has no dummy driver (some
+ * container hosts), one end of a veth pair whose other end (`NAME-p`) stays in the same namespace:
+ * both up, so the interface has carrier and zebra treats its connected routes as active.
+ */
+async function addServiceInterface(ns: string, name: string): Promise<void> {
+  const dummy = await execa("ip", ["-n", ns, "link", "add", name, "type", "dummy"], { reject: false });
+  if (dummy.exitCode !== 0) {
+    await execa("ip", ["-n", ns, "link", "add", name, "type", "veth", "peer", "name", `${name}-p`]);
+    await execa("ip", ["-n", ns, "link", "set", `${name}-p`, "up"]);
+  }
+  await execa("ip", ["-n", ns, "link", "set", name, "up"]);
 }
 
 // ------------------------------------------------------------------ Kubernetes object builders

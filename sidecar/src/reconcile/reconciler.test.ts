@@ -270,6 +270,17 @@ void test("connected mode: withdrawals first, FRR, then new addresses last", asy
   assert.deepEqual(rec.calls, ["remove [10.96.0.10]", "frr full []", "add [10.96.0.10]"]);
 });
 
+void test("connected mode: a plain Service going unready changes no render, only the addresses", async () => {
+  const { store, rec, reconciler } = setup(await config("connected"));
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  addService(store, "a", "10.96.0.10", false);
+  await reconciler.reconcileOnce();
+  // The address is the announcement: it goes, although frr.conf stays the same.
+  assert.deepEqual(rec.calls, ["remove []", "frr delta []", "add []"]);
+});
+
 void test("an unchanged cluster costs no FRR and no address call, even on a resync", async () => {
   const { store, rec, reconciler } = setup(await config());
   addService(store, "a", "10.96.0.10");

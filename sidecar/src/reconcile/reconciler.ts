@@ -481,7 +481,13 @@ export class Reconciler {
     }
     // After fast passes FRR runs more than lastText says: only the applier knows what differs.
     const fastSinceRender = this.unsettledSince !== undefined;
-    if (text === this.lastText && !this.workPending && !settling && !fastSinceRender) {
+    if (
+      text === this.lastText &&
+      !this.workPending &&
+      !settling &&
+      !fastSinceRender &&
+      !this.addressesDiffer(state)
+    ) {
       return done({ outcome: "unchanged" });
     }
     if (settling) {
@@ -489,6 +495,15 @@ export class Reconciler {
       if (settled !== undefined) return settled;
     }
     return this.apply(state, text, done);
+  }
+
+  /**
+   * The render may stay the same while the addresses change: in connected mode it names no
+   * prefix without attributes (the interface carries them), so only the address set tells.
+   */
+  private addressesDiffer(state: DesiredState): boolean {
+    if (state.prefixes.length !== this.desiredAddresses.size) return true;
+    return state.prefixes.some((p) => !this.desiredAddresses.has(p.address));
   }
 
   /**
