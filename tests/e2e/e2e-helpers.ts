@@ -16,7 +16,8 @@ import {
   parseReloadDiff,
   type ReloadDiff,
 } from "../../sidecar/src/frr/frr-client.js";
-import { labSkipReason, type Family, type Lab } from "../lab/netns-lab.js";
+import { LAB_REQUIREMENTS, type Family, type Lab } from "../lab/netns-lab.js";
+import { requireTool } from "../support/require-tool.js";
 import {
   createSidecarLab,
   type LogLine,
@@ -25,8 +26,11 @@ import {
   type SidecarProcess,
 } from "./harness.js";
 
-/** `skip` option for the e2e suites: a reason when this machine cannot run the netns lab. */
-export const SKIP: string | false = labSkipReason();
+/**
+ * `skip` option for the e2e suites: a reason when this machine cannot run the netns lab; throws
+ * instead where skips are not allowed (CI, FA_REQUIRE_TOOLS=1).
+ */
+export const SKIP: string | false = requireTool(LAB_REQUIREMENTS, { for: "e2e (netns lab)" });
 
 /** Generous waits: the machine is noisy; these are upper bounds, never timing assertions. */
 export const ROUTE_WAIT = 15_000;

@@ -8,7 +8,8 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
-import { service, slice, type SidecarLab } from "./harness.js";
+import type { FakeKubeApi, StoredObject } from "../fakes/fake-kube-api.js";
+import { service, slice, type SidecarLab, type SidecarProcess } from "./harness.js";
 import {
   assertDiskEqualsRunning,
   findLog,
@@ -32,6 +33,58 @@ const WATCHED = ["/api/v1/services", SLICES, "/api/v1/nodes"];
 
 function svc(name: string, ip: string) {
   return [service(name, { clusterIPs: [ip] }), slice(name, [{ ready: true }])];
+}
+
+/** Reads something in a loop until stop(), keeping every value (at most 60 s). */
+class ReadSampler<T> {
+  readonly samples: T[] = [];
+  readonly errors: string[] = [];
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(read: () => Promise<T>) {
+    const deadline = Date.now() + 60_000;
+    this.loop = (async () => {
+      while (!this.stopped && Date.now() < deadline) {
+        try {
+          this.samples.push(await read());
+        } catch (e) {
+          this.errors.push(String(e));
+        }
+        await sleep(10);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+}
+
+/**
+ * Waits until the sidecar provably holds these objects: its watches, closed now, resume from
+ * their resourceVersion or a later one (it logs where it re-watches from). The reflector takes an
+ * event's resourceVersion as it hands the object to the store and schedules a pass.
+ */
+async function sidecarHolds(
+  api: FakeKubeApi,
+  s: SidecarProcess,
+  objects: readonly StoredObject[],
+): Promise<void> {
+  const from = s.logs.length;
+  api.closeWatches();
+  for (const o of objects) {
+    const resource = o.kind === "Service" ? "services" : "endpointslices";
+    const rv = Number(o.metadata.resourceVersion);
+    await waitForLogFrom(
+      s,
+      (l) => l.msg === "re-watching" && l["resource"] === resource && Number(l["resourceVersion"]) >= rv,
+      from,
+      ROUTE_WAIT,
+      `the ${resource} watch resuming from resourceVersion ${rv} or later`,
+    );
+  }
 }
 
 void describe("faults", { skip: SKIP }, () => {
@@ -75,11 +128,19 @@ void describe("faults", { skip: SKIP }, () => {
         assert.match(notReady.body, /FRR not answering/);
         // A change while bgpd is down is held back (`vtysh -f` would skip the dead daemon silently):
         // frr.conf keeps what FRR last ran, bgpd restarts from it, and the change reaches bgpd only
-        // through the sidecar's full re-apply once bgpd answers again.
-        for (const o of svc("c", "10.96.0.12")) api.upsert(o);
-        await sleep(1000); // an observation window, not a timing assertion
+        // through the sidecar's full re-apply once bgpd answers again. frr.conf is read throughout,
+        // from the change until the sidecar provably holds it; bgpd is started only after that.
+        const disk = new ReadSampler(() => networkLinesOnDisk(env!));
+        try {
+          const stored = svc("c", "10.96.0.12").map((o) => api.upsert(o));
+          await sidecarHolds(api, s, stored);
+        } finally {
+          await disk.stop();
+        }
+        assert.deepEqual(disk.errors, [], "reading frr.conf failed");
+        assert.ok(disk.samples.length >= 2, `too few reads of frr.conf (${disk.samples.length})`);
         assert.ok(
-          !(await networkLinesOnDisk(env!)).includes("network 10.96.0.12/32"),
+          disk.samples.every((lines) => !lines.includes("network 10.96.0.12/32")),
           "a change was written to frr.conf while bgpd was down",
         );
         assert.equal(

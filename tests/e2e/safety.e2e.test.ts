@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
+import { execa } from "execa";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
 import { service, slice, type SidecarLab } from "./harness.js";
 import {
@@ -17,6 +17,7 @@ import {
   assertDiskEqualsRunning,
   loAddresses,
   loAddrJson,
+  metricValue,
   networkLinesOnDisk,
   ownedAddresses,
   ROUTE_WAIT,
@@ -24,6 +25,7 @@ import {
   SKIP,
   TEST_TIMEOUT,
   TorSampler,
+  waitForLogFrom,
   waitUntil,
   withDiagnostics,
   startedSidecarLab,
@@ -50,6 +52,54 @@ async function assertForeignPresent(env: SidecarLab, when: string): Promise<void
   const owned = await ownedAddresses(env);
   for (const a of FOREIGN_ALL)
     assert.ok(!owned.includes(a.replace(/\/\d+$/, "")), `${when}: ${a} recorded as ours`);
+}
+
+/**
+ * Makes the sidecar repair lo from a fresh listing — an address of ours deleted behind its back
+ * (the kernel monitor reports it) — and waits for that pass to end: the address back, then a
+ * reconcile that ended once the add was logged. Orphans or duplicates the restarted sidecar had
+ * left, or would create from a listing, are then on lo for the caller to see.
+ */
+async function assertRelistChangesNothing(env: SidecarLab): Promise<void> {
+  const s = env.sidecar!;
+  const from = s.logs.length;
+  const ours = host("10.96.0.10");
+  await execa("ip", ["-n", env.lab.nodeNs, "addr", "del", ours, "dev", "lo"]);
+  await waitForLogFrom(
+    s,
+    (l) => l.msg === "interface address changed behind our back; repairing",
+    from,
+    ROUTE_WAIT,
+    "the monitor's drift report",
+  );
+  const added = await waitForLogFrom(
+    s,
+    (l) => l.msg === "interface addresses changed" && l["phase"] === "add",
+    from,
+    ROUTE_WAIT,
+    "the repair's add step",
+  );
+  const line = s.logs[added];
+  assert.ok(line);
+  assert.equal(line["added"], 1, "the repair added exactly the deleted address");
+  const addedAt = Date.parse(String(line["time"]));
+  // Passes never overlap: one that ended at or after the add was logged (ms; a pass before it
+  // ended before the repair's listing of lo began) is the repair pass or a later one.
+  await waitUntil(
+    async () =>
+      Math.round(((await metricValue(s, "frr_advertiser_last_success_timestamp_seconds")) ?? 0) * 1000) >=
+      addedAt,
+    ROUTE_WAIT,
+    "the repair pass's end",
+  );
+  assert.ok((await loAddresses(env)).includes(ours), `${ours} back on lo`);
+  // From the repair's add on (the restart's own removal may be logged just after `from`).
+  const changes = s.logs.slice(added).filter((l) => l.msg === "interface addresses changed");
+  assert.deepEqual(
+    changes.map((l) => [l["phase"], l["added"], l["removed"]]),
+    [["add", 1, 0]],
+    "the fresh listing changed nothing but the deleted address",
+  );
 }
 
 void describe("safety", { skip: SKIP }, () => {
@@ -93,27 +143,31 @@ void describe("safety", { skip: SKIP }, () => {
         );
         assert.ok(!(await lab.torRoutes(4)).has(FOREIGN), "a foreign address is not a service");
 
-        // Churn: a new service, a deletion, readiness flips.
+        // Churn: deletions, a new service, readiness flips. pre-gone's Service goes before b's,
+        // on the same watch: the sidecar withdraws pre-gone no later than b.
+        api.remove("Service", "default", "pre-gone");
         for (const o of svc("c", "10.96.0.12")) api.upsert(o);
         api.remove("Service", "default", "b");
         api.upsert(slice("a", [{ ready: false }]));
         await lab.waitForTorRoutes(
-          (r) => r.has(host("10.96.0.12")) && !r.has(host("10.96.0.11")) && !r.has(host("10.96.0.10")),
+          (r) =>
+            r.has(host("10.96.0.12")) &&
+            !r.has(host("10.96.0.11")) &&
+            !r.has(host("10.96.0.10")) &&
+            !r.has(host(PRE_GONE)),
           ROUTE_WAIT,
           { family: 4 },
         );
         api.upsert(slice("a", [{ ready: true }]));
-        api.remove("Service", "default", "pre-gone");
-        await lab.waitForTorRoutes((r) => r.has(host("10.96.0.10")) && !r.has(host(PRE_GONE)), ROUTE_WAIT, {
-          family: 4,
-        });
-        // Our own withdrawn address goes after the grace; someone else's never does.
+        await lab.waitForTorRoutes(hasAll(host("10.96.0.10")), ROUTE_WAIT, { family: 4 });
+        // Our own withdrawn address goes after the grace; someone else's never does. pre-gone's
+        // grace began no later than b's, so the removal step that took b's address was also past
+        // pre-gone's grace: had the sidecar taken the address for its own, it would be gone now.
         await waitUntil(
           async () => !(await loAddresses(env!)).includes(host("10.96.0.11")),
           ROUTE_WAIT,
           "b's address removed from lo",
         );
-        await sleep(1500); // past the withdraw grace, so the pre-existing address had every chance to go
         await assertForeignPresent(env!, "after churn");
         assert.deepEqual(await ownedAddresses(env!), ["10.96.0.10", "10.96.0.12"]);
       }),
@@ -145,8 +199,7 @@ void describe("safety", { skip: SKIP }, () => {
             ROUTE_WAIT,
             "doomed's address removed after the restart",
           );
-          // A resync period (5 s in the harness) later: nothing else changed on lo.
-          await sleep(6000);
+          await assertRelistChangesNothing(env!);
         });
         const afterRestart = await loAddrJson(env!);
         assert.deepEqual(
@@ -180,7 +233,14 @@ void describe("safety", { skip: SKIP }, () => {
         let code: number | null;
         try {
           code = await env!.stopSidecar("SIGTERM");
-          await sleep(300);
+          // Samples after the exit too, so "from then on the table stayed empty" covers it.
+          const exited = exitAt ?? Infinity;
+          await waitUntil(
+            () => sampler.samples.filter((x) => x.start > exited).length >= 10,
+            ROUTE_WAIT,
+            "ten tor samples after the exit",
+            10,
+          );
         } finally {
           await sampler.stop();
         }

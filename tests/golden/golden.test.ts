@@ -17,7 +17,8 @@ import { computeDesiredState } from "../../sidecar/src/model/desired-state.js";
 import { toTemplateContext } from "../../sidecar/src/render/context.js";
 import { compileTemplates, renderFrrConf } from "../../sidecar/src/render/renderer.js";
 import { loadTemplateDir } from "../../sidecar/src/templates/load-template-dir.js";
-import { IMAGE, imageUnavailable, PODMAN_ENV } from "../lab/image-frr.js";
+import { IMAGE, PODMAN_ENV } from "../lab/image-frr.js";
+import { missingOf, skippedWithout, type Requirement } from "../support/require-tool.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const CASES = join(import.meta.dirname, "cases");
@@ -151,17 +152,12 @@ function vtyshDryRun(file: string, inImage?: string): SyntaxCheck | undefined {
   return { status: run.status, errors };
 }
 
-/** vtysh absent: skip locally, fail in CI (a silent skip there would hide broken goldens). */
+/** vtysh absent: skipped locally, a failure where skips are not allowed (it would hide broken goldens). */
 function dryRunOrSkip(t: TestContext, file: string): SyntaxCheck | undefined {
+  if (skippedWithout(t, VTYSH, { for: "FRR syntax check (or set VTYSH=/path/to/vtysh)" })) return undefined;
   const result = vtyshDryRun(file);
-  if (result !== undefined) return result;
-  if (process.env["CI"] !== undefined && process.env["CI"] !== "") {
-    assert.fail(
-      `${VTYSH} not found, but CI is set: install FRR (apt-get install frr) so goldens are checked by FRR`,
-    );
-  }
-  t.skip(`${VTYSH} not found: FRR syntax check skipped (install FRR, or set VTYSH=/path/to/vtysh)`);
-  return undefined;
+  assert.ok(result, `${VTYSH} could not be run`);
+  return result;
 }
 
 void describe("golden: FRR accepts every expected.conf (vtysh --dryrun)", () => {
@@ -187,14 +183,21 @@ void describe("golden: FRR accepts every expected.conf (vtysh --dryrun)", () => 
   });
 });
 
-/** The image's FRR (Debian 13's 10.3): present after `npm run image`; required where the pod test is. */
-const unavailable = imageUnavailable();
-const imageMissing = unavailable === undefined ? false : `${unavailable}: FRR 10.3 syntax check skipped`;
-if (imageMissing !== false && process.env["FA_POD_REQUIRED"] === "1") throw new Error(imageMissing);
+/**
+ * The image's FRR (Debian 13's 10.3): present after `npm run image`. Looked up once; each test
+ * asks, so that where skips are not allowed only these tests fail, not the whole file.
+ */
+let imageLookup: { missing: string | undefined } | undefined;
+const IMAGE_FRR: Requirement = {
+  name: `podman image ${IMAGE}`,
+  missing: () => (imageLookup ??= { missing: missingOf(`podman image ${IMAGE}`) }).missing,
+};
+const NEEDS_IMAGE = { for: "FRR 10.3 syntax check" };
 
-void describe("golden: the image's FRR accepts every expected.conf too", { skip: imageMissing }, () => {
+void describe("golden: the image's FRR accepts every expected.conf too", () => {
   for (const name of caseNames) {
-    void it(name, () => {
+    void it(name, (t) => {
+      if (skippedWithout(t, IMAGE_FRR, NEEDS_IMAGE)) return;
       const result = vtyshDryRun(join(CASES, name, "expected.conf"), IMAGE);
       assert.ok(result);
       assert.deepEqual(result.errors, [], `${name}: FRR 10.3 rejects lines`);
@@ -202,7 +205,8 @@ void describe("golden: the image's FRR accepts every expected.conf too", { skip:
     });
   }
 
-  void it("rejects broken/frr.conf (the check can fail)", () => {
+  void it("rejects broken/frr.conf (the check can fail)", (t) => {
+    if (skippedWithout(t, IMAGE_FRR, NEEDS_IMAGE)) return;
     const result = vtyshDryRun(BROKEN, IMAGE);
     assert.ok(result);
     assert.notEqual(result.status, 0, "FRR 10.3's vtysh --dryrun accepted a misspelled keyword");

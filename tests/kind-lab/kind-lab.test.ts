@@ -20,7 +20,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parseConfig } from "../../sidecar/src/config/load-config.js";
-import { ensureHelm, helmEnv } from "../chart/helm.js";
+import { ensureHelm, HELM, helmEnv } from "../chart/helm.js";
+import { skippedWithout } from "../support/require-tool.js";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const LAB = join(REPO, "kind-lab");
@@ -43,24 +44,12 @@ function labSetting(name: string): string {
   return r.stdout;
 }
 
-function commandExists(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-}
-
-/** Skips without the tool, except in CI, where it must be installed. */
-function needs(tool: string, t: { skip: (m: string) => void }): boolean {
-  if (commandExists(tool)) return true;
-  if (process.env["CI"] !== undefined) assert.fail(`${tool} is not installed (CI must have it)`);
-  t.skip(`${tool} is not installed`);
-  return false;
-}
-
 void test("the lab has up, verify and down scripts plus their shared lib", () => {
   assert.deepEqual(SCRIPTS, ["down.sh", "lib.sh", "up.sh", "verify.sh"]);
 });
 
 void test("every script passes shellcheck (following the sourced lib.sh)", (t) => {
-  if (!needs("shellcheck", t)) return;
+  if (skippedWithout(t, "shellcheck")) return;
   for (const f of SCRIPTS) {
     const r = spawnSync("shellcheck", ["--external-sources", join("kind-lab", f)], {
       cwd: REPO,
@@ -200,7 +189,7 @@ void test("the lab's addresses agree: kind-config, lib.sh, values-lab.yaml, demo
 });
 
 void test("the tor's frr.conf (rendered by up.sh from the nodes) passes FRR's parser", (t) => {
-  if (!needs("vtysh", t)) return;
+  if (skippedWithout(t, "vtysh")) return;
   const bin = fakeBin({
     kubectl: `printf 'frr-lab-control-plane 172.18.0.3\\nfrr-lab-worker 172.18.0.2\\nfrr-lab-worker2 172.18.0.4\\n'`,
   });
@@ -249,14 +238,8 @@ void test("up.sh's in_cidr", () => {
 });
 
 void test("the chart renders with the lab's values into a config the advertiser accepts", async (t) => {
-  let helm: string;
-  try {
-    helm = ensureHelm();
-  } catch (err) {
-    if (process.env["CI"] !== undefined) throw err;
-    t.skip(`no helm: ${(err as Error).message}`);
-    return;
-  }
+  if (skippedWithout(t, HELM)) return;
+  const helm = ensureHelm();
   const args = sh(
     `source kind-lab/up.sh && set_chart_values 172.18.0.9 && printf '%s\\0' "\${CHART_VALUES[@]}"`,
   );
@@ -407,7 +390,7 @@ esac`,
 }
 
 void test("verify.sh passes when the tor has exactly the healthy Services' IPs from the right nodes", (t) => {
-  if (!needs("python3", t)) return;
+  if (skippedWithout(t, "python3")) return;
   const r = runVerify(HEALTHY);
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /^OK: the tor's routes match the healthy Services \(5 prefixes\)$/m);
@@ -415,7 +398,7 @@ void test("verify.sh passes when the tor has exactly the healthy Services' IPs f
 });
 
 void test("verify.sh fails on a missing, an extra or a misplaced route, and on a missing session", (t) => {
-  if (!needs("python3", t)) return;
+  if (skippedWithout(t, "python3")) return;
   const cases: [string, Scenario, RegExp][] = [
     [
       "missing",

@@ -3,7 +3,7 @@
 // as well as the host's (8.4). Daemons run as podman containers in the node's network namespace
 // with the host's PID namespace, so their pid files hold host PIDs the lab can signal as before.
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { join, resolve } from "node:path";
 
 const REPO = resolve(import.meta.dirname, "..", "..");
@@ -22,14 +22,6 @@ export const PODMAN_ENV: NodeJS.ProcessEnv = {
   ...process.env,
   CONTAINERS_CONF: process.env["CONTAINERS_CONF"] ?? join(REPO, "image/containers.conf"),
 };
-
-/** undefined when podman and the image are here; else what is missing. */
-export function imageUnavailable(): string | undefined {
-  if (spawnSync("podman", ["--version"]).status !== 0) return "podman missing (apt-get install podman runc)";
-  if (spawnSync("podman", ["image", "exists", IMAGE], { env: PODMAN_ENV }).status !== 0)
-    return `image ${IMAGE} missing (npm run image)`;
-  return undefined;
-}
 
 let ids: { uid: number; gid: number } | undefined;
 

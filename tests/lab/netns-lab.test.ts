@@ -1,5 +1,5 @@
 // End-to-end checks of the netns FRR lab (needs root, frr, frr-pythontools, iproute2).
-// Skipped when the machine cannot run it, unless FA_LAB_REQUIRED=1 (then it fails).
+// Skipped when the machine cannot run it, except where skips are not allowed (requireTool).
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -7,19 +7,20 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { requireTool } from "../support/require-tool.js";
 import {
-  labSkipReason,
   createLab,
   FRR_RUN_DIR,
   hasAll,
   hasNone,
   LAB_PREFIX,
+  LAB_REQUIREMENTS,
   minimalNodeConfig,
   sweepStaleLabs,
   type Lab,
 } from "./netns-lab.js";
 
-const skip = labSkipReason();
+const skip = requireTool(LAB_REQUIREMENTS, { for: "netns lab" });
 
 const WAIT = 10_000;
 const V4 = "10.96.0.10/32";

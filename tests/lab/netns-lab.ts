@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { execa } from "execa";
 import { VtyClient } from "../../sidecar/src/frr/vty-client.js";
+import { missingOf, type Requirement } from "../support/require-tool.js";
 
 export const LAB_PREFIX = "fa";
 export const FRR_BIN_DIR = "/usr/lib/frr";
@@ -237,35 +238,22 @@ export function torConfig(info: LabInfo): string {
 // ---------------------------------------------------------------------------------------------------
 // Prerequisites
 
-/** Problems that prevent a lab on this machine (empty when fine). */
 /**
- * The `skip` option for suites that need the lab: a reason when this machine cannot run it, or
- * false. With FA_LAB_REQUIRED=1 (CI) a machine that cannot run it is an error, never a skip.
+ * What a lab needs of this machine, for requireTool (tests/support/require-tool.ts): suites pass
+ * `{ skip: requireTool(LAB_REQUIREMENTS, { for: "netns lab" }) }`. Image mode adds the image.
  */
-export function labSkipReason(): string | false {
-  const problems = checkPrerequisites();
-  if (problems.length === 0) return false;
-  if (process.env["FA_LAB_REQUIRED"] === "1")
-    throw new Error(`netns lab required but: ${problems.join("; ")}`);
-  return `netns lab unavailable: ${problems.join("; ")}`;
-}
-
-export function checkPrerequisites(): string[] {
-  const problems: string[] = [];
-  if (process.platform !== "linux") problems.push("not Linux");
-  if (process.getuid?.() !== 0) problems.push("not root");
-  for (const d of DAEMONS) {
-    if (!fs.existsSync(join(FRR_BIN_DIR, d)))
-      problems.push(`${join(FRR_BIN_DIR, d)} missing (apt-get install frr)`);
-  }
-  if (!fs.existsSync(FRR_RELOAD)) problems.push(`${FRR_RELOAD} missing (apt-get install frr-pythontools)`);
-  for (const bin of ["vtysh", "ip", "python3"]) {
-    const r = spawnSync("sh", ["-c", `command -v ${bin}`], { encoding: "utf8" });
-    if (r.status !== 0) problems.push(`${bin} not on PATH`);
-  }
-  if (lookupId("passwd", "frr") === null) problems.push("user frr missing");
-  return problems;
-}
+export const LAB_REQUIREMENTS: readonly Requirement[] = [
+  "linux",
+  "root",
+  ...DAEMONS.map((d) => join(FRR_BIN_DIR, d)),
+  FRR_RELOAD,
+  "vtysh",
+  "ip",
+  "python3",
+  "user frr",
+  // The image's sidecar serves /metrics inside the node's namespace: the harness reads it with curl.
+  ...(LAB_FRR_IMAGE === undefined ? [] : ["curl", `podman image ${LAB_FRR_IMAGE}`]),
+];
 
 function lookupId(db: "passwd" | "group", name: string): number | null {
   try {
@@ -907,7 +895,7 @@ class NetnsLab implements Lab {
 
 /** Build a lab (see the file header). Cleans up and rethrows if any step fails. */
 export async function createLab(opts: LabOptions = {}): Promise<Lab> {
-  const problems = checkPrerequisites();
+  const problems = LAB_REQUIREMENTS.flatMap((r) => missingOf(r) ?? []);
   if (problems.length > 0) throw new Error(`netns lab prerequisites missing: ${problems.join("; ")}`);
   try {
     await sweepStaleLabs();

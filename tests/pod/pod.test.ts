@@ -2,7 +2,7 @@
 // containers (and the init container) started by PodRunner from `helm template` output, in a
 // network namespace playing the node, against the fake API server (HTTPS, in-cluster config, as a
 // pod sees it) and a top-of-rack FRR in another namespace. Needs root, podman and the image
-// (`npm run image`); FA_POD_REQUIRED=1 turns a missing piece into a failure instead of a skip.
+// (`npm run image`); where skips are not allowed (requireTool: CI) a missing piece is a failure.
 
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -13,28 +13,21 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseAllDocuments, stringify } from "yaml";
 import { FakeKubeApi } from "../fakes/fake-kube-api.js";
-import { createLab, hasAll, hasNone, labSkipReason, type Lab } from "../lab/netns-lab.js";
+import { createLab, hasAll, hasNone, LAB_REQUIREMENTS, type Lab } from "../lab/netns-lab.js";
 import { ensureHelm, REPO_ROOT } from "../chart/helm.js";
 import { node, service, slice } from "../e2e/harness.js";
 import { TorSampler, waitUntil } from "../e2e/e2e-helpers.js";
-import { IMAGE, imageUnavailable, PODMAN_ENV } from "../lab/image-frr.js";
+import { IMAGE, PODMAN_ENV } from "../lab/image-frr.js";
+import { requireTool } from "../support/require-tool.js";
 import { PodRunner, startApiProxy, type PodSpec } from "./pod-runner.js";
 
 const NODE_NAME = "node-a";
 const API_PORT = 6443;
 const WAIT = 30_000;
 
-function podSkipReason(): string | false {
-  const lab = labSkipReason();
-  const problems: string[] = lab === false ? [] : [lab];
-  const image = imageUnavailable();
-  if (image !== undefined) problems.push(image);
-  if (problems.length === 0) return false;
-  if (process.env["FA_POD_REQUIRED"] === "1")
-    throw new Error(`pod test required but: ${problems.join("; ")}`);
-  return `pod test unavailable: ${problems.join("; ")}`;
-}
-const SKIP = podSkipReason();
+const SKIP = requireTool([...LAB_REQUIREMENTS, "openssl", "curl", `podman image ${IMAGE}`], {
+  for: "pod test",
+});
 
 interface Manifest {
   readonly kind: string;
