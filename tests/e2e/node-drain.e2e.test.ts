@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
 import { node, NODE, service, slice, type SidecarLab } from "./harness.js";
 import {
+  assertNeverMissingDuring,
   ROUTE_WAIT,
   SETUP_TIMEOUT,
   SKIP,
@@ -95,8 +96,14 @@ void describe("graceful node drain (RFC 8326) at the tor", { skip: SKIP }, () =>
           ROUTE_WAIT,
           "the community gone again",
         );
-        // Past the wait: still announced.
-        await new Promise((r) => setTimeout(r, WAIT_SECONDS * 1000));
+        // Sampled at the tor through the end of the would-be wait: never withdrawn.
+        await assertNeverMissingDuring(
+          e.lab,
+          [4],
+          [WEB],
+          "the cancelled drain's wait",
+          () => new Promise((r) => setTimeout(r, WAIT_SECONDS * 1000)),
+        );
         assert.equal(await torCommunities(e, WEB), "", "still announced, without the community");
       }),
   );
