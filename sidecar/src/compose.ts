@@ -25,6 +25,7 @@ import { AddressMonitor } from "./netif/address-monitor.js";
 import { createAddressSync, type LiveAddressSync } from "./netif/address-sync.js";
 import { AnnouncementCheck, type CheckReport } from "./reconcile/announcement-check.js";
 import { Reconciler, type WithdrawalHoldEvent } from "./reconcile/reconciler.js";
+import { decisionsView } from "./reconcile/decisions-view.js";
 import type { WithdrawalHold } from "./model/desired-state-types.js";
 import { ServiceEventReporter } from "./reconcile/service-event-reporter.js";
 import { toTemplateContext } from "./render/context.js";
@@ -248,6 +249,10 @@ export async function composeSidecar(
         ...notAdvertisedReason(announcements.unrepaired),
         ...sessions.notReadyReasons(),
       ],
+      decisions: (service) => {
+        const state = reconciler.desiredState;
+        return state === undefined ? undefined : decisionsView(config.nodeName, state, service);
+      },
     },
     metrics.registry,
   );

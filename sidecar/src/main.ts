@@ -9,6 +9,7 @@ const USAGE = `frr-advertiser <command>
 commands:
   render   print the frr.conf this node would get from a file of Kubernetes objects
   run      the long-running sidecar in the FRR pod
+  why      why a Service is (not) advertised by this node, and what FRR sends each peer
 
 run "frr-advertiser <command> --help" for the options of a command`;
 
@@ -34,6 +35,11 @@ async function main(argv: readonly string[]): Promise<number> {
       // keep-alive socket to the API server, an in-flight metrics poll) must not keep the pod in
       // Terminating. Logs are written synchronously (stdout is a pipe or a file).
       return process.exit(code);
+    }
+    case "why": {
+      // Loaded lazily, like `run`: `render` must not touch FRR or the live sidecar's modules.
+      const { runWhyCommand } = await import("./cli/why-command.js");
+      return runWhyCommand(rest, io);
     }
     case undefined:
     case "-h":
