@@ -16,7 +16,7 @@ import {
   parseReloadDiff,
   type ReloadDiff,
 } from "../../sidecar/src/frr/frr-client.js";
-import { LAB_REQUIREMENTS, type Family, type Lab } from "../lab/netns-lab.js";
+import { LAB_REQUIREMENTS, type Family, type Lab, type RouteSource } from "../lab/netns-lab.js";
 import { requireTool } from "../support/require-tool.js";
 import {
   createSidecarLab,
@@ -64,6 +64,7 @@ export async function assertNeverMissingDuring(
 /**
  * Reads the tor's BGP table (one or both families) in a loop until stop() (or maxMs), keeping every
  * sample, so a test can prove a prefix never vanished during an outage or find when it did.
+ * `source: "fib"` samples the tor's kernel FIB (proto bgp) instead: what it forwards on.
  */
 export class TorSampler {
   readonly samples: TorSample[] = [];
@@ -76,6 +77,7 @@ export class TorSampler {
     private readonly families: readonly Family[] = [4],
     private readonly intervalMs = 10,
     maxMs = 120_000,
+    private readonly source: RouteSource = "bgp",
   ) {
     const deadline = performance.now() + maxMs;
     this.loop = this.run(deadline);
@@ -85,7 +87,11 @@ export class TorSampler {
     while (!this.stopped && performance.now() < deadline) {
       const start = performance.now();
       try {
-        const sets = await Promise.all(this.families.map((f) => this.lab.torRoutes(f)));
+        const sets = await Promise.all(
+          this.families.map((f) =>
+            this.source === "bgp" ? this.lab.torRoutes(f) : this.lab.torFibRoutes(f),
+          ),
+        );
         this.samples.push({ start, end: performance.now(), routes: new Set(sets.flatMap((s) => [...s])) });
       } catch (e) {
         this.errors.push(errText(e));

@@ -1,8 +1,9 @@
 // End-to-end harness: a netns lab (node FRR + tor FRR over veth), a fake Kubernetes API server,
-// and the real `frr-advertiser run` process wired to both. Everything is torn down by stop().
+// and the real `frr-advertiser run` process wired to both; or a cluster of such nodes behind one tor
+// sharing one API (createClusterSidecarLab). Everything is torn down by stop().
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
@@ -14,6 +15,8 @@ import { startApiProxy } from "../pod/pod-runner.js";
 
 export const REPO = resolve(import.meta.dirname, "..", "..");
 export const NODE = "node-a";
+/** The Node names of a cluster lab's nodes, node 0 first (node 0 is NODE). */
+export const NODE_NAMES: readonly string[] = ["node-a", "node-b", "node-c", "node-d"];
 const NODE_BIN = process.execPath;
 /** Inside the node's namespace (image mode): where the API proxy listens. */
 const API_PROXY_PORT = 6443;
@@ -143,6 +146,8 @@ export class SidecarLab {
     readonly configPath: string,
     readonly kubeconfig: string,
     private readonly proxy?: { stop(): void },
+    /** NODE_NAME of this sidecar (its Node object). */
+    readonly nodeName: string = NODE,
   ) {}
 
   get stateFile(): string {
@@ -157,7 +162,12 @@ export class SidecarLab {
       ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "run", "--config", this.configPath],
       {
         cwd: REPO,
-        env: { ...process.env, KUBECONFIG: this.kubeconfig, NODE_NAME: NODE, KUBERNETES_SERVICE_HOST: "" },
+        env: {
+          ...process.env,
+          KUBECONFIG: this.kubeconfig,
+          NODE_NAME: this.nodeName,
+          KUBERNETES_SERVICE_HOST: "",
+        },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
@@ -185,7 +195,7 @@ export class SidecarLab {
       "-e",
       `KUBECONFIG=${this.kubeconfig}`,
       "-e",
-      `NODE_NAME=${NODE}`,
+      `NODE_NAME=${this.nodeName}`,
       image,
       "run",
       "--config",
@@ -210,13 +220,18 @@ export class SidecarLab {
     return s.waitForExit();
   }
 
-  async stop(): Promise<void> {
+  /** Kills the sidecar (SIGKILL) and this node's API proxy; the lab and the API stay. */
+  async stopProcesses(): Promise<void> {
     const s = this.sidecar;
     if (s?.alive && s.child.pid !== undefined) {
       s.signal("SIGKILL");
       await s.waitForExit();
     }
     this.proxy?.stop();
+  }
+
+  async stop(): Promise<void> {
+    await this.stopProcesses();
     await this.api.stop().catch(() => undefined);
     await this.lab.destroy();
     await rm(this.dir, { recursive: true, force: true });
@@ -226,24 +241,48 @@ export class SidecarLab {
 export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<SidecarLab> {
   const dir = await mkdtemp(join(tmpdir(), "fa-e2e-"));
   const lab = await createLab({ unnumbered: opts.unnumbered ?? false });
-  const iface = opts.serviceInterface ?? "lo";
   // Image mode: the sidecar lives in the node's namespace and reaches the API through a proxy there.
   const api = new FakeKubeApi(LAB_FRR_IMAGE === undefined ? {} : { socketPath: join(dir, "api.sock") });
+  try {
+    const { url } = await api.start();
+    api.upsert(node());
+    for (const o of opts.objects ?? []) api.upsert(o);
+    return await wireSidecar(lab, api, url, dir, NODE, opts);
+  } catch (err) {
+    await api.stop().catch(() => undefined);
+    await lab.destroy();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * One node's sidecar, not started: its service interface, its API proxy (image mode, to the API's
+ * socket `apiSocket`), its kubeconfig and config in `dir`. Shared by the one-node and cluster labs.
+ */
+async function wireSidecar(
+  lab: Lab,
+  api: FakeKubeApi,
+  apiUrl: string,
+  dir: string,
+  nodeName: string,
+  opts: SidecarLabOptions,
+  apiSocket = join(dir, "api.sock"),
+): Promise<SidecarLab> {
+  const iface = opts.serviceInterface ?? "lo";
   let proxy: { stop(): void } | undefined;
   try {
     if (iface !== "lo") await addServiceInterface(lab.nodeNs, iface);
-    let { url } = await api.start();
+    let url = apiUrl;
     if (LAB_FRR_IMAGE !== undefined) {
-      proxy = await startApiProxy(lab.nodeNs, API_PROXY_PORT, join(dir, "api.sock"));
+      proxy = await startApiProxy(lab.nodeNs, API_PROXY_PORT, apiSocket);
       url = `http://127.0.0.1:${API_PROXY_PORT}`;
     }
-    api.upsert(node());
-    for (const o of opts.objects ?? []) api.upsert(o);
     const kubeconfig = join(dir, "kubeconfig");
     await writeKubeconfig(url, kubeconfig);
     const configPath = join(dir, "config.yaml");
     const config = {
-      nodeName: NODE,
+      nodeName,
       bgp: {
         asn: lab.nodeAsn,
         routerId: lab.nodeRouterId,
@@ -278,9 +317,66 @@ export async function createSidecarLab(opts: SidecarLabOptions = {}): Promise<Si
       ...opts.config,
     };
     await writeFile(configPath, stringify(config));
-    return new SidecarLab(lab, api, dir, configPath, kubeconfig, proxy);
+    return new SidecarLab(lab, api, dir, configPath, kubeconfig, proxy, nodeName);
   } catch (err) {
     proxy?.stop();
+    throw err;
+  }
+}
+
+export interface ClusterSidecarLabOptions extends SidecarLabOptions {
+  /** How many nodes (default 2, at most NODE_NAMES.length); every Node object is added. */
+  readonly nodes?: number;
+}
+
+/**
+ * Several nodes behind one tor (the lab's `nodes` option), one cluster: one fake API shared by
+ * every node's sidecar, each with its own NODE_NAME (NODE_NAMES[i]), config, state file and FRR.
+ * Services and EndpointSlices (endpoints' nodeName) then decide per node, as in a cluster.
+ */
+export class ClusterSidecarLab {
+  constructor(
+    readonly lab: Lab,
+    readonly api: FakeKubeApi,
+    readonly dir: string,
+    /** Node i's sidecar (not started until start()); `nodes[i].lab` is lab.nodes[i]. */
+    readonly nodes: readonly SidecarLab[],
+  ) {}
+
+  /** Kills every sidecar and proxy, stops the API, destroys the lab and the files. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stopProcesses()));
+    await this.api.stop().catch(() => undefined);
+    await this.lab.destroy();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function createClusterSidecarLab(
+  opts: ClusterSidecarLabOptions = {},
+): Promise<ClusterSidecarLab> {
+  const count = opts.nodes ?? 2;
+  const names = NODE_NAMES.slice(0, count);
+  if (names.length !== count) throw new Error(`at most ${NODE_NAMES.length} nodes`);
+  const dir = await mkdtemp(join(tmpdir(), "fa-e2e-"));
+  const lab = await createLab({ unnumbered: opts.unnumbered ?? false, nodes: count });
+  const apiSocket = join(dir, "api.sock");
+  const api = new FakeKubeApi(LAB_FRR_IMAGE === undefined ? {} : { socketPath: apiSocket });
+  const nodes: SidecarLab[] = [];
+  try {
+    const { url } = await api.start();
+    for (const name of names) api.upsert(nodeNamed(name));
+    for (const o of opts.objects ?? []) api.upsert(o);
+    for (const [i, name] of names.entries()) {
+      const view = lab.nodes[i];
+      if (view === undefined) throw new Error(`the lab has no node ${i}`);
+      const nodeDir = join(dir, name);
+      await mkdir(nodeDir);
+      nodes.push(await wireSidecar(view, api, url, nodeDir, name, opts, apiSocket));
+    }
+    return new ClusterSidecarLab(lab, api, dir, nodes);
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stopProcesses()));
     await api.stop().catch(() => undefined);
     await lab.destroy();
     await rm(dir, { recursive: true, force: true });
@@ -305,10 +401,19 @@ async function addServiceInterface(ns: string, name: string): Promise<void> {
 // ------------------------------------------------------------------ Kubernetes object builders
 
 export function node(labels: Record<string, string> = {}, extra: Record<string, unknown> = {}): KubeObject {
+  return nodeNamed(NODE, labels, extra);
+}
+
+/** A Node object of another name (a cluster lab's NODE_NAMES). */
+export function nodeNamed(
+  name: string,
+  labels: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
+): KubeObject {
   return {
     apiVersion: "v1",
     kind: "Node",
-    metadata: { name: NODE, labels },
+    metadata: { name, labels },
     spec: {},
     ...extra,
   } as KubeObject;

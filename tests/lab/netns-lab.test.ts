@@ -171,18 +171,103 @@ void describe("netns lab, unnumbered", { skip }, () => {
   });
 });
 
+void describe("netns lab, two nodes behind one tor", { skip }, () => {
+  let lab: Lab;
+  let second: Lab;
+
+  before(async () => {
+    lab = await createLab({ nodes: 2, nodeConfig: minimalNodeConfig });
+    second = lab.nodes[1]!;
+  });
+  after(async () => {
+    await lab.destroy();
+  });
+
+  void it("gives each node its own namespace, veth, addresses and FRR", async () => {
+    assert.equal(lab.nodes.length, 2);
+    assert.equal(lab.nodes[0], lab);
+    assert.deepEqual([lab.index, second.index], [0, 1]);
+    assert.equal(second.torNs, lab.torNs);
+    const names = await netnsList();
+    for (const ns of [lab.nodeNs, second.nodeNs, lab.torNs]) assert.ok(names.includes(ns), ns);
+    assert.notEqual(second.nodeNs, lab.nodeNs);
+    assert.notEqual(second.confFile, lab.confFile);
+    assert.ok(second.nodeIf.length <= 15 && second.torIf.length <= 15);
+    assert.ok((await second.nodeAddresses(second.nodeIf)).includes("192.0.2.2/31"));
+    assert.match(await second.vtysh("node", "show bgp summary"), /192\.0\.2\.3/);
+  });
+
+  void it("establishes both sessions; the same prefix from both nodes is ECMP at the tor", async () => {
+    await lab.waitForSession(WAIT);
+    assert.equal((await lab.torSessions()).filter((s) => s.afi === "ipv4Unicast").length, 2);
+    for (const n of lab.nodes) {
+      await n.exec("node", ["ip", "addr", "add", V4, "dev", "lo"]);
+      await announce(n, V4);
+    }
+    const ecmp = async (): Promise<boolean> => {
+      const hops = (await lab.torFibNextHops(4)).get(V4) ?? [];
+      return (
+        hops
+          .map((h) => h.node)
+          .sort()
+          .join() === "0,1"
+      );
+    };
+    const deadline = Date.now() + WAIT;
+    while (!(await ecmp())) {
+      assert.ok(Date.now() < deadline, "no ECMP route with both nodes in the tor's FIB");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const paths = await lab.torPaths(V4);
+    assert.deepEqual(paths.map((p) => p.node).sort(), [0, 1]);
+    assert.ok(paths.every((p) => p.valid && p.multipath));
+    assert.equal(paths.filter((p) => p.bestpath).length, 1);
+  });
+
+  void it("one node's bgpd gone: the tor keeps the other node's path", async () => {
+    await second.killDaemon("bgpd", "SIGKILL");
+    const deadline = Date.now() + WAIT;
+    while ((await lab.torPaths(V4)).length !== 1) {
+      assert.ok(Date.now() < deadline, "node 1's path never went");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(
+      (await lab.torPaths(V4)).map((p) => p.node),
+      [0],
+    );
+  });
+
+  void it("destroy of any node's view removes every namespace and file", async () => {
+    await second.destroy();
+    const mine = (await netnsList()).filter((n) => n.startsWith(lab.id));
+    assert.deepEqual(mine, []);
+    assert.equal(existsSync(lab.dir), false);
+    assert.equal(existsSync(join(FRR_RUN_DIR, second.nodeNs)), false);
+  });
+});
+
 void describe("sweepStaleLabs", { skip }, () => {
   void it("removes the lab of a process that died without cleaning up", async () => {
     const fixture = fileURLToPath(new URL("./fixtures/orphan-lab.ts", import.meta.url));
     const child = await execa(process.execPath, ["--import", "tsx", fixture], { reject: false });
     assert.equal(child.signal, "SIGKILL", child.stderr);
-    const orphan = JSON.parse(child.stdout) as { nodeNs: string; torNs: string; dir: string };
+    const orphan = JSON.parse(child.stdout) as {
+      nodeNs: string;
+      node1Ns: string;
+      torNs: string;
+      dir: string;
+    };
     assert.ok((await netnsList()).includes(orphan.nodeNs), "the orphan is there before the sweep");
+    assert.ok((await netnsList()).includes(orphan.node1Ns), "its second node too");
 
     const removed = await sweepStaleLabs();
-    assert.ok(removed.includes(orphan.nodeNs) && removed.includes(orphan.torNs), removed.join(" "));
+    const all = [orphan.nodeNs, orphan.node1Ns, orphan.torNs];
+    assert.ok(
+      all.every((ns) => removed.includes(ns)),
+      removed.join(" "),
+    );
     const names = await netnsList();
-    assert.ok(!names.includes(orphan.nodeNs) && !names.includes(orphan.torNs));
+    assert.ok(all.every((ns) => !names.includes(ns)));
     assert.equal(existsSync(orphan.dir), false);
   });
 

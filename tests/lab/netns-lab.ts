@@ -1,11 +1,13 @@
-// A two-namespace FRR lab for end-to-end tests and benchmarks.
+// A network-namespace FRR lab for end-to-end tests and benchmarks: one tor and one node (default)
+// or several (`nodes: N`), each node on its own veth to the tor.
 //
-//   [node ns] nodeIf ==veth== torIf [tor ns]
-//   zebra+bgpd+staticd        zebra+bgpd+staticd
+//   [node ns]  nodeIf  ==veth== torIf  [tor ns]
+//   [node1 ns] nodeIf1 ==veth== torIf1 [tor ns]      (nodes ≥ 2)
+//   zebra+bgpd+staticd each              zebra+bgpd+staticd
 //
 // Each namespace runs its own FRR with its own pathspace (`-N <ns>`), config dir and pid files under
-// one mkdtemp directory. The tor's config is ours (eBGP to the node, accept everything); the node's
-// config is the caller's (the advertiser under test manages it). See createLab().
+// one mkdtemp directory. The tor's config is ours (eBGP to every node, accept everything, ECMP over
+// the nodes); a node's config is the caller's (the advertiser under test manages it). See createLab().
 //
 // Safety rules: every process we signal is one whose PID we started (pid file) AND that lives in one
 // of our namespaces (checked through /proc/PID/ns/net); leftovers are found with `ip netns pids`, never
@@ -42,6 +44,8 @@ const DAEMONS: readonly Daemon[] = ["zebra", "bgpd", "staticd"];
 export interface LabInfo {
   /** `fa` + 6 hex chars; every name of this lab starts with it. */
   readonly id: string;
+  /** Which node of the lab this is (0 for the first, and the only one of a one-node lab). */
+  readonly index: number;
   readonly unnumbered: boolean;
   readonly nodeAsn: number;
   readonly torAsn: number;
@@ -53,7 +57,10 @@ export interface LabInfo {
   readonly torIf: string;
   readonly nodeRouterId: string;
   readonly torRouterId: string;
-  /** Numbered mode only (null when unnumbered): 192.0.2.0/31 and fd00:0:2::a/127 style. */
+  /**
+   * Numbered mode only (null when unnumbered): a /31 and a /127 per node, node i on 192.0.2.2i/31
+   * (the tor .2i+1) and fd00:0:2::(a+2i)/127 (the tor the next address).
+   */
   readonly nodeAddr4: string | null;
   readonly torAddr4: string | null;
   readonly nodeAddr6: string | null;
@@ -65,7 +72,12 @@ export interface LabInfo {
 export interface LabOptions {
   /** Unnumbered eBGP over IPv6 link-local (`neighbor IF interface`), extended next hop. Default false. */
   unnumbered?: boolean;
-  /** Default 65001. */
+  /**
+   * Every node's ASN, default 65001. All nodes share it, as a rack's servers do in an eBGP fabric
+   * (one AS per rack, RFC 7938 style): the tor then sees equal AS paths from its nodes and installs
+   * ECMP, and a node drops the other nodes' routes the tor reflects to it (its own AS in the path)
+   * instead of learning service prefixes through the tor.
+   */
   nodeAsn?: number;
   /** Default 65000. */
   torAsn?: number;
@@ -80,6 +92,11 @@ export interface LabOptions {
    * interfaces — a pod test runs FRR there from the container image instead.
    */
   nodeDaemons?: boolean;
+  /**
+   * How many nodes (default 1, at most 8), each its own namespace, veth to the tor and FRR daemons.
+   * The returned Lab is node 0; `lab.nodes[i]` is node i (the same interface: "node" is that node).
+   */
+  nodes?: number;
 }
 
 export interface ExecResult {
@@ -110,8 +127,33 @@ export interface PeerSession {
   uptimeMs: number;
 }
 
+/** One path of the tor's BGP table for a prefix (`show bgp … PREFIX json`). */
+export interface TorPath {
+  /** Index of the node it came from (null: not from a node of this lab). */
+  readonly node: number | null;
+  /** The neighbour as FRR names it (address, or interface when unnumbered). */
+  readonly peer: string;
+  readonly valid: boolean;
+  readonly bestpath: boolean;
+  /** Installed as one of the prefix's ECMP paths (the best path is one too when there are several). */
+  readonly multipath: boolean;
+  /** FRR's names for the communities, e.g. "gracefulShutdown" for 65535:0. */
+  readonly communities: readonly string[];
+  readonly localPref: number | undefined;
+}
+
+/** One next hop of a route in the tor's kernel FIB. */
+export interface TorNextHop {
+  /** Index of the node behind it (by the tor's interface), null for none of ours. */
+  readonly node: number | null;
+  readonly gateway: string | null;
+  readonly dev: string;
+}
+
 export interface Lab extends LabInfo {
-  /** The lab's mkdtemp directory (holds node/ and tor/). */
+  /** Every node of the lab, node 0 first (this lab's own node is `nodes[index]`). */
+  readonly nodes: readonly Lab[];
+  /** The lab's mkdtemp directory (holds node/, node1/, … and tor/). */
   readonly dir: string;
   /** The node's config dir: frr.conf, pid files, logs. Owned by frr, writable by root. */
   readonly confDir: string;
@@ -135,6 +177,10 @@ export interface Lab extends LabInfo {
   torRoutes(family: Family): Promise<Set<string>>;
   /** Prefixes in the tor's kernel FIB with proto bgp (host routes normalised to /32, /128). */
   torFibRoutes(family: Family): Promise<Set<string>>;
+  /** Every path of the tor's BGP table for one prefix (none: the tor has no route). */
+  torPaths(prefix: string): Promise<TorPath[]>;
+  /** The tor's FIB (proto bgp): prefix → its next hops (several for an ECMP route). */
+  torFibNextHops(family: Family): Promise<Map<string, TorNextHop[]>>;
   /** Poll the tor until predicate(routes) holds; returns that set. Throws with the table on timeout. */
   waitForTorRoutes(
     predicate: (routes: ReadonlySet<string>) => boolean,
@@ -151,7 +197,7 @@ export interface Lab extends LabInfo {
   startDaemon(which: Daemon, side?: Side): Promise<void>;
   /** `addr/len` strings of an interface in the node namespace (`ip -j addr`). */
   nodeAddresses(ifname: string): Promise<string[]>;
-  /** Kill our daemons, delete both namespaces and all files. Idempotent, never throws. */
+  /** Kill our daemons, delete every namespace (all nodes') and all files. Idempotent, never throws. */
   destroy(): Promise<void>;
 }
 
@@ -203,32 +249,40 @@ export function minimalNodeConfig(info: LabInfo, opts: { networks?: readonly str
   ].join("\n");
 }
 
-/** The tor's config: eBGP to the node, accepts everything, IPv4 + IPv6 unicast. */
-export function torConfig(info: LabInfo): string {
-  const peer = info.unnumbered ? info.torIf : info.nodeAddr4;
-  if (peer === null) throw new Error("numbered lab without node address");
-  const neighbor = info.unnumbered
-    ? [
-        ` neighbor ${peer} interface remote-as ${info.nodeAsn}`,
-        ` neighbor ${peer} capability extended-nexthop`,
-      ]
-    : [` neighbor ${peer} remote-as ${info.nodeAsn}`];
+/**
+ * The tor's config: eBGP to every node (`nodes`, default the one of `info`), accepts everything,
+ * IPv4 + IPv6 unicast, and ECMP over the nodes as a fabric's tor does: `maximum-paths` for eBGP,
+ * and multipath-relax so paths from different neighbour ASes would count too.
+ */
+export function torConfig(info: LabInfo, nodes: readonly LabInfo[] = [info]): string {
+  const peers = nodes.map((n) => {
+    const peer = n.unnumbered ? n.torIf : n.nodeAddr4;
+    if (peer === null) throw new Error("numbered lab without node address");
+    return { peer, asn: n.nodeAsn, unnumbered: n.unnumbered };
+  });
+  const neighbors = peers.flatMap(({ peer, asn, unnumbered }) => [
+    ...(unnumbered
+      ? [` neighbor ${peer} interface remote-as ${asn}`, ` neighbor ${peer} capability extended-nexthop`]
+      : [` neighbor ${peer} remote-as ${asn}`]),
+    ` neighbor ${peer} timers connect 1`,
+  ]);
+  const af = (name: string): string[] => [
+    " !",
+    ` address-family ${name} unicast`,
+    "  maximum-paths 16",
+    ...peers.map(({ peer }) => `  neighbor ${peer} activate`),
+    " exit-address-family",
+  ];
   return [
     "frr defaults datacenter",
     "!",
     `router bgp ${info.torAsn}`,
     ` bgp router-id ${info.torRouterId}`,
     " no bgp ebgp-requires-policy",
-    ...neighbor,
-    ` neighbor ${peer} timers connect 1`,
-    " !",
-    " address-family ipv4 unicast",
-    `  neighbor ${peer} activate`,
-    " exit-address-family",
-    " !",
-    " address-family ipv6 unicast",
-    `  neighbor ${peer} activate`,
-    " exit-address-family",
+    " bgp bestpath as-path multipath-relax",
+    ...neighbors,
+    ...af("ipv4"),
+    ...af("ipv6"),
     "exit",
     "!",
     "",
@@ -372,12 +426,15 @@ function cleanupSync(fp: Footprint): void {
   }
 }
 
-function footprintOf(namespaces: string[], dir: string | null): Footprint {
+/** Per-side config dirs under a lab's directory: tor/, node/ and node1/, node2/, … */
+const SIDE_DIR_RE = /^(tor|node\d*)$/;
+
+function footprintOf(namespaces: string[], dir: string | null, sideDirs: readonly string[]): Footprint {
   const dirs = namespaces.flatMap((ns) => [join(FRR_RUN_DIR, ns), join(FRR_ETC_DIR, ns)]);
   const pidFiles: string[] = [];
   if (dir !== null) {
     dirs.push(dir);
-    for (const side of ["node", "tor"]) for (const d of DAEMONS) pidFiles.push(join(dir, side, `${d}.pid`));
+    for (const side of sideDirs) for (const d of DAEMONS) pidFiles.push(join(dir, side, `${d}.pid`));
   }
   return { namespaces, pidFiles, dirs };
 }
@@ -404,11 +461,11 @@ function installHandlers(): void {
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, onSignal);
 }
 
-const NAME_RE = new RegExp(`^(${LAB_PREFIX}[0-9a-f]{6})-(\\d+)-(node|tor)$`);
+const NAME_RE = new RegExp(`^(${LAB_PREFIX}[0-9a-f]{6})-(\\d+)-(node\\d*|tor)$`);
 const DIR_RE = new RegExp(`^(${LAB_PREFIX}[0-9a-f]{6})-(\\d+)-`);
 
 /**
- * Remove what labs of dead processes left behind: namespaces named `fa<id>-<pid>-node|tor` whose
+ * Remove what labs of dead processes left behind: namespaces named `fa<id>-<pid>-node[N]|tor` whose
  * creator PID no longer exists (killing the processes inside them), their /var/run/frr and /etc/frr
  * pathspace dirs, and their temp dirs. Labs of live processes are untouched. Returns what it removed.
  */
@@ -442,7 +499,8 @@ export function sweepStaleLabs(): Promise<string[]> {
     const d = join(tmpdir(), name);
     const fp = entry(`${m[1]}-${m[2]}`);
     fp.dirs.push(d);
-    fp.pidFiles.push(...footprintOf([], d).pidFiles);
+    const sides = safeReaddir(d).filter((n) => SIDE_DIR_RE.test(n));
+    fp.pidFiles.push(...footprintOf([], d, sides).pidFiles);
   }
   for (const fp of stale.values()) {
     cleanupSync(fp);
@@ -479,8 +537,29 @@ interface BgpSummaryAf {
   >;
 }
 
-interface IpRouteJson {
+interface BgpPrefixJson {
+  paths?: {
+    valid?: boolean;
+    bestpath?: { overall?: boolean };
+    multipath?: boolean;
+    locPrf?: number;
+    community?: { list?: string[] };
+    peer?: { peerId?: string; interface?: string; hostname?: string };
+    nexthops?: { ip?: string; interface?: string }[];
+  }[];
+}
+
+interface IpNextHopJson {
+  gateway?: string;
+  /** An IPv4 route through an IPv6 next hop (unnumbered, extended next hop). */
+  via?: { host?: string };
+  dev?: string;
+}
+
+interface IpRouteJson extends IpNextHopJson {
   dst?: string;
+  /** Several for an ECMP route (then gateway/dev are not set on the route itself). */
+  nexthops?: IpNextHopJson[];
 }
 
 interface IpAddrJson {
@@ -505,8 +584,60 @@ function describe(routes: ReadonlySet<string>): string {
 // ---------------------------------------------------------------------------------------------------
 // The lab
 
+/** What one node of the lab is called and addressed as. */
+interface NodeSpec {
+  readonly index: number;
+  readonly ns: string;
+  readonly nodeIf: string;
+  readonly torIf: string;
+  readonly routerId: string;
+  readonly nodeAddr4: string | null;
+  readonly torAddr4: string | null;
+  readonly nodeAddr6: string | null;
+  readonly torAddr6: string | null;
+  /** Its config dir's name under the lab's directory. */
+  readonly dirName: string;
+}
+
+/** What every node's view of one lab shares: the tor, the directory, the teardown. */
+interface LabCore {
+  readonly id: string;
+  readonly dir: string;
+  readonly unnumbered: boolean;
+  readonly nodeAsn: number;
+  readonly torAsn: number;
+  readonly torNs: string;
+  readonly nodeDaemons: boolean;
+  readonly specs: readonly NodeSpec[];
+  readonly views: NetnsLab[];
+  readonly torBgpVty: VtyClient;
+  destroyed: boolean;
+}
+
+const MAX_NODES = 8;
+
+/** Node i: names with an `i` suffix from node 1 on (node 0 keeps the one-node lab's names). */
+function nodeSpec(id: string, index: number, unnumbered: boolean): NodeSpec {
+  const sfx = index === 0 ? "" : String(index);
+  const v6 = (n: number): string => `fd00:0:2::${(0xa + 2 * index + n).toString(16)}`;
+  return {
+    index,
+    ns: `${id}-${process.pid}-node${sfx}`,
+    nodeIf: `${id}n${sfx}`,
+    torIf: `${id}t${sfx}`,
+    routerId: `192.0.2.${2 * index}`,
+    nodeAddr4: unnumbered ? null : `192.0.2.${2 * index}`,
+    torAddr4: unnumbered ? null : `192.0.2.${2 * index + 1}`,
+    nodeAddr6: unnumbered ? null : v6(0),
+    torAddr6: unnumbered ? null : v6(1),
+    dirName: `node${sfx}`,
+  };
+}
+
+/** One node's view of a lab: "node" is this node, "tor" the shared tor. */
 class NetnsLab implements Lab {
   readonly id: string;
+  readonly index: number;
   readonly unnumbered: boolean;
   readonly nodeAsn: number;
   readonly torAsn: number;
@@ -514,7 +645,7 @@ class NetnsLab implements Lab {
   readonly torNs: string;
   readonly nodeIf: string;
   readonly torIf: string;
-  readonly nodeRouterId = "192.0.2.0";
+  readonly nodeRouterId: string;
   readonly torRouterId = "192.0.2.1";
   readonly nodeAddr4: string | null;
   readonly torAddr4: string | null;
@@ -528,36 +659,69 @@ class NetnsLab implements Lab {
   readonly torConfDir: string;
 
   private readonly torBgpVty: VtyClient;
-  private destroyed = false;
 
-  private readonly nodeDaemons: boolean;
-
-  constructor(id: string, dir: string, opts: LabOptions) {
-    this.id = id;
-    this.unnumbered = opts.unnumbered ?? false;
-    this.nodeDaemons = opts.nodeDaemons ?? true;
-    this.nodeAsn = opts.nodeAsn ?? 65001;
-    this.torAsn = opts.torAsn ?? 65000;
-    this.nodeNs = `${id}-${process.pid}-node`;
-    this.torNs = `${id}-${process.pid}-tor`;
-    this.nodeIf = `${id}n`;
-    this.torIf = `${id}t`;
-    this.nodeAddr4 = this.unnumbered ? null : "192.0.2.0";
-    this.torAddr4 = this.unnumbered ? null : "192.0.2.1";
-    this.nodeAddr6 = this.unnumbered ? null : "fd00:0:2::a";
-    this.torAddr6 = this.unnumbered ? null : "fd00:0:2::b";
-    this.dir = dir;
-    this.confDir = join(dir, "node");
+  constructor(
+    private readonly core: LabCore,
+    spec: NodeSpec,
+  ) {
+    this.id = core.id;
+    this.index = spec.index;
+    this.unnumbered = core.unnumbered;
+    this.nodeAsn = core.nodeAsn;
+    this.torAsn = core.torAsn;
+    this.nodeNs = spec.ns;
+    this.torNs = core.torNs;
+    this.nodeIf = spec.nodeIf;
+    this.torIf = spec.torIf;
+    this.nodeRouterId = spec.routerId;
+    this.nodeAddr4 = spec.nodeAddr4;
+    this.torAddr4 = spec.torAddr4;
+    this.nodeAddr6 = spec.nodeAddr6;
+    this.torAddr6 = spec.torAddr6;
+    this.dir = core.dir;
+    this.confDir = join(core.dir, spec.dirName);
     this.confFile = join(this.confDir, "frr.conf");
-    this.torConfDir = join(dir, "tor");
-    this.torBgpVty = new VtyClient(join(FRR_RUN_DIR, this.torNs, "bgpd.vty"));
+    this.torConfDir = join(core.dir, "tor");
+    this.torBgpVty = core.torBgpVty;
+  }
+
+  /** Node 0's view of a new lab (not set up yet); the other nodes' views are in `nodes`. */
+  static create(id: string, dir: string, opts: LabOptions): NetnsLab {
+    const count = opts.nodes ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_NODES)
+      throw new Error(`nodes must be 1..${MAX_NODES}, not ${count}`);
+    const unnumbered = opts.unnumbered ?? false;
+    const torNs = `${id}-${process.pid}-tor`;
+    const core: LabCore = {
+      id,
+      dir,
+      unnumbered,
+      nodeAsn: opts.nodeAsn ?? 65001,
+      torAsn: opts.torAsn ?? 65000,
+      torNs,
+      nodeDaemons: opts.nodeDaemons ?? true,
+      specs: Array.from({ length: count }, (_, i) => nodeSpec(id, i, unnumbered)),
+      views: [],
+      torBgpVty: new VtyClient(join(FRR_RUN_DIR, torNs, "bgpd.vty")),
+      destroyed: false,
+    };
+    core.views.push(...core.specs.map((spec) => new NetnsLab(core, spec)));
+    const first = core.views[0];
+    if (first === undefined) throw new Error("no nodes");
+    return first;
+  }
+
+  get nodes(): readonly Lab[] {
+    return this.core.views;
   }
 
   info(): LabInfo {
-    const { id, unnumbered, nodeAsn, torAsn, nodeNs, torNs, nodeIf, torIf, nodeRouterId, torRouterId } = this;
-    const { nodeAddr4, torAddr4, nodeAddr6, torAddr6, prefixLen4, prefixLen6 } = this;
+    const { id, index, unnumbered, nodeAsn, torAsn, nodeNs, torNs, nodeIf, torIf } = this;
+    const { nodeRouterId, torRouterId, nodeAddr4, torAddr4, nodeAddr6, torAddr6, prefixLen4, prefixLen6 } =
+      this;
     return {
       id,
+      index,
       unnumbered,
       nodeAsn,
       torAsn,
@@ -577,7 +741,9 @@ class NetnsLab implements Lab {
   }
 
   footprint(): Footprint {
-    return footprintOf([this.nodeNs, this.torNs], this.dir);
+    const { specs, torNs, dir } = this.core;
+    const sides = ["tor", ...specs.map((n) => n.dirName)];
+    return footprintOf([...specs.map((n) => n.ns), torNs], dir, sides);
   }
 
   ns(side: Side): string {
@@ -656,6 +822,49 @@ class NetnsLab implements Lab {
     const r = await execa("ip", ["-n", this.torNs, `-${family}`, "-j", "route", "show", "proto", "bgp"]);
     const routes = (r.stdout.trim() === "" ? [] : JSON.parse(r.stdout)) as IpRouteJson[];
     return new Set(routes.flatMap((x) => (x.dst === undefined ? [] : [normalisePrefix(x.dst, family)])));
+  }
+
+  /** The node a path or next hop came through: by the node's address or the tor's interface to it. */
+  private nodeOf(...keys: (string | undefined)[]): number | null {
+    const spec = this.core.specs.find((n) =>
+      keys.some((k) => k !== undefined && (k === n.nodeAddr4 || k === n.nodeAddr6 || k === n.torIf)),
+    );
+    return spec?.index ?? null;
+  }
+
+  async torPaths(prefix: string): Promise<TorPath[]> {
+    const afi = prefix.includes(":") ? "ipv6" : "ipv4";
+    const parsed = JSON.parse(
+      await this.torBgpVty.command(`show bgp ${afi} unicast ${prefix} json`),
+    ) as BgpPrefixJson;
+    return (parsed.paths ?? []).map((p) => ({
+      node: this.nodeOf(p.peer?.peerId, p.peer?.interface, ...(p.nexthops ?? []).map((h) => h.interface)),
+      peer: p.peer?.interface ?? p.peer?.peerId ?? "?",
+      valid: p.valid === true,
+      bestpath: p.bestpath?.overall === true,
+      multipath: p.multipath === true,
+      communities: p.community?.list ?? [],
+      localPref: p.locPrf,
+    }));
+  }
+
+  async torFibNextHops(family: Family): Promise<Map<string, TorNextHop[]>> {
+    const r = await execa("ip", ["-n", this.torNs, `-${family}`, "-j", "route", "show", "proto", "bgp"]);
+    const routes = (r.stdout.trim() === "" ? [] : JSON.parse(r.stdout)) as IpRouteJson[];
+    const out = new Map<string, TorNextHop[]>();
+    for (const route of routes) {
+      if (route.dst === undefined) continue;
+      const hops = route.nexthops ?? [route];
+      out.set(
+        normalisePrefix(route.dst, family),
+        hops.map((h) => ({
+          node: this.nodeOf(h.dev),
+          gateway: h.gateway ?? h.via?.host ?? null,
+          dev: h.dev ?? "?",
+        })),
+      );
+    }
+    return out;
   }
 
   private async readTor(source: RouteSource, family: Family | undefined): Promise<Set<string>> {
@@ -818,24 +1027,35 @@ class NetnsLab implements Lab {
     );
   }
 
-  /** Build everything; throws after cleaning up on failure. */
-  async setUp(nodeConfig: string): Promise<void> {
+  /** Build everything (every node, when called on node 0); the caller cleans up on failure. */
+  async setUp(nodeConfig: (view: NetnsLab) => string): Promise<void> {
     const hostUid = lookupId("passwd", "frr");
     const hostGid = lookupId("group", "frr");
     if (hostUid === null || hostGid === null) throw new Error("user/group frr missing");
     await fsp.chmod(this.dir, 0o755);
-    for (const side of ["node", "tor"] as const) {
+    const views = this.core.views;
+    const sides = [
+      { view: this, side: "tor" as const },
+      ...views.map((view) => ({ view, side: "node" as const })),
+    ];
+    for (const { view, side } of sides) {
       // The image's daemons run as the image's frr user: the node side's dirs are its own then.
       const owner =
         LAB_FRR_IMAGE !== undefined && side === "node"
           ? imageFrrIds(LAB_FRR_IMAGE)
           : { uid: hostUid, gid: hostGid };
       const [uid, gid] = [owner.uid, owner.gid];
-      const ns = this.ns(side);
-      const dir = this.sideDir(side);
+      const ns = view.ns(side);
+      const dir = view.sideDir(side);
       await fsp.mkdir(dir, { mode: 0o755 });
       await fsp.chown(dir, uid, gid);
-      const conf = side === "node" ? nodeConfig : torConfig(this.info());
+      const conf =
+        side === "node"
+          ? nodeConfig(view)
+          : torConfig(
+              this.info(),
+              views.map((v) => v.info()),
+            );
       await fsp.writeFile(join(dir, "frr.conf"), conf, { mode: 0o644 });
       await fsp.chown(join(dir, "frr.conf"), uid, gid);
       // Pathspace dirs: vty sockets, and a vtysh.conf so vtysh -N does not complain about it.
@@ -855,6 +1075,24 @@ class NetnsLab implements Lab {
       await execa("ip", ["netns", "exec", ns, "sh", "-c", sysctl.join("; ")]);
       await execa("ip", ["-n", ns, "link", "set", "lo", "up"]);
     }
+    for (const view of views) await view.addVeth();
+    const daemonSides = [
+      { view: this, side: "tor" as const },
+      ...(this.core.nodeDaemons ? views.map((view) => ({ view, side: "node" as const })) : []),
+    ];
+    if (LAB_FRR_IMAGE !== undefined && this.core.nodeDaemons)
+      await Promise.all(views.map((v) => v.startDaemon("mgmtd", "node")));
+    await Promise.all(daemonSides.map(({ view, side }) => view.startDaemon("zebra", side)));
+    await Promise.all(
+      daemonSides.flatMap(({ view, side }) => [
+        view.startDaemon("bgpd", side),
+        view.startDaemon("staticd", side),
+      ]),
+    );
+  }
+
+  /** This node's veth to the tor, with its addresses (numbered mode), both ends up. */
+  private async addVeth(): Promise<void> {
     // Created directly inside the namespaces: nothing of the lab ever exists in the root namespace.
     const veth = `link add name ${this.nodeIf} netns ${this.nodeNs} type veth peer name ${this.torIf} netns ${this.torNs}`;
     await execa("ip", veth.split(" "));
@@ -870,15 +1108,11 @@ class NetnsLab implements Lab {
     }
     await execa("ip", ["-n", this.nodeNs, "link", "set", this.nodeIf, "up"]);
     await execa("ip", ["-n", this.torNs, "link", "set", this.torIf, "up"]);
-    const sides = this.nodeDaemons ? (["tor", "node"] as const) : (["tor"] as const);
-    if (LAB_FRR_IMAGE !== undefined && this.nodeDaemons) await this.startDaemon("mgmtd", "node");
-    await Promise.all(sides.map((s) => this.startDaemon("zebra", s)));
-    await Promise.all(sides.flatMap((s) => [this.startDaemon("bgpd", s), this.startDaemon("staticd", s)]));
   }
 
   destroy(): Promise<void> {
-    if (!this.destroyed) {
-      this.destroyed = true;
+    if (!this.core.destroyed) {
+      this.core.destroyed = true;
       this.torBgpVty.close();
       // SIGKILL straight away: FRR 8.4 daemons need 1.5–2 s to exit on SIGTERM, and a graceful exit
       // buys nothing here (the namespaces, and with them the routes and the veth, go away).
@@ -905,13 +1139,13 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
   const id = `${LAB_PREFIX}${randomBytes(3).toString("hex")}`;
   installHandlers();
   const dir = await fsp.mkdtemp(join(tmpdir(), `${id}-${process.pid}-`));
-  const lab = new NetnsLab(id, dir, opts);
+  const lab = NetnsLab.create(id, dir, opts);
   live.set(id, lab.footprint());
   try {
     const nc = opts.nodeConfig;
-    const nodeConfig =
-      nc === undefined ? "frr defaults datacenter\n!\n" : typeof nc === "string" ? nc : nc(lab.info());
-    await lab.setUp(nodeConfig);
+    await lab.setUp((view) =>
+      nc === undefined ? "frr defaults datacenter\n!\n" : typeof nc === "string" ? nc : nc(view.info()),
+    );
   } catch (e) {
     await lab.destroy();
     throw e;
