@@ -10,6 +10,7 @@ commands:
   render   print the frr.conf this node would get from a file of Kubernetes objects
   run      the long-running sidecar in the FRR pod
   why      why a Service is (not) advertised by this node, and what FRR sends each peer
+  diff     what a render of the cluster (or candidate templates) would change in the running FRR
 
 run "frr-advertiser <command> --help" for the options of a command`;
 
@@ -35,6 +36,10 @@ async function main(argv: readonly string[]): Promise<number> {
       // keep-alive socket to the API server, an in-flight metrics poll) must not keep the pod in
       // Terminating. Logs are written synchronously (stdout is a pipe or a file).
       return process.exit(code);
+    }
+    case "diff": {
+      const { runDiffCommand } = await import("./cli/diff-command.js");
+      return runDiffCommand(rest, io);
     }
     case "why": {
       // Loaded lazily, like `run`: `render` must not touch FRR or the live sidecar's modules.
