@@ -78,14 +78,30 @@ export async function composeSidecar(
     bgpdVtySocket: config.frr.deltaTransport === "vty" ? join(frrStateDir(config), "bgpd.vty") : undefined,
     bgpAsn: config.bgp.asn,
   });
-  const applier = new ConfigApplier(
-    frr,
-    config.frr.configFile,
-    log.child({ component: "frr" }),
-    (method, seconds, ok) => {
+  let refusal: string | undefined;
+  const applier = new ConfigApplier(frr, config.frr.configFile, log.child({ component: "frr" }), {
+    observe: (method, seconds, ok) => {
       metrics.observeApply(method, seconds, ok);
     },
-  );
+    allowSessionReset: config.templates.allowSessionReset,
+    onSessionResetRefused: (impact) => {
+      metrics.sessionResetRefusals.inc();
+      refusal = `refused a config change that would reset BGP sessions (${impact.peers
+        .filter((p) => p.impact === "reset")
+        .map((p) => p.peer)
+        .join(
+          ", ",
+        )}${impact.resetsAll.length > 0 ? ", every session" : ""}); templates.allowSessionReset is false`;
+      recorder.record({
+        kind: "Node",
+        service: config.nodeName,
+        uid: config.nodeName,
+        type: "Warning",
+        reason: "SessionResetRefused",
+        message: refusal,
+      });
+    },
+  });
   const templates = new TemplateSource(
     config.frr.templateDir,
     (t) => {
@@ -245,6 +261,7 @@ export async function composeSidecar(
         ...(liveness.isUp ? [] : ["FRR not answering"]),
         ...(liveness.isUp && versionGate.problem !== undefined ? [versionGate.problem] : []),
         ...(reconciler.healthy ? [] : ["last apply did not succeed"]),
+        ...(reconciler.healthy || refusal === undefined ? [] : [refusal]),
         ...withdrawalHoldReason(reconciler.withdrawalHold),
         ...notAdvertisedReason(announcements.unrepaired),
         ...sessions.notReadyReasons(),

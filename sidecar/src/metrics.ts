@@ -91,6 +91,11 @@ export class Metrics {
     labelNames: ["result"],
     registers: [this.registry],
   });
+  readonly sessionResetRefusals = new Counter({
+    name: "frr_advertiser_session_reset_refusals_total",
+    help: "Config changes refused because they would reset a BGP session (templates.allowSessionReset: false)",
+    registers: [this.registry],
+  });
   readonly withdrawalsHeld = new Gauge({
     name: "frr_advertiser_withdrawals_held",
     help: "Prefixes the mass-withdrawal breaker keeps advertised although the desired state withdraws them",

@@ -42,6 +42,7 @@ export interface Config {
   readonly frr: ConfigFile["frr"];
   readonly timings: ConfigFile["timings"];
   readonly safety: ConfigFile["safety"];
+  readonly templates: ConfigFile["templates"];
   readonly server: ConfigFile["server"];
   readonly log: ConfigFile["log"];
 }
@@ -146,6 +147,7 @@ export async function parseConfig(
     frr: file.frr,
     timings: file.timings,
     safety: file.safety,
+    templates: file.templates,
     server: file.server,
     log: file.log,
   };

@@ -202,6 +202,15 @@ export const configSchema = z.strictObject({
       announcementCheckSeconds: 10,
       announcementStuckMs: 3000,
     }),
+  templates: z
+    .strictObject({
+      /**
+       * false: a template or config change that would restart an existing BGP session (see
+       * `frr-advertiser diff`) is refused, and the last good config stays.
+       */
+      allowSessionReset: z.boolean().default(true),
+    })
+    .default({ allowSessionReset: true }),
   safety: z
     .strictObject({
       /**

@@ -117,3 +117,34 @@ test("attribute route-maps: sent to every daemon with their statements; the sett
   assert.equal(scopes.at(-1), "all-daemons");
   assert.equal(applier.runningRouteMaps?.size, 0);
 });
+
+test("templates.allowSessionReset false: a reload that would reset a session is refused, the last good config stays", async () => {
+  const file = join(dir, "frr-reset.conf");
+  const { frr, batches } = fakeFrr();
+  let reloads = 0;
+  const resetting = { toDelete: [], toAdd: ["router bgp 64512 neighbor 192.0.2.1 ebgp-multihop 2"] };
+  const withDiff = {
+    ...(frr as unknown as Record<string, unknown>),
+    diff: () => Promise.resolve(resetting),
+    reload: () => {
+      reloads++;
+      return Promise.resolve();
+    },
+  } as unknown as FrrClient;
+  const refused: string[] = [];
+  const applier = new ConfigApplier(withDiff, file, log, {
+    allowSessionReset: false,
+    onSessionResetRefused: (impact) => refused.push(impact.peers.map((p) => `${p.peer} ${p.impact}`).join()),
+  });
+  await assert.rejects(
+    applier.apply(conf(["10.0.0.1/32"]), true),
+    /would reset BGP sessions \(neighbour 192\.0\.2\.1\)/,
+  );
+  assert.equal(reloads, 0, "FRR was not touched");
+  assert.deepEqual(refused, ["192.0.2.1 reset"]);
+  assert.deepEqual(batches, []);
+  // Allowed (the default): the same change is applied.
+  const allowed = new ConfigApplier(withDiff, file, log);
+  assert.equal((await allowed.apply(conf(["10.0.0.1/32"]), true)).kind, "reloaded");
+  assert.equal(reloads, 1);
+});

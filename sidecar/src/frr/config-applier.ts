@@ -20,6 +20,7 @@ import {
   type RouteMapChanges,
   type RouteMapEntry,
 } from "./config-delta.js";
+import { configImpact, resetsSessions, type ConfigImpact } from "./session-impact.js";
 import {
   FrrCommandError,
   isEmptyDiff,
@@ -56,6 +57,28 @@ export interface ApplierLog {
 /** Called after every change sent to FRR (for the reload duration histogram). */
 export type ApplyObserver = (method: "delta" | "reload" | "rollback", seconds: number, ok: boolean) => void;
 
+export interface ApplierOptions {
+  readonly observe?: ApplyObserver;
+  /**
+   * templates.allowSessionReset: false refuses a reload that would restart an existing BGP
+   * session (the last good config stays); `onRefused` is told each time.
+   */
+  readonly allowSessionReset?: boolean;
+  readonly onSessionResetRefused?: (impact: ConfigImpact) => void;
+}
+
+/** A reload refused because it would reset BGP sessions (templates.allowSessionReset: false). */
+export class SessionResetRefusedError extends ConfigRejectedError {
+  override name = "SessionResetRefusedError";
+  constructor(readonly impact: ConfigImpact) {
+    super(
+      `the change would reset BGP sessions (${describeResets(impact)}); templates.allowSessionReset is false: ` +
+        "refused, the last good config stays (frr-advertiser diff shows the change)",
+      false,
+    );
+  }
+}
+
 export class ConfigApplier {
   /** The text the file holds, once something was applied; see `pending`. */
   private applied: string | undefined;
@@ -73,12 +96,16 @@ export class ConfigApplier {
   /** Network changes went to FRR after the file was last written; settle() writes it. */
   private pending = false;
 
+  private readonly observe: ApplyObserver;
+
   constructor(
     private readonly frr: FrrClient,
     private readonly configFile: string,
     private readonly log: ApplierLog,
-    private readonly observe: ApplyObserver = () => undefined,
-  ) {}
+    private readonly options: ApplierOptions = {},
+  ) {
+    this.observe = options.observe ?? (() => undefined);
+  }
 
   private async timed<T>(method: "delta" | "reload" | "rollback", fn: () => Promise<T>): Promise<T> {
     const started = performance.now();
@@ -239,12 +266,14 @@ export class ConfigApplier {
   private async reloadFull(text: string): Promise<void> {
     const candidate = `${this.configFile}.candidate`;
     await writeFileAtomic(candidate, text, { preserveOwner: true, like: this.configFile });
-    let policyChanged: boolean;
+    let diff: ReloadDiff;
     try {
-      policyChanged = touchesPolicy(await this.frr.diff(candidate));
+      diff = await this.frr.diff(candidate);
     } catch (err) {
       throw new ConfigRejectedError(`FRR rejected the rendered config: ${describe(err)}`, false);
     }
+    this.checkSessionImpact(configImpact(diff));
+    const policyChanged = touchesPolicy(diff);
     try {
       await this.timed("reload", () => this.frr.reload(candidate));
     } catch (err) {
@@ -267,6 +296,16 @@ export class ConfigApplier {
       await this.frr.softClearOut().catch((err: unknown) => {
         this.log.warn({ err: describe(err) }, "clear bgp soft out failed");
       });
+  }
+
+  /** Says what a reload does to the sessions; refuses a reset when the config says so. */
+  private checkSessionImpact(impact: ConfigImpact): void {
+    if (impact.peers.length === 0 && impact.resetsAll.length === 0) return;
+    const peers = impact.peers.map((p) => `${p.peer}: ${p.impact}`);
+    this.log.info({ peers, resetsAll: impact.resetsAll }, "config change: BGP session impact");
+    if (!resetsSessions(impact) || this.options.allowSessionReset !== false) return;
+    this.options.onSessionResetRefused?.(impact);
+    throw new SessionResetRefusedError(impact);
   }
 
   /** True when frr-reload.py sees nothing left to change between `file` and FRR's running config. */
@@ -297,6 +336,11 @@ export class ConfigApplier {
       this.invalidate();
     }
   }
+}
+
+function describeResets(impact: ConfigImpact): string {
+  const peers = impact.peers.filter((p) => p.impact === "reset").map((p) => `neighbour ${p.peer}`);
+  return [...peers, ...impact.resetsAll.map((l) => `every session: ${l}`)].join(", ");
 }
 
 function describe(err: unknown): string {

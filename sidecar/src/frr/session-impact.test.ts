@@ -89,6 +89,12 @@ const cases: {
   { name: "graceful-restart: every session", add: [`${R} bgp graceful-restart`], resets: true },
   { name: "the router goes (ASN change)", del: [R], add: ["router bgp 64513"], resets: true },
   { name: "a route-map entry", add: ["route-map FRRADV-A-1 permit 10 set metric 5"], resets: false },
+  {
+    name: "a new router (the first apply): its settings and neighbours reset nothing",
+    add: [R, `${R} bgp router-id 192.0.2.0`, `${R} neighbor 192.0.2.1 remote-as external`],
+    peers: [["192.0.2.1", "added"]],
+    resets: false,
+  },
 ];
 
 for (const c of cases) {

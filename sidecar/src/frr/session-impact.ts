@@ -84,6 +84,7 @@ class ImpactLines {
   private readonly announced: string[] = [];
   private readonly withdrawn: string[] = [];
   private readonly other: string[] = [];
+  private routerAdded = false;
 
   visit(raw: string, added: boolean): void {
     const sign = added ? "+" : "-";
@@ -91,7 +92,9 @@ class ImpactLines {
     // unicast network 10.96.0.10/32"; the router line alone means the router itself changes.
     const line = withoutContext(raw);
     if (line === "") {
-      if (!added) this.resetsAll.push(`- ${raw}`); // the router goes (an ASN change): every session
+      if (added)
+        this.routerAdded = true; // a new router: no session of it exists yet
+      else this.resetsAll.push(`- ${raw}`); // the router goes (an ASN change): every session
       return;
     }
     const network = /^network (\S+)/.exec(line)?.[1];
@@ -113,7 +116,8 @@ class ImpactLines {
     const peers = [...this.perPeer].map(([peer, p]) => peerImpact(peer, p));
     return {
       peers: peers.sort((a, b) => a.peer.localeCompare(b.peer)),
-      resetsAll: this.resetsAll,
+      // Settings of a router that does not run yet reset nothing (the first apply, a new ASN's).
+      resetsAll: this.resetsAll.filter((l) => !(this.routerAdded && l.startsWith("+ "))),
       announced: unique(this.announced).filter((p) => !this.withdrawn.includes(p)),
       withdrawn: unique(this.withdrawn).filter((p) => !this.announced.includes(p)),
       other: this.other,
