@@ -61,15 +61,16 @@ export async function runDiffCommand(argv: readonly string[], io: CliIo): Promis
         ? await listFromApi(config.nodeName)
         : await readObjectsFile(opts.objects, io.stdin);
     const text = await render(config, templateDir, objects);
-    const diff = await diffAgainstFrr(config, text);
+    const { diff, routerRuns } = await diffAgainstFrr(config, text);
+    const impact = configImpact(diff, routerRuns);
     const report: DiffReport = {
       node: config.nodeName,
       templates: templateDir,
       changed: !isEmptyDiff(diff),
       toDelete: diff.toDelete,
       toAdd: diff.toAdd,
-      impact: configImpact(diff),
-      resetsSessions: resetsSessions(configImpact(diff)),
+      impact,
+      resetsSessions: resetsSessions(impact),
     };
     io.stdout(opts.output === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatDiff(report));
     return report.changed ? 1 : 0;
@@ -144,7 +145,10 @@ async function render(config: Config, templateDir: string, objects: readonly unk
 }
 
 /** frr-reload.py --test of the render against what FRR runs; nothing is applied. */
-async function diffAgainstFrr(config: Config, text: string): Promise<ReloadDiff> {
+async function diffAgainstFrr(
+  config: Config,
+  text: string,
+): Promise<{ diff: ReloadDiff; routerRuns: boolean }> {
   const dir = await mkdtemp(join(tmpdir(), "frr-advertiser-diff-"));
   try {
     const file = join(dir, "frr.conf");
@@ -158,7 +162,9 @@ async function diffAgainstFrr(config: Config, text: string): Promise<ReloadDiff>
       reloadTimeoutMs: timeoutMs,
       bgpdVtySocket: undefined,
     });
-    return await frr.diff(file);
+    const diff = await frr.diff(file);
+    const routerRuns = /^router bgp /m.test(await frr.bgpdRunningConfig());
+    return { diff, routerRuns };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -122,10 +122,12 @@ test("templates.allowSessionReset false: a reload that would reset a session is 
   const file = join(dir, "frr-reset.conf");
   const { frr, batches } = fakeFrr();
   let reloads = 0;
-  const resetting = { toDelete: [], toAdd: ["router bgp 64512 neighbor 192.0.2.1 ebgp-multihop 2"] };
+  const resetting = { toDelete: [], toAdd: ["router bgp 64512", "neighbor 192.0.2.1 ebgp-multihop 2"] };
   const withDiff = {
     ...(frr as unknown as Record<string, unknown>),
     diff: () => Promise.resolve(resetting),
+    bgpdRunningConfig: () =>
+      Promise.resolve("router bgp 64512\n neighbor 192.0.2.1 remote-as external\nexit\n"),
     reload: () => {
       reloads++;
       return Promise.resolve();

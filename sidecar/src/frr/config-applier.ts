@@ -272,7 +272,7 @@ export class ConfigApplier {
     } catch (err) {
       throw new ConfigRejectedError(`FRR rejected the rendered config: ${describe(err)}`, false);
     }
-    this.checkSessionImpact(configImpact(diff));
+    this.checkSessionImpact(configImpact(diff, await this.routerRuns()));
     const policyChanged = touchesPolicy(diff);
     try {
       await this.timed("reload", () => this.frr.reload(candidate));
@@ -296,6 +296,15 @@ export class ConfigApplier {
       await this.frr.softClearOut().catch((err: unknown) => {
         this.log.warn({ err: describe(err) }, "clear bgp soft out failed");
       });
+  }
+
+  /** Whether bgpd runs a router now (a fresh FRR has no session a reload could reset). */
+  private async routerRuns(): Promise<boolean> {
+    try {
+      return /^router bgp /m.test(await this.frr.bgpdRunningConfig());
+    } catch {
+      return true; // unknown: assume sessions exist (the safe side of allowSessionReset: false)
+    }
   }
 
   /** Says what a reload does to the sessions; refuses a reset when the config says so. */

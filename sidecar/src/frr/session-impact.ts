@@ -61,8 +61,12 @@ const RESETTING = new Set([
 /** Router-wide settings that restart every session. */
 const RESETS_ALL = [/^bgp router-id /, /^bgp graceful-restart\b/, /^bgp cluster-id /];
 
-/** "router bgp ASN [vrf NAME]", then the address-family if any, then the line itself. */
-const ROUTER_CONTEXT = /^(router bgp \d+(?: vrf \S+)?)(?: address-family \S+(?: \S+)?)? ?(.*)$/;
+/**
+ * Context lines frr-reload.py prints before each changed line (one per line of its output:
+ * `router bgp 64512`, ` address-family ipv4 unicast`, then `  no network …` or `  network …`):
+ * they say where a line goes, not what changes.
+ */
+const CONTEXT = /^(router bgp \d+( vrf \S+)?|address-family \S+( \S+)?|exit-address-family|exit)$/;
 
 interface PeerLines {
   readonly added: string[];
@@ -70,11 +74,16 @@ interface PeerLines {
   reset: boolean;
 }
 
-export function configImpact(diff: ReloadDiff): ConfigImpact {
+/**
+ * `routerRuns`: whether FRR runs a BGP router now. When it does not (the first apply, a restarted
+ * FRR), no session exists, so nothing can be reset.
+ */
+export function configImpact(diff: ReloadDiff, routerRuns = true): ConfigImpact {
   const acc = new ImpactLines();
   for (const line of diff.toDelete) acc.visit(line, false);
   for (const line of diff.toAdd) acc.visit(line, true);
-  return acc.result();
+  const impact = acc.result();
+  return routerRuns ? impact : { ...impact, resetsAll: [] };
 }
 
 /** Sorts each changed line into its kind. */
@@ -84,24 +93,21 @@ class ImpactLines {
   private readonly announced: string[] = [];
   private readonly withdrawn: string[] = [];
   private readonly other: string[] = [];
-  private routerAdded = false;
 
   visit(raw: string, added: boolean): void {
     const sign = added ? "+" : "-";
-    // frr-reload.py prints each line after its context: "router bgp 64512 address-family ipv4
-    // unicast network 10.96.0.10/32"; the router line alone means the router itself changes.
-    const line = withoutContext(raw);
-    if (line === "") {
-      if (added)
-        this.routerAdded = true; // a new router: no session of it exists yet
-      else this.resetsAll.push(`- ${raw}`); // the router goes (an ASN change): every session
+    if (CONTEXT.test(raw)) return;
+    // Deletions come as the `no` form; a removed `no …` line (a default restored) is its own.
+    const line = !added && raw.startsWith("no ") ? raw.slice(3) : raw;
+    if (!added && /^router bgp \d+/.test(line)) {
+      this.resetsAll.push(`- ${line}`); // the router goes (an ASN change): every session
       return;
     }
     const network = /^network (\S+)/.exec(line)?.[1];
     if (network !== undefined) (added ? this.announced : this.withdrawn).push(network);
     else if (/^neighbor \S+ \S+/.test(line)) this.neighbor(line, sign);
     else if (RESETS_ALL.some((r) => r.test(line))) this.resetsAll.push(`${sign} ${line}`);
-    else if (!/^(address-family |exit-address-family|exit$)/.test(line)) this.other.push(`${sign} ${line}`);
+    else this.other.push(`${sign} ${line}`);
   }
 
   private neighbor(line: string, sign: "+" | "-"): void {
@@ -116,19 +122,12 @@ class ImpactLines {
     const peers = [...this.perPeer].map(([peer, p]) => peerImpact(peer, p));
     return {
       peers: peers.sort((a, b) => a.peer.localeCompare(b.peer)),
-      // Settings of a router that does not run yet reset nothing (the first apply, a new ASN's).
-      resetsAll: this.resetsAll.filter((l) => !(this.routerAdded && l.startsWith("+ "))),
+      resetsAll: this.resetsAll,
       announced: unique(this.announced).filter((p) => !this.withdrawn.includes(p)),
       withdrawn: unique(this.withdrawn).filter((p) => !this.announced.includes(p)),
       other: this.other,
     };
   }
-}
-
-/** The config line without its `router bgp …` / `address-family …` context ("": the router line). */
-function withoutContext(raw: string): string {
-  const inRouter = ROUTER_CONTEXT.exec(raw);
-  return inRouter === null ? raw : (inRouter[2] ?? "");
 }
 
 /** A whole neighbour appears or goes when its `remote-as`/`interface` line is on one side only. */
