@@ -11,6 +11,8 @@ commands:
   run      the long-running sidecar in the FRR pod
   why      why a Service is (not) advertised by this node, and what FRR sends each peer
   diff     what a render of the cluster (or candidate templates) would change in the running FRR
+  test-templates
+           run a template directory against its cases: render, FRR's parser, invariants, expected output
 
 run "frr-advertiser <command> --help" for the options of a command`;
 
@@ -40,6 +42,11 @@ async function main(argv: readonly string[]): Promise<number> {
     case "diff": {
       const { runDiffCommand } = await import("./cli/diff-command.js");
       return runDiffCommand(rest, io);
+    }
+    case "test-templates": {
+      // Loaded lazily, like `diff`: only this command needs the invariants and vtysh.
+      const { runTestTemplatesCommand } = await import("./cli/test-templates-command.js");
+      return runTestTemplatesCommand(rest, io);
     }
     case "why": {
       // Loaded lazily, like `run`: `render` must not touch FRR or the live sidecar's modules.

@@ -20,6 +20,12 @@ export class Metrics {
     labelNames: ["reason"],
     registers: [this.registry],
   });
+  readonly weightedPrefixes = new Gauge({
+    name: "frr_advertiser_weighted_prefixes",
+    help: "Prefixes this node announces with a weighted-ECMP link bandwidth, per weight (at most advertise.weightedEcmp.maxWeight values)",
+    labelNames: ["weight"],
+    registers: [this.registry],
+  });
   readonly reconcileDuration = new Histogram({
     name: "frr_advertiser_reconcile_duration_seconds",
     help: "Duration of reconciles that did work",
@@ -160,6 +166,14 @@ export class Metrics {
     for (const d of state.decisions) byCode.set(d.code, (byCode.get(d.code) ?? 0) + 1);
     this.decisions.reset();
     for (const [reason, n] of byCode) this.decisions.set({ reason }, n);
+    const weights = new Map(state.attributeSets.map((s) => [s.name, s.attributes.linkBandwidth]));
+    const byWeight = new Map<number, number>();
+    for (const p of state.prefixes) {
+      const w = weights.get(p.attributeSet ?? "");
+      if (w !== undefined) byWeight.set(w, (byWeight.get(w) ?? 0) + 1);
+    }
+    this.weightedPrefixes.reset();
+    for (const [weight, n] of byWeight) this.weightedPrefixes.set({ weight: String(weight) }, n);
     this.problems.set(state.problems.length);
     this.withdrawalsHeld.set(state.withdrawalHold?.held.length ?? 0);
   }

@@ -35,6 +35,8 @@ export interface SidecarLabOptions {
   readonly config?: Record<string, unknown>;
   /** Objects present before the sidecar starts (the Node is always added). */
   readonly objects?: readonly KubeObject[];
+  /** advertise.weightedEcmp.enabled (default: the config's default, off). */
+  readonly weightedEcmp?: boolean;
 }
 
 export interface LogLine {
@@ -300,6 +302,7 @@ async function wireSidecar(
         stateFile: join(dir, "addresses.json"),
         allowedCidrs: ["10.96.0.0/12", "203.0.113.0/24", "fd00:96::/64"],
         excludedIps: ["10.96.0.1"],
+        ...(opts.weightedEcmp === undefined ? {} : { weightedEcmp: { enabled: opts.weightedEcmp } }),
       },
       frr: {
         templateDir: opts.templateDir ?? join(REPO, "frr-templates"),

@@ -1,4 +1,5 @@
-// Golden tests: each folder under cases/ is one behaviour (config.yaml + objects.yaml →
+// Golden tests: each folder under frr-templates/cases/ (the cases shipped with the templates, which
+// `frr-advertiser test-templates` also runs) is one behaviour (config.yaml + objects.yaml →
 // expected.conf), compared byte for byte; UPDATE_GOLDEN=1 rewrites them (review the diff like code).
 // Every expected.conf must also pass FRR's own parser (`vtysh --dryrun`), and broken/frr.conf
 // must fail it, which proves the check can fail.
@@ -21,7 +22,7 @@ import { IMAGE, PODMAN_ENV } from "../lab/image-frr.js";
 import { missingOf, skippedWithout, type Requirement } from "../support/require-tool.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const CASES = join(import.meta.dirname, "cases");
+const CASES = join(ROOT, "frr-templates", "cases");
 const BROKEN = join(import.meta.dirname, "broken", "frr.conf");
 const UPDATE = process.env["UPDATE_GOLDEN"] === "1";
 const VTYSH = process.env["VTYSH"] ?? "vtysh";

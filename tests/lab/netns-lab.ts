@@ -148,6 +148,8 @@ export interface TorNextHop {
   readonly node: number | null;
   readonly gateway: string | null;
   readonly dev: string;
+  /** The kernel's weight of this next hop in a multipath route (1 for a single-path route). */
+  readonly weight: number;
 }
 
 export interface Lab extends LabInfo {
@@ -554,6 +556,8 @@ interface IpNextHopJson {
   /** An IPv4 route through an IPv6 next hop (unnumbered, extended next hop). */
   via?: { host?: string };
   dev?: string;
+  /** Per next hop of a multipath route (`ip -j route`); absent on a single-path route. */
+  weight?: number;
 }
 
 interface IpRouteJson extends IpNextHopJson {
@@ -861,6 +865,7 @@ class NetnsLab implements Lab {
           node: this.nodeOf(h.dev),
           gateway: h.gateway ?? h.via?.host ?? null,
           dev: h.dev ?? "?",
+          weight: h.weight ?? 1,
         })),
       );
     }

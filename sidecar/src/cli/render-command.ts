@@ -10,7 +10,8 @@ import { objectsToSnapshot } from "../kube/to-snapshot.js";
 import { computeDesiredState } from "../model/desired-state.js";
 import type { DesiredState } from "../model/desired-state-types.js";
 import { toTemplateContext } from "../render/context.js";
-import { compileTemplates, renderFrrConf } from "../render/renderer.js";
+import type { TemplateContext } from "../render/context-types.js";
+import { compileTemplates, renderFrrConf, type CompiledTemplates } from "../render/renderer.js";
 import { loadTemplateDir } from "../templates/load-template-dir.js";
 import { InputError, readObjectsFile } from "./read-objects.js";
 
@@ -52,22 +53,13 @@ export async function runRenderCommand(argv: readonly string[], io: CliIo): Prom
     const opts = parseRenderArgs(argv);
     const config = await loadRenderConfig(opts.config, opts.node);
     const objects = await readObjectsFile(opts.objects, io.stdin);
-    const { snapshot, nodes, problems: objectProblems } = objectsToSnapshot(objects);
-    const node = nodes.find((n) => n.name === opts.node);
-    if (node === undefined) {
-      const known =
-        nodes
-          .map((n) => n.name)
-          .sort()
-          .join(", ") || "none";
-      throw new InputError(
-        `${opts.objects === "-" ? "stdin" : opts.objects}: node "${opts.node}" not found (nodes in the file: ${known})`,
-      );
-    }
-    const state = computeDesiredState(snapshot, node, config.policy);
     const templates = compileTemplates(await loadTemplateDir(opts.templates ?? bundledTemplatesDir()));
-    const frrConf = renderFrrConf(templates, toTemplateContext(config, state));
-    const problems = [...objectProblems, ...state.problems];
+    const { frrConf, state, problems } = renderObjects(
+      config,
+      objects,
+      templates,
+      opts.objects === "-" ? "stdin" : opts.objects,
+    );
     if (opts.output === "json")
       io.stdout(`${JSON.stringify(toJsonOutput(frrConf, state, problems), null, 2)}\n`);
     else writeText(io, frrConf, state, problems, opts.explain);
@@ -79,6 +71,44 @@ export async function runRenderCommand(argv: readonly string[], io: CliIo): Prom
     }
     throw err;
   }
+}
+
+export interface ObjectsRender {
+  readonly frrConf: string;
+  readonly state: DesiredState;
+  readonly context: TemplateContext;
+  /** Objects the converter could not read, and the model's problems. */
+  readonly problems: readonly string[];
+}
+
+/**
+ * The render of config.nodeName from Kubernetes objects: what `render` prints and what
+ * `test-templates` checks, so both see the same frr.conf. `source` names the objects in errors.
+ */
+export function renderObjects(
+  config: Config,
+  objects: readonly unknown[],
+  templates: CompiledTemplates,
+  source: string,
+): ObjectsRender {
+  const { snapshot, nodes, problems: objectProblems } = objectsToSnapshot(objects);
+  const node = nodes.find((n) => n.name === config.nodeName);
+  if (node === undefined) {
+    const known =
+      nodes
+        .map((n) => n.name)
+        .sort()
+        .join(", ") || "none";
+    throw new InputError(`${source}: node "${config.nodeName}" not found (nodes in the file: ${known})`);
+  }
+  const state = computeDesiredState(snapshot, node, config.policy);
+  const context = toTemplateContext(config, state);
+  return {
+    frrConf: renderFrrConf(templates, context),
+    state,
+    context,
+    problems: [...objectProblems, ...state.problems],
+  };
 }
 
 interface RenderOptions {
@@ -142,6 +172,7 @@ function toJsonOutput(frrConf: string, state: DesiredState, problems: readonly s
       kind: d.kind,
       advertise: d.advertise,
       reason: d.reason,
+      ...(d.weight === undefined ? {} : { weight: d.weight }),
     })),
     problems,
   };

@@ -157,7 +157,8 @@ export function formatReport(r: WhyReport): string {
     lines.push(`  ${a.address || "-"} (${a.kind}): ${a.verdict.toUpperCase()} [${a.code}] ${a.reason}`);
     if (a.prefix !== undefined)
       lines.push(
-        `    announced as ${a.prefix}${a.attributeSet === undefined ? "" : ` with ${a.attributeSet}`}`,
+        `    announced as ${a.prefix}${a.attributeSet === undefined ? "" : ` with ${a.attributeSet}`}` +
+          (a.weight === undefined ? "" : ` (weighted ECMP: link bandwidth ${a.weight})`),
       );
     if (a.peers.length === 0) lines.push("    no established BGP session for this family");
     for (const p of a.peers) lines.push(`    ${p.sent ? "sent to" : "NOT sent to"} ${p.peer} (${p.family})`);

@@ -143,6 +143,7 @@ export async function parseConfig(
       neighborScopes,
       withdrawWhenUnschedulable: file.node.withdrawWhenUnschedulable,
       drain: file.node.drain || isTrue(env.DRAIN),
+      weightedEcmp: file.advertise.weightedEcmp,
     },
     frr: file.frr,
     timings: file.timings,

@@ -4,6 +4,8 @@
 import { z } from "zod";
 import { parseCidr, parseIp, parseIpOrCidr } from "../model/ip.js";
 import { parseLabelSelector } from "../model/label-selector.js";
+import { DEFAULT_MAX_WEIGHT } from "../model/policy.js";
+import { MAX_LINK_BANDWIDTH } from "../model/weighted-ecmp.js";
 import { SHAPE } from "../render/guard.js";
 
 const asn = z.number().int().min(1).max(4294967295);
@@ -117,6 +119,16 @@ export const configSchema = z.strictObject({
       .default({ include: [], exclude: [] }),
     /** Kubernetes label selector string, e.g. "expose!=false,tier in (web,api)". */
     serviceSelector: labelSelector.default(""),
+    /**
+     * Weighted ECMP for Local traffic policies: announce with a link-bandwidth weight equal to the
+     * local endpoints (bounded by maxWeight). The Service annotation weighted-ecmp overrides enabled.
+     */
+    weightedEcmp: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        maxWeight: z.number().int().min(1).max(MAX_LINK_BANDWIDTH).default(DEFAULT_MAX_WEIGHT),
+      })
+      .default({ enabled: false, maxWeight: DEFAULT_MAX_WEIGHT }),
   }),
   node: z
     .strictObject({

@@ -18,13 +18,20 @@ export interface AnnotationError {
  * `attributes` is undefined when no attribute annotation is present.
  */
 export type ServiceAnnotations =
-  | { readonly ok: true; readonly optOut: boolean; readonly attributes: BgpAttributes | undefined }
+  | {
+      readonly ok: true;
+      readonly optOut: boolean;
+      readonly attributes: BgpAttributes | undefined;
+      /** `weighted-ecmp`: overrides advertise.weightedEcmp.enabled for this Service; unset = the config's. */
+      readonly weightedEcmp: boolean | undefined;
+    }
   | { readonly ok: false; readonly optOut: boolean; readonly errors: readonly AnnotationError[] };
 
 type Field<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
 interface Draft {
   advertise?: boolean;
+  weightedEcmp?: boolean;
   communities?: readonly string[];
   largeCommunities?: readonly string[];
   localPreference?: number;
@@ -67,6 +74,7 @@ const KEY_PARSERS: Readonly<Record<string, KeyParser>> = {
     assign(parseUint32(value, "a local-preference"), (v) => (draft.localPreference = v)),
   med: (value, draft) => assign(parseUint32(value, "a MED"), (v) => (draft.med = v)),
   "as-path-prepend": (value, draft) => assign(parseAsPathPrepend(value), (v) => (draft.asPathPrepend = v)),
+  "weighted-ecmp": (value, draft) => assign(parseBoolean(value), (v) => (draft.weightedEcmp = v)),
 };
 
 function assign<T>(field: Field<T>, store: (value: T) => unknown): string | undefined {
@@ -93,7 +101,7 @@ export function parseServiceAnnotations(service: {
   }
   const optOut = draft.advertise === false;
   if (errors.length > 0) return { ok: false, optOut, errors };
-  return { ok: true, optOut, attributes: toAttributes(draft) };
+  return { ok: true, optOut, attributes: toAttributes(draft), weightedEcmp: draft.weightedEcmp };
 }
 
 function parseAnnotation(shortKey: string, value: string, draft: Draft): string | undefined {
@@ -141,6 +149,10 @@ function toAttributes(draft: Draft): BgpAttributes | undefined {
 }
 
 function parseAdvertise(value: string): Field<boolean> {
+  return parseBoolean(value);
+}
+
+function parseBoolean(value: string): Field<boolean> {
   if (value === "true" || value === "false") return { ok: true, value: value === "true" };
   return { ok: false, problem: `is not a boolean (want "true" or "false")` };
 }

@@ -16,6 +16,8 @@ export function attributesKey(attributes: BgpAttributes | undefined): string {
     attributes.localPreference ?? null,
     attributes.med ?? null,
     attributes.asPathPrepend,
+    // Only when set, so every unweighted set keeps the name it had before weighted ECMP existed.
+    ...(attributes.linkBandwidth === undefined ? [] : [attributes.linkBandwidth]),
   ]);
 }
 

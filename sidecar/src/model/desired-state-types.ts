@@ -14,6 +14,11 @@ export interface BgpAttributes {
   readonly med: number | undefined;
   /** ASNs prepended, in order. */
   readonly asPathPrepend: readonly number[];
+  /**
+   * Weighted ECMP: the link-bandwidth extended community's value (Mbit/s, 1..maxWeight), the
+   * number of this node's usable local endpoints (weightedEcmpWeight). Unset: not weighted.
+   */
+  readonly linkBandwidth?: number;
 }
 
 /** A distinct attribute set; every prefix carrying it shares one route-map entry. */
@@ -66,6 +71,8 @@ export interface Decision {
   readonly advertise: boolean;
   readonly code: ReasonCode;
   readonly reason: string;
+  /** Advertised with weighted ECMP: the link-bandwidth weight this node announces. */
+  readonly weight?: number;
 }
 
 /** Withdrawals the mass-withdrawal breaker holds (see model/withdrawal-breaker.ts). */

@@ -14,7 +14,8 @@ import type {
   DesiredState,
   ReasonCode,
 } from "./desired-state-types.js";
-import { countEndpoints, type ServiceHealth } from "./endpoint-health.js";
+import { countEndpoints, type EndpointCounts, type ServiceHealth } from "./endpoint-health.js";
+import { maxWeightOf, weightedEcmpEnabled, weightedEcmpWeight } from "./weighted-ecmp.js";
 import {
   cidrContains,
   compareIps,
@@ -56,6 +57,8 @@ export interface ServiceEvaluation {
 interface Verdict {
   readonly code: ReasonCode;
   readonly reason: string;
+  /** Advertised with weighted ECMP: the link-bandwidth weight (weighted-ecmp.ts). */
+  readonly weight?: number;
 }
 
 /** What every address of one Service is judged against. */
@@ -68,6 +71,8 @@ interface ServiceContext {
   readonly gate: Verdict | undefined;
   readonly attributes: BgpAttributes | undefined;
   readonly health: ServiceHealth;
+  /** Local-policy addresses carry a link-bandwidth weight (annotation, else config). */
+  readonly weighted: boolean;
 }
 
 interface PolicyNetworks {
@@ -183,6 +188,7 @@ function judgeService(
     gate: nodeVerdict(node, policy) ?? scope ?? annotationVerdict(annotations),
     attributes: annotations?.ok === true ? annotations.attributes : undefined,
     health: countEndpoints(slices, node?.name),
+    weighted: weightedEcmpEnabled(policy, weightedEcmpAnnotation(annotations)),
   };
   const decisions: Decision[] = [];
   const prefixes: WantedPrefix[] = [];
@@ -190,12 +196,20 @@ function judgeService(
     const { verdict, ip } = judgeAddress(context, kind, address);
     decisions.push(toDecision(key, kind, address, verdict));
     if (verdict.code === "advertised" && ip !== undefined) {
-      prefixes.push({ ip, prefix: hostPrefix(ip), attributes: context.attributes });
+      prefixes.push({
+        ip,
+        prefix: hostPrefix(ip),
+        attributes: withWeight(context.attributes, verdict.weight),
+      });
     }
   }
   const problems = scope === undefined ? inputProblems(service, policy, annotations) : [];
   // Sorted here, once per change: combineEvaluations then only orders whole Services.
   return { service: key, decisions: sortDecisions(decisions), prefixes, problems };
+}
+
+function weightedEcmpAnnotation(annotations: ServiceAnnotations | undefined): boolean | undefined {
+  return annotations?.ok === true ? annotations.weightedEcmp : undefined;
 }
 
 /** Every (kind, address) the Service carries, in kind order; empty strings are "not set". */
@@ -238,7 +252,25 @@ function toDecision(service: string, kind: AddressKind, address: string, verdict
     advertise: verdict.code === "advertised",
     code: verdict.code,
     reason: verdict.reason,
+    ...(verdict.weight === undefined ? {} : { weight: verdict.weight }),
   };
+}
+
+const NO_ATTRIBUTES: BgpAttributes = {
+  communities: [],
+  largeCommunities: [],
+  localPreference: undefined,
+  med: undefined,
+  asPathPrepend: [],
+};
+
+/** The weight is part of the prefix's attributes: one route-map per (attributes, weight) pair. */
+function withWeight(
+  attributes: BgpAttributes | undefined,
+  weight: number | undefined,
+): BgpAttributes | undefined {
+  if (weight === undefined) return attributes;
+  return { ...(attributes ?? NO_ATTRIBUTES), linkBandwidth: weight };
 }
 
 /** A node that is excluded, draining, or not yet known advertises nothing. */
@@ -338,12 +370,14 @@ function healthVerdict(context: ServiceContext, kind: AddressKind): Verdict {
   const nodeName = context.node?.name ?? "(unknown)";
   const counts = local ? context.health.local : context.health.clusterWide;
   const where = local ? `on node ${nodeName} (${policyName}=Local)` : "cluster-wide";
+  const { weighted, suffix } = weightOf(context, local, counts);
   if (counts.ready > 0) {
-    return { code: "advertised", reason: `advertised: ${plural(counts.ready, "ready endpoint")} ${where}` };
+    const reason = `advertised: ${plural(counts.ready, "ready endpoint")} ${where}${suffix}`;
+    return { code: "advertised", reason, ...weighted };
   }
   if (counts.servingTerminating > 0) {
-    const reason = `advertised: serving-terminating endpoints only (${counts.servingTerminating} ${where}), so connections drain`;
-    return { code: "advertised", reason };
+    const reason = `advertised: serving-terminating endpoints only (${counts.servingTerminating} ${where}), so connections drain${suffix}`;
+    return { code: "advertised", reason, ...weighted };
   }
   if (local) {
     return {
@@ -352,6 +386,18 @@ function healthVerdict(context: ServiceContext, kind: AddressKind): Verdict {
     };
   }
   return { code: "no-ready-endpoints", reason: "not advertised: no ready endpoints cluster-wide" };
+}
+
+/** Only Local addresses: with Cluster every node forwards anywhere, so equal shares are right. */
+function weightOf(
+  context: ServiceContext,
+  local: boolean,
+  counts: EndpointCounts,
+): { weighted: { weight?: number }; suffix: string } {
+  const weight =
+    local && context.weighted ? weightedEcmpWeight(counts, maxWeightOf(context.policy)) : undefined;
+  if (weight === undefined) return { weighted: {}, suffix: "" };
+  return { weighted: { weight }, suffix: `; weighted ECMP: link bandwidth ${weight}` };
 }
 
 function plural(n: number, noun: string): string {

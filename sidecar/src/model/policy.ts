@@ -33,7 +33,19 @@ export interface AdvertisePolicy {
   readonly nodeName: string;
   /** Which configured neighbours apply to which nodes (neighborsForNode). */
   readonly neighborScopes: readonly NeighborScope[];
+  /** advertise.weightedEcmp; unset = off (the annotation can still switch it on per Service). */
+  readonly weightedEcmp?: WeightedEcmpPolicy;
 }
+
+export interface WeightedEcmpPolicy {
+  /** Default for Services without the weighted-ecmp annotation. */
+  readonly enabled: boolean;
+  /** Upper bound of the announced weight (link bandwidth in Mbit/s). */
+  readonly maxWeight: number;
+}
+
+/** Default bound of the weight: at most this many route-maps per distinct attribute set. */
+export const DEFAULT_MAX_WEIGHT = 100;
 
 /** Annotation keys live under this prefix (public contract, see README). */
 export const ANNOTATION_PREFIX = "frr-advertiser.io/";

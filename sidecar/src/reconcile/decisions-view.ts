@@ -15,6 +15,8 @@ export interface DecisionView {
   readonly prefix?: string;
   /** The attribute set (route-map) it is announced with. */
   readonly attributeSet?: string;
+  /** Weighted ECMP: the link-bandwidth weight the prefix is announced with (from its attribute set). */
+  readonly weight?: number;
 }
 
 export interface DecisionsView {
@@ -32,10 +34,15 @@ export interface DecisionsView {
   readonly decisions: readonly DecisionView[];
 }
 
+function weightOf(weight: number | undefined): { weight?: number } {
+  return weight === undefined ? {} : { weight };
+}
+
 /** `service`: only that Service's decisions ("namespace/name"). */
 export function decisionsView(node: string, state: DesiredState, service?: string): DecisionsView {
   const byAddress = new Map(state.prefixes.map((p) => [p.address, p]));
   const held = new Set(state.withdrawalHold?.held.map((p) => p.address) ?? []);
+  const weights = new Map(state.attributeSets.map((s) => [s.name, s.attributes.linkBandwidth]));
   const decisions = state.decisions
     .filter((d) => service === undefined || d.service === service)
     .map((d): DecisionView => {
@@ -52,6 +59,7 @@ export function decisionsView(node: string, state: DesiredState, service?: strin
         reason: d.reason,
         ...(advertised ? { prefix: p.prefix } : {}),
         ...(advertised && p.attributeSet !== undefined ? { attributeSet: p.attributeSet } : {}),
+        ...weightOf(advertised ? weights.get(p.attributeSet ?? "") : undefined),
       };
     });
   const hold = state.withdrawalHold;

@@ -2,6 +2,7 @@
 // that equals replacing, but it keeps any community an operator's own earlier entry already set.
 
 import type { BgpAttributes } from "../model/desired-state-types.js";
+import { MAX_LINK_BANDWIDTH } from "../model/weighted-ecmp.js";
 import { SHAPE, checked, checkedInt } from "./guard.js";
 
 const UINT32_MAX = 4294967295;
@@ -25,5 +26,10 @@ export function formatSetLines(a: BgpAttributes): string[] {
     lines.push(`set local-preference ${checkedInt(a.localPreference, 0, UINT32_MAX, "local-preference")}`);
   }
   if (a.med !== undefined) lines.push(`set metric ${checkedInt(a.med, 0, UINT32_MAX, "MED")}`);
+  if (a.linkBandwidth !== undefined) {
+    // Transitive (FRR's default), so it survives the eBGP hop to the ToR that weighs the paths.
+    const bandwidth = checkedInt(a.linkBandwidth, 1, MAX_LINK_BANDWIDTH, "link bandwidth");
+    lines.push(`set extcommunity bandwidth ${bandwidth}`);
+  }
   return lines;
 }
