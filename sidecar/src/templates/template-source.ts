@@ -2,6 +2,7 @@
 // (a ConfigMap update arrives as a `..data` symlink swap). A set that fails to load, compile
 // or trial-render is reported and ignored: the last good one stays in force.
 
+import { relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { compileTemplates, type CompiledTemplates } from "../render/renderer.js";
 import { loadTemplateDir } from "./load-template-dir.js";
@@ -43,7 +44,14 @@ export class TemplateSource {
   watch(debounceMs = 200): void {
     // Polling-free inotify watch of the whole directory; symlinks are followed so the
     // ConfigMap's atomic `..data` swap shows up as changes of the files behind it.
-    this.watcher = watch(this.dir, { ignoreInitial: true, followSymlinks: true, depth: 3 });
+    // The test cases that ship next to the templates (cases/) are not rendered: editing them
+    // must not re-apply FRR's config.
+    this.watcher = watch(this.dir, {
+      ignoreInitial: true,
+      followSymlinks: true,
+      depth: 3,
+      ignored: (path: string) => isUnderCases(this.dir, path),
+    });
     this.watcher.on("all", () => {
       if (this.debounce) clearTimeout(this.debounce);
       this.debounce = setTimeout(() => void this.reload(), debounceMs);
@@ -67,4 +75,10 @@ export class TemplateSource {
       );
     }
   }
+}
+
+/** True for `DIR/cases` and everything below it. */
+export function isUnderCases(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel === "cases" || rel.startsWith(`cases${sep}`);
 }
