@@ -4,14 +4,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parseIpOrCidr } from "../model/ip.js";
-import {
-  checkInvariants,
-  evaluateRouteMap,
-  outsideProbes,
-  parseFrrConf,
-  prefixListPermits,
-  type InvariantInput,
-} from "./template-invariants.js";
+import { evaluateRouteMap, parseFrrConf, prefixListPermits } from "./frr-policy.js";
+import { checkInvariants, outsideProbes, type InvariantInput } from "./template-invariants.js";
 
 const cidr = (t: string) => {
   const r = parseIpOrCidr(t, "reject");
