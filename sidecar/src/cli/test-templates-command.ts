@@ -2,6 +2,7 @@
 // config, expected frr.conf): render, FRR's own parser, the invariants of render/template-invariants,
 // and the expected output. Offline: no API server, no running FRR. Exit 0 pass, 1 fail, 2 error.
 
+import { structuredPatch } from "diff";
 import { execFile } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
@@ -262,39 +263,10 @@ const MAX_DIFF_LINES = 60;
 /** The differing lines of two texts with a little context, unified-style (`-` expected, `+` actual). */
 export function lineDiff(expected: string, actual: string): string[] {
   if (expected === actual) return [];
-  const a = expected.split("\n");
-  const b = actual.split("\n");
-  // Longest common subsequence by dynamic programming: the files are a few hundred lines.
-  const lcs: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
-  for (let i = a.length - 1; i >= 0; i--)
-    for (let j = b.length - 1; j >= 0; j--)
-      (lcs[i] as number[])[j] =
-        a[i] === b[j] ? (lcs[i + 1]?.[j + 1] ?? 0) + 1 : Math.max(lcs[i + 1]?.[j] ?? 0, lcs[i]?.[j + 1] ?? 0);
-  const ops: { op: " " | "-" | "+"; line: string; at: number }[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      ops.push({ op: " ", line: a[i] ?? "", at: i + 1 });
-      i++;
-      j++;
-    } else if (j < b.length && (i >= a.length || (lcs[i]?.[j + 1] ?? 0) >= (lcs[i + 1]?.[j] ?? 0))) {
-      ops.push({ op: "+", line: b[j] ?? "", at: i + 1 });
-      j++;
-    } else {
-      ops.push({ op: "-", line: a[i] ?? "", at: i + 1 });
-      i++;
-    }
-  }
-  const keep = ops.map((_o, k) =>
-    ops.slice(Math.max(0, k - CONTEXT_LINES), k + CONTEXT_LINES + 1).some((x) => x.op !== " "),
-  );
-  const out: string[] = [];
-  ops.forEach((o, k) => {
-    if (!keep[k]) return;
-    if (k === 0 || !keep[k - 1]) out.push(`@@ expected.conf line ${String(o.at)} @@`);
-    out.push(`${o.op}${o.line}`);
+  const patch = structuredPatch("expected.conf", "rendered", expected, actual, "", "", {
+    context: CONTEXT_LINES,
   });
+  const out = patch.hunks.flatMap((h) => [`@@ expected.conf line ${String(h.oldStart)} @@`, ...h.lines]);
   return out.length > MAX_DIFF_LINES
     ? [...out.slice(0, MAX_DIFF_LINES), `… ${String(out.length - MAX_DIFF_LINES)} more diff lines`]
     : out;
