@@ -7,10 +7,9 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { execa } from "execa";
 import { stringify } from "yaml";
 import { hasAll } from "../lab/netns-lab.js";
-import { NODE, REPO, node, service, slice, type SidecarLab } from "./harness.js";
+import { REPO, node, service, slice, type SidecarLab } from "./harness.js";
 import {
   ROUTE_WAIT,
   SETUP_TIMEOUT,
@@ -53,15 +52,9 @@ void describe("frr-advertiser diff against the running FRR", { skip: SKIP }, () 
     await rm(work, { recursive: true, force: true });
   });
 
-  /** Async: the fake API answers from this process, which spawnSync would block. */
+  /** Where the node's sidecar runs (the image's FRR tools in image mode). */
   async function diff(...args: string[]): Promise<{ status: number | null; report: Report; out: string }> {
-    const argv = ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "diff", "--config", env!.configPath];
-    const r = await execa(process.execPath, [...argv, "--output", "json", ...args], {
-      cwd: REPO,
-      reject: false,
-      timeout: 60_000,
-      env: { NODE_NAME: NODE, KUBECONFIG: env!.kubeconfig },
-    });
+    const r = await env!.cli(["diff", "--config", env!.configPath, "--output", "json", ...args]);
     const out = `${r.stdout}\n${r.stderr}`;
     return { status: r.exitCode ?? null, out, report: JSON.parse(r.stdout || "null") as Report };
   }

@@ -208,6 +208,50 @@ export class SidecarLab {
     return this.sidecar;
   }
 
+  /**
+   * Runs `frr-advertiser ARGS` where this node's sidecar runs: the sources through tsx, or (with
+   * FA_LAB_FRR=image) the image inside the node's namespace, with its vtysh and frr-reload.py (the
+   * daemons' release) and the same config, kubeconfig and NODE_NAME. Asynchronous: the fake API
+   * answers from this test process.
+   */
+  async cli(
+    args: readonly string[],
+  ): Promise<{ exitCode: number | undefined; stdout: string; stderr: string }> {
+    const argv =
+      LAB_FRR_IMAGE === undefined
+        ? [NODE_BIN, "--import", "tsx", join(REPO, "sidecar/src/main.ts"), ...args]
+        : [
+            "podman",
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            "--network",
+            `ns:/run/netns/${this.lab.nodeNs}`,
+            ...frrMounts(this.lab.nodeNs),
+            "-v",
+            `${REPO}:${REPO}:ro`,
+            "-e",
+            `KUBECONFIG=${this.kubeconfig}`,
+            "-e",
+            `NODE_NAME=${this.nodeName}`,
+            LAB_FRR_IMAGE,
+            ...args,
+          ];
+    const [file = "", ...rest] = argv;
+    const r = await execa(file, rest, {
+      cwd: REPO,
+      reject: false,
+      timeout: 60_000,
+      env: {
+        ...(LAB_FRR_IMAGE === undefined ? {} : PODMAN_ENV),
+        KUBECONFIG: this.kubeconfig,
+        NODE_NAME: this.nodeName,
+      },
+    });
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+
   async waitReady(timeoutMs = 20000): Promise<void> {
     const s = this.sidecar;
     if (!s) throw new Error("not started");

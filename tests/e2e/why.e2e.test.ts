@@ -2,11 +2,9 @@
 // live sidecar, and `frr-advertiser why` reading it next to what bgpd sends the tor.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hasAll } from "../lab/netns-lab.js";
-import { NODE, REPO, service, slice, type SidecarLab } from "./harness.js";
+import { NODE, service, slice, type SidecarLab } from "./harness.js";
 import {
   ROUTE_WAIT,
   SETUP_TIMEOUT,
@@ -41,23 +39,18 @@ void describe("why a Service is (not) advertised, from the running node", { skip
     await env?.stop();
   });
 
-  function why(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  /** Where the node's sidecar runs (in image mode: in the node's namespace, next to it). */
+  async function why(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
     const s = env!.sidecar!;
-    return spawnSync(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(REPO, "sidecar/src/main.ts"),
-        "why",
-        ...args,
-        "--config",
-        env!.configPath,
-        "--url",
-        `http://127.0.0.1:${s.port ?? 0}`,
-      ],
-      { cwd: REPO, encoding: "utf8", env: { ...process.env, NODE_NAME: NODE } },
-    );
+    const r = await env!.cli([
+      "why",
+      ...args,
+      "--config",
+      env!.configPath,
+      "--url",
+      `http://127.0.0.1:${s.port ?? 0}`,
+    ]);
+    return { status: r.exitCode ?? null, stdout: r.stdout, stderr: r.stderr };
   }
 
   void test(
@@ -83,12 +76,12 @@ void describe("why a Service is (not) advertised, from the running node", { skip
     "why: an ETP=Local Service without a local endpoint, and one FRR sends",
     { timeout: TEST_TIMEOUT },
     () =>
-      withDiagnostics(env, () => {
-        const local = why("default/local");
+      withDiagnostics(env, async () => {
+        const local = await why("default/local");
         assert.equal(local.status, 0, local.stderr);
         assert.match(local.stdout, /10\.96\.1\.20 \(loadBalancer\): WITHHOLD \[no-local-ready-endpoints\]/);
         assert.match(local.stdout, /NOT sent to \S+ \(ipv4\)/);
-        const web = why("default/web", "--output", "json");
+        const web = await why("default/web", "--output", "json");
         assert.equal(web.status, 0, web.stderr);
         const report = JSON.parse(web.stdout) as {
           addresses: { prefix?: string; peers: { sent: boolean }[] }[];
@@ -100,10 +93,9 @@ void describe("why a Service is (not) advertised, from the running node", { skip
           [true],
           web.stdout,
         );
-        const none = why("default/nope");
+        const none = await why("default/nope");
         assert.equal(none.status, 1, none.stdout + none.stderr);
-        assert.equal(why("not-a-service").status, 2);
-        return Promise.resolve();
+        assert.equal((await why("not-a-service")).status, 2);
       }),
   );
 });
