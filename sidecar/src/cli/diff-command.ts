@@ -7,15 +7,15 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfigFile, type Config } from "../config/load-config.js";
-import { createRunner } from "../exec.js";
-import { FrrClient, isEmptyDiff, type ReloadDiff } from "../frr/frr-client.js";
+import { ConfigError, type Config } from "../config/load-config.js";
+import { isEmptyDiff, runsBgpRouter, type ReloadDiff } from "../frr/frr-client.js";
 import { configImpact, resetsSessions, type ConfigImpact } from "../frr/session-impact.js";
 import { objectsToSnapshot } from "../kube/to-snapshot.js";
 import { computeDesiredState } from "../model/desired-state.js";
 import { toTemplateContext } from "../render/context.js";
 import { compileTemplates, renderFrrConf } from "../render/renderer.js";
 import { loadTemplateDir } from "../templates/load-template-dir.js";
+import { loadNodeConfig, vtyshFrrClient } from "./node-cli.js";
 import { InputError, readObjectsFile } from "./read-objects.js";
 import type { CliIo } from "./render-command.js";
 
@@ -49,12 +49,7 @@ export async function runDiffCommand(argv: readonly string[], io: CliIo): Promis
     return 0;
   }
   try {
-    const config = await loadConfigFile(
-      opts.config ?? io.env["CONFIG_FILE"] ?? "/etc/frr-advertiser/config.yaml",
-      {
-        NODE_NAME: io.env["NODE_NAME"],
-      },
-    );
+    const config = await loadNodeConfig(opts.config, io);
     const templateDir = opts.templates ?? config.frr.templateDir;
     const objects =
       opts.objects === undefined
@@ -153,17 +148,9 @@ async function diffAgainstFrr(
   try {
     const file = join(dir, "frr.conf");
     await writeFile(file, text, { mode: 0o644 });
-    const timeoutMs = config.timings.reloadTimeoutSeconds * 1000;
-    const frr = new FrrClient(createRunner(timeoutMs), {
-      vtysh: config.frr.vtysh,
-      reloadScript: config.frr.reloadScript,
-      pathspace: config.frr.pathspace,
-      workDir: dir,
-      reloadTimeoutMs: timeoutMs,
-      bgpdVtySocket: undefined,
-    });
+    const frr = vtyshFrrClient(config, dir);
     const diff = await frr.diff(file);
-    const routerRuns = /^router bgp /m.test(await frr.bgpdRunningConfig());
+    const routerRuns = runsBgpRouter(await frr.bgpdRunningConfig());
     return { diff, routerRuns };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { drainNode } from "../reconcile/drain.js";
 import { toTemplateContext } from "../render/context.js";
 import { renderFrrConf } from "../render/renderer.js";
 import type { StopSignals } from "../stop-signals.js";
+import { configPathOf } from "./node-cli.js";
 import type { CliIo } from "./render-command.js";
 
 const USAGE =
@@ -29,7 +30,7 @@ export async function runRunCommand(argv: readonly string[], io: CliIo, stop: St
       io.stdout(`${USAGE}\n`);
       return 0;
     }
-    configPath = values.config ?? io.env["CONFIG_FILE"] ?? "/etc/frr-advertiser/config.yaml";
+    configPath = configPathOf(values.config, io);
   } catch (err) {
     io.stderr(`frr-advertiser run: ${(err as Error).message}\n${USAGE}\n`);
     return 2;

@@ -3,10 +3,10 @@
 // and reason (GET /decisions) and whether bgpd sends its prefix to each established peer.
 
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfigFile, type Config } from "../config/load-config.js";
-import { createRunner } from "../exec.js";
+import { ConfigError, type Config } from "../config/load-config.js";
 import { parseBgpSummary } from "../frr/bgp-status.js";
-import { FrrClient } from "../frr/frr-client.js";
+import type { FrrClient } from "../frr/frr-client.js";
+import { loadNodeConfig, vtyshFrrClient } from "./node-cli.js";
 import type { DecisionsView, DecisionView } from "../reconcile/decisions-view.js";
 import type { CliIo } from "./render-command.js";
 
@@ -48,14 +48,9 @@ export async function runWhyCommand(argv: readonly string[], io: CliIo): Promise
     return 0;
   }
   try {
-    const config = await loadConfigFile(
-      opts.config ?? io.env["CONFIG_FILE"] ?? "/etc/frr-advertiser/config.yaml",
-      {
-        NODE_NAME: io.env["NODE_NAME"],
-      },
-    );
+    const config = await loadNodeConfig(opts.config, io);
     const view = await fetchDecisions(opts.url ?? localUrl(config), opts.service);
-    const report = await explain(view, opts.service, frrClientFor(config));
+    const report = await explain(view, opts.service, vtyshFrrClient(config, "/tmp"));
     io.stdout(opts.output === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     return report.addresses.length > 0 ? 0 : 1;
   } catch (err) {
@@ -103,18 +98,6 @@ async function fetchDecisions(base: string, service: string): Promise<DecisionsV
   const body = await res.text();
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}: ${body.trim()}`);
   return JSON.parse(body) as DecisionsView;
-}
-
-function frrClientFor(config: Config): FrrClient {
-  const timeoutMs = 15_000;
-  return new FrrClient(createRunner(timeoutMs), {
-    vtysh: config.frr.vtysh,
-    reloadScript: config.frr.reloadScript,
-    pathspace: config.frr.pathspace,
-    workDir: "/tmp",
-    reloadTimeoutMs: timeoutMs,
-    bgpdVtySocket: undefined,
-  });
 }
 
 /** The Service's decisions with, for each advertised prefix, what bgpd sends each established peer. */

@@ -25,6 +25,7 @@ import {
   FrrCommandError,
   isEmptyDiff,
   redactSecrets,
+  runsBgpRouter,
   type FrrClient,
   type ReloadDiff,
 } from "./frr-client.js";
@@ -301,7 +302,7 @@ export class ConfigApplier {
   /** Whether bgpd runs a router now (a fresh FRR has no session a reload could reset). */
   private async routerRuns(): Promise<boolean> {
     try {
-      return /^router bgp /m.test(await this.frr.bgpdRunningConfig());
+      return runsBgpRouter(await this.frr.bgpdRunningConfig());
     } catch {
       return true; // unknown: assume sessions exist (the safe side of allowSessionReset: false)
     }

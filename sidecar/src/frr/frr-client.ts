@@ -201,6 +201,11 @@ export class FrrClient {
 }
 
 /** The ASN of bgpd's default instance (`router bgp N` without vrf or view). */
+/** True when bgpd runs a BGP instance (a fresh FRR has none: no session exists to reset). */
+export function runsBgpRouter(runningConfig: string): boolean {
+  return /^router bgp /m.test(runningConfig);
+}
+
 export function runningAsn(runningConfig: string): number {
   const m = /^router bgp (\d+)\s*$/m.exec(runningConfig);
   if (m?.[1] === undefined) throw new Error("bgpd runs no default BGP instance");
