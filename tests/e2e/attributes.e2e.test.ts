@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { hasAll } from "../lab/netns-lab.js";
+import { hasAll, type TorPath } from "../lab/netns-lab.js";
 import { service, slice, type SidecarLab } from "./harness.js";
 import {
   assertDiskEqualsRunning,
@@ -33,19 +33,9 @@ function svc(name: string, ip: string, annotations: Record<string, string> = {})
   return [service(name, { clusterIPs: [ip], annotations }), slice(name, [{ ready: true }])];
 }
 
-/** The tor's best path for `prefix`, as FRR's JSON gives it (undefined: no route). */
-interface TorPath {
-  readonly community?: { readonly string?: string };
-  readonly largeCommunity?: { readonly string?: string };
-  readonly med?: number;
-  readonly metric?: number;
-  readonly aspath?: { readonly string?: string };
-}
-
+/** The tor's first path for `prefix` (undefined: no route). */
 async function torPath(env: SidecarLab, prefix: string): Promise<TorPath | undefined> {
-  const out = await env.lab.vtysh("tor", `show bgp ipv4 unicast ${prefix} json`);
-  const parsed = JSON.parse(out) as { paths?: TorPath[] };
-  return parsed.paths?.[0];
+  return (await env.lab.torPaths(prefix))[0];
 }
 
 void describe("per-Service BGP attributes at the tor", { skip: SKIP }, () => {
@@ -76,15 +66,18 @@ void describe("per-Service BGP attributes at the tor", { skip: SKIP }, () => {
         await e.lab.waitForTorRoutes(hasAll(PLAIN, TAGGED), ROUTE_WAIT, { family: 4 });
         const path = await torPath(e, TAGGED);
         assert.ok(path, "the tor has a path");
-        assert.deepEqual(path.community?.string?.split(" ").sort(), ["65000:7", "65000:8"]);
-        assert.equal(path.largeCommunity?.string, "65000:1:2");
-        assert.equal(path.med ?? path.metric, 50);
-        const hops = (path.aspath?.string ?? "").split(" ");
-        assert.deepEqual(hops.slice(0, 3), [String(e.lab.nodeAsn), "64999", "64999"], path.aspath?.string);
+        assert.deepEqual([...path.communities].sort(), ["65000:7", "65000:8"]);
+        assert.deepEqual(path.largeCommunities, ["65000:1:2"]);
+        assert.equal(path.med, 50);
+        assert.deepEqual(
+          path.asPath.slice(0, 3),
+          [String(e.lab.nodeAsn), "64999", "64999"],
+          path.asPath.join(" "),
+        );
         // The plain Service's route carries none of it.
         const plain = await torPath(e, PLAIN);
-        assert.equal(plain?.community, undefined);
-        assert.equal(plain?.med ?? plain?.metric ?? 0, 0);
+        assert.deepEqual(plain?.communities, []);
+        assert.equal(plain.med, 0);
         const reloadsAfter =
           (await metricValue(s, 'frr_advertiser_frr_applies_total{method="reload",result="ok"}')) ?? 0;
         assert.equal(reloadsAfter, reloads, "no frr-reload.py for a new attribute set");
@@ -104,13 +97,13 @@ void describe("per-Service BGP attributes at the tor", { skip: SKIP }, () => {
         assert.ok(setName, `FRR runs the set's route-map:\n${before}`);
         for (const o of svc("tagged", "10.96.0.20")) e.api.upsert(o);
         await waitUntil(
-          async () => (await torPath(e, TAGGED))?.community === undefined,
+          async () => (await torPath(e, TAGGED))?.communities.length === 0,
           ROUTE_WAIT,
           "the tor's route without communities",
         );
         const path = await torPath(e, TAGGED);
-        assert.equal(path?.med ?? path?.metric ?? 0, 0);
-        assert.equal(path?.largeCommunity, undefined);
+        assert.equal(path?.med, 0);
+        assert.deepEqual(path.largeCommunities, []);
         // Removed after the statement left it (in the settle pass, a second after the change).
         await waitUntil(async () => !(await running()).includes(setName), ROUTE_WAIT, `${setName} removed`);
         await assertDiskEqualsRunning(e, "after the set went");

@@ -17,6 +17,7 @@ import {
   startedSidecarLab,
   TEST_TIMEOUT,
   waitForLogFrom,
+  torSessionsEstablished,
   withDiagnostics,
 } from "./e2e-helpers.js";
 
@@ -59,10 +60,7 @@ void describe("frr-advertiser diff against the running FRR", { skip: SKIP }, () 
     return { status: r.exitCode ?? null, out, report: JSON.parse(r.stdout || "null") as Report };
   }
 
-  /** The tor's count of sessions established with the node so far (a reset makes it grow). */
-  async function established(): Promise<number> {
-    return (await env!.lab.torSessions()).reduce((n, s) => Math.max(n, s.established), 0);
-  }
+  const established = () => torSessionsEstablished(env!.lab);
 
   void test("the cluster as FRR runs it: no change (exit 0)", { timeout: TEST_TIMEOUT }, () =>
     withDiagnostics(env, async () => {

@@ -322,3 +322,8 @@ export async function startedSidecarLab(
   }
   return env;
 }
+
+/** How many times the tor has established a session with the node so far (a reset makes it grow). */
+export async function torSessionsEstablished(lab: Lab): Promise<number> {
+  return (await lab.torSessions()).reduce((n, s) => Math.max(n, s.established), 0);
+}

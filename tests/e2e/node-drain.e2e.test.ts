@@ -20,14 +20,9 @@ import {
 const WAIT_SECONDS = 3;
 const WEB = "10.96.0.10/32";
 
-/** The communities on the tor's best path for `prefix` ("" without any, undefined without a route). */
+/** The communities on the tor's first path for `prefix` ("" without any, undefined without a route). */
 async function torCommunities(env: SidecarLab, prefix: string): Promise<string | undefined> {
-  const out = JSON.parse(await env.lab.vtysh("tor", `show bgp ipv4 unicast ${prefix} json`)) as {
-    paths?: { community?: { list?: string[] } }[];
-  };
-  const path = out.paths?.[0];
-  // FRR's JSON names well-known communities in `list` (65535:0 is "gracefulShutdown").
-  return path === undefined ? undefined : (path.community?.list ?? []).join(" ");
+  return (await env.lab.torPaths(prefix))[0]?.communities.join(" ");
 }
 
 const draining = () =>

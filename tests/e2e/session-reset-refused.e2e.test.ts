@@ -16,6 +16,7 @@ import {
   SKIP,
   startedSidecarLab,
   TEST_TIMEOUT,
+  torSessionsEstablished,
   waitUntil,
   withDiagnostics,
 } from "./e2e-helpers.js";
@@ -52,8 +53,7 @@ void describe("templates.allowSessionReset: false", { skip: SKIP }, () => {
       withDiagnostics(env, async () => {
         const e = env!;
         const s = e.sidecar!;
-        const sessions = async () =>
-          (await e.lab.torSessions()).reduce((n, p) => Math.max(n, p.established), 0);
+        const sessions = () => torSessionsEstablished(e.lab);
         const before = await sessions();
         const partial = join(templates, "partials", "neighbors.hbs");
         const text = await readFile(partial, "utf8");

@@ -139,6 +139,11 @@ export interface TorPath {
   readonly multipath: boolean;
   /** FRR's names for the communities, e.g. "gracefulShutdown" for 65535:0. */
   readonly communities: readonly string[];
+  readonly largeCommunities: readonly string[];
+  /** MULTI_EXIT_DISC as received (0 without one). */
+  readonly med: number;
+  /** The AS path, nearest AS first. */
+  readonly asPath: readonly string[];
   readonly localPref: number | undefined;
 }
 
@@ -546,6 +551,10 @@ interface BgpPrefixJson {
     multipath?: boolean;
     locPrf?: number;
     community?: { list?: string[] };
+    largeCommunity?: { string?: string };
+    med?: number;
+    metric?: number;
+    aspath?: { string?: string };
     peer?: { peerId?: string; interface?: string; hostname?: string };
     nexthops?: { ip?: string; interface?: string }[];
   }[];
@@ -848,6 +857,10 @@ class NetnsLab implements Lab {
       bestpath: p.bestpath?.overall === true,
       multipath: p.multipath === true,
       communities: p.community?.list ?? [],
+      largeCommunities: words(p.largeCommunity?.string),
+      // FRR 8.4 names it "metric", later releases "med".
+      med: p.med ?? p.metric ?? 0,
+      asPath: words(p.aspath?.string),
       localPref: p.locPrf,
     }));
   }
@@ -1156,4 +1169,9 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
     throw e;
   }
   return lab;
+}
+
+/** A space-separated JSON string field as its words ([] when absent or empty). */
+function words(text: string | undefined): string[] {
+  return text === undefined || text.trim() === "" ? [] : text.trim().split(/\s+/);
 }
