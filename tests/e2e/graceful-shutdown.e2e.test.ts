@@ -34,10 +34,9 @@ const ANNOUNCED_MSG =
 type TorState = "gone" | "plain" | "gshut";
 
 async function torState(env: SidecarLab, prefix: string): Promise<TorState> {
-  const out = await env.lab.vtysh("tor", `show bgp ipv4 unicast ${prefix} json`);
-  const paths = (JSON.parse(out) as { paths?: { community?: { list?: string[] } }[] }).paths ?? [];
+  const paths = await env.lab.torPaths(prefix);
   if (paths.length === 0) return "gone";
-  return paths.some((p) => p.community?.list?.includes("gracefulShutdown") === true) ? "gshut" : "plain";
+  return paths.some((p) => p.communities.includes("gracefulShutdown")) ? "gshut" : "plain";
 }
 
 /**

@@ -237,7 +237,7 @@ function namesUsedOutsideNetworks(lines: readonly string[], blocks: readonly Rou
   return words;
 }
 
-function sameLines(a: readonly string[], b: readonly string[]): boolean {
+export function sameLines(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((l, i) => l === b[i]);
 }
 

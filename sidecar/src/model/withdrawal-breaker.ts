@@ -114,15 +114,14 @@ function comparePrefixes(a: AdvertisedPrefix, b: AdvertisedPrefix): number {
 
 /** "Service gone" vs "Service here, not advertised (reason code)", counted, for logs and Events. */
 function describe(held: readonly AdvertisedPrefix[], next: DesiredState): string {
+  // Indexed once: a hold at 10k Services would otherwise scan every decision per held prefix.
   const services = new Set(next.decisions.map((d) => d.service));
+  const codeOf = new Map(next.decisions.map((d) => [`${d.service}\u0000${d.address}`, d.code]));
   const codes = new Map<string, number>();
   for (const p of held) {
     const present = p.services.find((s) => services.has(s));
     const code =
-      present === undefined
-        ? "Service gone"
-        : (next.decisions.find((d) => d.service === present && d.address === p.address)?.code ??
-          "not wanted");
+      present === undefined ? "Service gone" : (codeOf.get(`${present}\u0000${p.address}`) ?? "not wanted");
     codes.set(code, (codes.get(code) ?? 0) + 1);
   }
   return [...codes.entries()]

@@ -8,6 +8,7 @@ import type { PrefixChange } from "../model/prefix-claims.js";
 import {
   NetworkShapes,
   parseConf,
+  sameLines,
   type Placed,
   type RouteMapChanges,
   type RouteMapEntry,
@@ -118,7 +119,7 @@ function newEntries(
     if (!setNames.has(entry.name)) continue;
     const now = running?.get(entry.header);
     if (now === undefined) added.push(entry);
-    else if (now.body.join("\n") !== entry.body.join("\n")) return undefined;
+    else if (!sameLines(now.body, entry.body)) return undefined;
   }
   return added;
 }
