@@ -1,6 +1,8 @@
 // Reads BGP session state from `show bgp summary json` into plain rows (peer, family, up,
 // prefixes sent) for metrics and readiness. Tolerant: unknown shapes give no rows.
 
+import { compareStrings } from "../model/attribute-sets.js";
+
 export interface SessionStatus {
   readonly peer: string;
   readonly family: "ipv4" | "ipv6";
@@ -29,5 +31,5 @@ export function parseBgpSummary(summary: unknown): SessionStatus[] {
       });
     }
   }
-  return rows.sort((a, b) => a.peer.localeCompare(b.peer) || a.family.localeCompare(b.family));
+  return rows.sort((a, b) => compareStrings(a.peer, b.peer) || compareStrings(a.family, b.family));
 }

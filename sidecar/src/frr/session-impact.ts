@@ -4,6 +4,7 @@
 // The rules are bgpd's (8.4 and 10.x alike; docs/session-impact.md says which and why).
 
 import type { ReloadDiff } from "./frr-client.js";
+import { compareStrings } from "../model/attribute-sets.js";
 
 export type Impact = "reset" | "soft" | "added" | "removed";
 
@@ -121,7 +122,7 @@ class ImpactLines {
   result(): ConfigImpact {
     const peers = [...this.perPeer].map(([peer, p]) => peerImpact(peer, p));
     return {
-      peers: peers.sort((a, b) => a.peer.localeCompare(b.peer)),
+      peers: peers.sort((a, b) => compareStrings(a.peer, b.peer)),
       resetsAll: this.resetsAll,
       announced: unique(this.announced).filter((p) => !this.withdrawn.includes(p)),
       withdrawn: unique(this.withdrawn).filter((p) => !this.announced.includes(p)),
