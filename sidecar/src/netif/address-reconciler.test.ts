@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -36,10 +36,10 @@ function node() {
     const store = new OwnedAddressStore({ path, iface: "lo" });
     const saving = {
       load: () => store.load(),
-      save: async (a: Iterable<string>) => {
-        const list = [...a].sort();
-        log.push(`save ${list.join(",")}`);
-        await store.save(list);
+      record: async (change: { readonly add: readonly string[]; readonly remove: readonly string[] }) => {
+        const words = [...change.add.map((a) => `+${a}`), ...change.remove.map((a) => `-${a}`)];
+        log.push(`record ${words.join(",")}`);
+        await store.record(change);
       },
     };
     const crashing = {
@@ -54,8 +54,8 @@ function node() {
     return new AddressReconciler({ adapter: crashing, store: saving });
   };
   const onIface = () => [...ip.addresses].map((a) => a.split("/")[0]).sort();
-  const stateFile = async () =>
-    (JSON.parse(await readFile(path, "utf8")) as { addresses: string[] }).addresses;
+  // What a restarted process would load (snapshot and journal).
+  const stateFile = async () => [...(await new OwnedAddressStore({ path, iface: "lo" }).load())].sort();
   return { ip, log, start, onIface, stateFile };
 }
 
@@ -64,11 +64,12 @@ void describe("AddressReconciler", () => {
     const nd = node();
     const out = await nd.start().syncAddresses(new Set(["10.0.0.7", "fd00::7"]));
     assert.deepEqual(out.add, ["10.0.0.7", "fd00::7"]);
-    assert.deepEqual(out.owned, ["10.0.0.7", "fd00::7"]);
+    assert.equal(out.ownedCount, 2);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7", "fd00::7"]);
     assert.deepEqual(out.failed, []);
     assert.deepEqual(nd.onIface(), ["10.0.0.7", "fd00::7"]);
     // Intent saved BEFORE the batch; the verified set equals the intent, so no second save.
-    assert.deepEqual(nd.log, ["save 10.0.0.7,fd00::7", "batch"]);
+    assert.deepEqual(nd.log, ["record +10.0.0.7,+fd00::7", "batch"]);
     assert.deepEqual(await nd.stateFile(), ["10.0.0.7", "fd00::7"]);
   });
 
@@ -93,7 +94,8 @@ void describe("AddressReconciler", () => {
     const r = nd.start();
     const out = await r.syncAddresses([FOREIGN, "10.0.0.7"]);
     assert.deepEqual(out.add, ["10.0.0.7"]);
-    assert.deepEqual(out.owned, ["10.0.0.7"]);
+    assert.equal(out.ownedCount, 1);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7"]);
     await r.syncAddresses([]);
     assert.deepEqual(nd.onIface(), [FOREIGN]);
   });
@@ -105,7 +107,8 @@ void describe("AddressReconciler", () => {
     assert.deepEqual(nd.onIface(), []);
     const out = await nd.start().syncAddresses(["10.0.0.7"]);
     assert.deepEqual(out.add, ["10.0.0.7"]);
-    assert.deepEqual(out.owned, ["10.0.0.7"]);
+    assert.equal(out.ownedCount, 1);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7"]);
   });
 
   void test("crash after ip added but before the final save: the addresses are still ours", async () => {
@@ -140,7 +143,38 @@ void describe("AddressReconciler", () => {
     const removed = await r.syncAddresses(["10.0.0.3"], [], "remove");
     assert.deepEqual([removed.add, removed.remove], [[], ["10.0.0.1", "10.0.0.2"]]);
     assert.deepEqual(nd.onIface(), []);
-    assert.deepEqual(removed.owned, []);
+    assert.equal(removed.ownedCount, 0);
+    assert.deepEqual(await nd.stateFile(), []);
+  });
+
+  void test("syncChanged: plans only the given addresses against the last listing", async () => {
+    const nd = node();
+    const r = nd.start();
+    const wanted = (entries: Record<string, boolean>) => new Map(Object.entries(entries));
+    assert.equal(await r.syncChanged(wanted({ "10.0.0.7": true })), undefined, "no listing yet: full step");
+    nd.ip.addresses.add(`${FOREIGN}/32`);
+    await r.syncAddresses(new Set(["10.0.0.7"]));
+    nd.log.length = 0;
+    const added = await r.syncChanged(wanted({ "10.0.0.8": true, "10.0.0.9": true }), [], "add");
+    assert.deepEqual(added?.add, ["10.0.0.8", "10.0.0.9"]);
+    assert.deepEqual(nd.log, ["record +10.0.0.8,+10.0.0.9", "batch"], "intent first; no list");
+    // Removal: only ours, never the foreign one, never an excluded one.
+    nd.log.length = 0;
+    const removed = await r.syncChanged(
+      wanted({ "10.0.0.8": false, [FOREIGN]: false, "10.0.0.9": false }),
+      ["10.0.0.9"],
+      "remove",
+    );
+    assert.deepEqual(removed?.remove, ["10.0.0.8"]);
+    assert.deepEqual(nd.log, ["batch", "record -10.0.0.8"]);
+    assert.deepEqual(nd.onIface(), ["10.0.0.7", "10.0.0.9", FOREIGN]);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7", "10.0.0.9"]);
+    // Nothing to do by the listing: no batch, no record.
+    nd.log.length = 0;
+    assert.deepEqual((await r.syncChanged(wanted({ "10.0.0.7": true }), [], "add"))?.add, []);
+    assert.deepEqual(nd.log, []);
+    // A non-canonical text is not planned here: the caller takes the full step.
+    assert.equal(await r.syncChanged(wanted({ "010.0.0.1": true })), undefined);
   });
 
   void test("kernel events: ours (also late) are expected; someone else's change is drift", async () => {
@@ -159,7 +193,7 @@ void describe("AddressReconciler", () => {
     });
     const rr = new AddressReconciler({
       adapter,
-      store: { load: () => Promise.resolve(new Set<string>()), save: () => Promise.resolve() },
+      store: { load: () => Promise.resolve(new Set<string>()), record: () => Promise.resolve() },
     });
     // Before the first listing nothing is believed: the first listing will see the truth.
     assert.equal(rr.observe(add("10.0.0.1")), false);
@@ -194,7 +228,8 @@ void describe("AddressReconciler", () => {
       out.failed.map((f) => f.address),
       ["10.0.0.8"],
     );
-    assert.deepEqual(out.owned, ["10.0.0.7"]);
+    assert.equal(out.ownedCount, 1);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7"]);
     assert.deepEqual(await nd.stateFile(), ["10.0.0.7"]);
     nd.ip.refuse.clear();
     const retry = await r.syncAddresses(["10.0.0.7", "10.0.0.8"]);
@@ -214,7 +249,8 @@ void describe("AddressReconciler", () => {
     const r = new AddressReconciler({ adapter, store });
     const out = await r.syncAddresses([FOREIGN, "10.0.0.7"]);
     assert.deepEqual(out.failed, []);
-    assert.deepEqual(out.owned, ["10.0.0.7"]);
+    assert.equal(out.ownedCount, 1);
+    assert.deepEqual([...(await store.load())], ["10.0.0.7"]);
     await r.syncAddresses([]);
     assert.ok(ip.addresses.has(`${FOREIGN}/32`));
   });
@@ -264,14 +300,15 @@ void describe("AddressReconciler", () => {
     // Something to do, all accepted by ip: planned on the last listing, verified by ip's lines.
     const batches = nd.ip.batchCalls().length;
     const added = await r.syncAddresses(["10.0.0.7", "10.0.0.8", "10.0.0.9"], [], "add", trust);
-    assert.deepEqual([added.add, added.owned], [["10.0.0.9"], ["10.0.0.7", "10.0.0.8", "10.0.0.9"]]);
+    assert.deepEqual([added.add, added.ownedCount], [["10.0.0.9"], 3]);
     assert.equal(nd.ip.batchCalls().length, batches + 1);
     assert.equal(lists(), before, "no listing before or after the batch");
     // Someone else added an address meanwhile, which we now want too: the stale plan adds it, ip
     // rejects the line ("already assigned"), a fresh listing follows, and it is not ours.
     nd.ip.addresses.add(`${FOREIGN}/32`);
     const out = await r.syncAddresses([FOREIGN, "10.0.0.7", "10.0.0.8", "10.0.0.9"], [], "add", trust);
-    assert.deepEqual(out.owned, ["10.0.0.7", "10.0.0.8", "10.0.0.9"]);
+    assert.equal(out.ownedCount, 3);
+    assert.deepEqual(await nd.stateFile(), ["10.0.0.7", "10.0.0.8", "10.0.0.9"]);
     assert.deepEqual(
       out.rejected.map((f) => f.address),
       [FOREIGN],
@@ -301,6 +338,7 @@ void describe("AddressReconciler", () => {
     const r = nd.start({ crash: "before-apply" });
     await assert.rejects(r.syncAddresses(["10.0.0.1"]));
     const out = await r.syncAddresses([]);
-    assert.deepEqual(out.owned, []);
+    assert.equal(out.ownedCount, 0);
+    assert.deepEqual(await nd.stateFile(), []);
   });
 });

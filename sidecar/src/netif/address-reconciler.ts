@@ -1,12 +1,13 @@
 // Keeps the service interface's host addresses equal to the desired set: list, plan, record
-// ownership, apply in one batch, verify. The caller orders the phases around FRR.
+// ownership, apply in one batch, verify. The caller orders the phases around FRR. A step told which
+// addresses changed costs O(those), not O(all addresses).
 
 import type { AddressEvent } from "./address-monitor.js";
 import type { AddressChange, AddressFailure, ApplyResult } from "./ip-addresses.js";
 import {
   AddressParser,
+  excludedPredicate,
   planAddresses,
-  sortAddresses,
   type AddressPhase,
   type ExcludedAddresses,
 } from "./plan-addresses.js";
@@ -21,7 +22,8 @@ export interface AddressAdapterLike {
 /** What the reconciler needs from OwnedAddressStore. */
 export interface OwnedStoreLike {
   load(): Promise<Set<string>>;
-  save(addresses: Iterable<string>): Promise<void>;
+  /** `add` became ours, `remove` no longer is (O(change) on disk). */
+  record(change: { readonly add: readonly string[]; readonly remove: readonly string[] }): Promise<void>;
 }
 
 export interface AddressSyncOutcome {
@@ -29,8 +31,8 @@ export interface AddressSyncOutcome {
   /** Addresses the plan added / removed (attempted; see failed). */
   readonly add: readonly string[];
   readonly remove: readonly string[];
-  /** The owned set after this step, verified against the interface, sorted. */
-  readonly owned: readonly string[];
+  /** How many addresses are ours after this step (verified against the interface). */
+  readonly ownedCount: number;
   /** Changes not in effect afterwards; retried by the next sync. */
   readonly failed: readonly AddressFailure[];
   /** Lines ip(8) rejected (an add of an address that appeared meanwhile stays foreign). */
@@ -89,6 +91,21 @@ export class AddressReconciler {
   }
 
   /**
+   * A step over only the addresses whose membership of the desired set may have changed since the
+   * last step (`wanted`: address → desired now), planned against the last verified listing: no
+   * copy, parse or sort of every address. undefined when there is no trusted listing yet or an
+   * address is not canonical — the caller then takes a full syncAddresses.
+   */
+  syncChanged(
+    wanted: ReadonlyMap<string, boolean>,
+    excluded: ExcludedAddresses = [],
+    phase: AddressPhase = "all",
+  ): Promise<AddressSyncOutcome | undefined> {
+    const copy = new Map(wanted);
+    return this.#serial(() => this.#syncChanged(copy, excluded, phase));
+  }
+
+  /**
    * A kernel address event (AddressMonitor). True when it contradicts what this reconciler
    * believes is on the interface — someone else added or removed an address — so the caller
    * should have the interface re-listed and repaired. Our own batches' events are expected,
@@ -115,20 +132,12 @@ export class AddressReconciler {
     phase: AddressPhase,
     trustLastListing: boolean,
   ): Promise<AddressSyncOutcome> {
-    const owned = this.#owned ?? (await this.#store.load());
-    this.#owned = owned;
+    const owned = await this.#loadOwned();
     const cached = trustLastListing ? this.#present : undefined;
     if (cached !== undefined && nothingToDo(desired, cached, owned, phase)) {
       // Nothing to do by the last verified listing: skip listing the interface (10k addresses
       // cost ~0.1-0.3 s of ip(8) plus parsing) and planning.
-      return {
-        phase,
-        add: [],
-        remove: [],
-        owned: [...owned],
-        failed: [],
-        rejected: [],
-      } satisfies AddressSyncOutcome;
+      return nothingDone(phase, owned.size);
     }
     this.#present = undefined; // unknown until listed (and again while a batch runs)
     const present = cached ?? (await this.#adapter.list());
@@ -137,37 +146,114 @@ export class AddressReconciler {
     const base = { phase, add: plan.add, remove: plan.remove };
     if (plan.add.length === 0 && plan.remove.length === 0) {
       await this.#remember(plan.owned); // forgets owned addresses that vanished
-      return { ...base, owned: plan.owned, failed: [], rejected: [] } satisfies AddressSyncOutcome;
+      return {
+        ...base,
+        ownedCount: plan.owned.length,
+        failed: [],
+        rejected: [],
+      } satisfies AddressSyncOutcome;
     }
     // Record intent before touching the interface: a crash after ip added addresses but before
-    // the final save must not orphan them. Addresses being removed stay ours until they are gone.
+    // the final record must not orphan them. Addresses being removed stay ours until they are gone.
     const intent = [...plan.owned, ...plan.remove];
     await this.#remember(intent);
-    this.#present = undefined;
-    this.#inflight = { add: new Set(plan.add), remove: new Set(plan.remove) };
-    let result: ApplyResult;
-    try {
-      result = await this.#adapter.apply({ add: plan.add, remove: plan.remove }, cached);
-    } finally {
-      this.#inflight = undefined;
-    }
-    this.#present = result.present;
-    const ownedAfter = sortAddresses(verifiedOwned(intent, result), this.#parser);
+    const result = await this.#applyBatch(plan.add, plan.remove, cached);
+    const ownedAfter = verifiedOwned(intent, result);
     await this.#remember(ownedAfter);
     return {
       ...base,
-      owned: ownedAfter,
+      ownedCount: ownedAfter.length,
       failed: result.failed,
       rejected: result.rejected,
     } satisfies AddressSyncOutcome;
   }
 
-  /** Saves the owned set if it changed; the file and memory never disagree after a successful save. */
+  async #syncChanged(
+    wanted: ReadonlyMap<string, boolean>,
+    excluded: ExcludedAddresses,
+    phase: AddressPhase,
+  ): Promise<AddressSyncOutcome | undefined> {
+    const present = this.#present;
+    if (present === undefined) return undefined;
+    const owned = await this.#loadOwned();
+    const plan = this.#planChanged(wanted, { present, owned }, excluded, phase);
+    if (plan === undefined) return undefined;
+    const { add, remove } = plan;
+    if (add.length === 0 && remove.length === 0) return nothingDone(phase, owned.size);
+    await this.#record(add, []); // intent first, as in #sync
+    const result = await this.#applyBatch(add, remove, present);
+    const foreign = foreignAdds(result);
+    const lost = add.filter((a) => !result.present.has(a) || foreign.has(a));
+    const gone = remove.filter((a) => !result.present.has(a));
+    await this.#record([], [...lost, ...gone]);
+    return {
+      phase,
+      add,
+      remove,
+      ownedCount: owned.size,
+      failed: result.failed,
+      rejected: result.rejected,
+    } satisfies AddressSyncOutcome;
+  }
+
+  /** planAddresses' rules over `wanted` only; undefined for a text not in canonical form. */
+  #planChanged(
+    wanted: ReadonlyMap<string, boolean>,
+    { present, owned }: { readonly present: ReadonlySet<string>; readonly owned: ReadonlySet<string> },
+    excluded: ExcludedAddresses,
+    phase: AddressPhase,
+  ): { add: string[]; remove: string[] } | undefined {
+    const isExcluded = excludedPredicate(excluded);
+    const add: string[] = [];
+    const remove: string[] = [];
+    for (const [address, isDesired] of wanted) {
+      const parsed = this.#parser.parse(address);
+      if (!parsed.ok || parsed.value.text !== address) return undefined;
+      if (isExcluded(parsed.value)) continue;
+      if (isDesired && phase !== "remove" && !present.has(address)) add.push(address);
+      if (!isDesired && phase !== "add" && owned.has(address) && present.has(address)) remove.push(address);
+    }
+    return { add, remove };
+  }
+
+  async #applyBatch(
+    add: readonly string[],
+    remove: readonly string[],
+    before: ReadonlySet<string> | undefined,
+  ): Promise<ApplyResult> {
+    this.#present = undefined;
+    this.#inflight = { add: new Set(add), remove: new Set(remove) };
+    let result: ApplyResult;
+    try {
+      result = await this.#adapter.apply({ add, remove }, before);
+    } finally {
+      this.#inflight = undefined;
+    }
+    this.#present = result.present;
+    return result;
+  }
+
+  async #loadOwned(): Promise<Set<string>> {
+    this.#owned ??= await this.#store.load();
+    return this.#owned;
+  }
+
+  /** Records the owned set `addresses` (O(owned) to compare; the store writes only the difference). */
   async #remember(addresses: readonly string[]): Promise<void> {
+    const owned = await this.#loadOwned();
     const next = new Set(addresses);
-    if (this.#owned !== undefined && sameSet(this.#owned, next)) return;
-    await this.#store.save(next);
-    this.#owned = next;
+    const add = addresses.filter((a) => !owned.has(a));
+    const remove = [...owned].filter((a) => !next.has(a));
+    await this.#record(add, remove);
+  }
+
+  /** The file first, then memory: they never disagree after a successful record. */
+  async #record(add: readonly string[], remove: readonly string[]): Promise<void> {
+    if (add.length + remove.length === 0) return;
+    const owned = await this.#loadOwned();
+    await this.#store.record({ add, remove });
+    for (const a of add) owned.add(a);
+    for (const a of remove) owned.delete(a);
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {
@@ -195,16 +281,21 @@ function nothingToDo(
   return true;
 }
 
+function nothingDone(phase: AddressPhase, ownedCount: number): AddressSyncOutcome {
+  return { phase, add: [], remove: [], ownedCount, failed: [], rejected: [] };
+}
+
+/** Adds ip rejected although the address is there: someone else put it there meanwhile. */
+function foreignAdds(result: ApplyResult): Set<string> {
+  return new Set(result.rejected.filter((r) => r.op === "add").map((r) => r.address));
+}
+
 /**
  * Ours after the batch: what we meant to own and is on the interface. An add that ip rejected but
  * whose address is there anyway was put there by someone else in the meantime: not ours (at worst
  * we leave one of ours behind, never delete a foreign one).
  */
 function verifiedOwned(intent: readonly string[], result: ApplyResult): string[] {
-  const foreign = new Set(result.rejected.filter((r) => r.op === "add").map((r) => r.address));
+  const foreign = foreignAdds(result);
   return intent.filter((address) => result.present.has(address) && !foreign.has(address));
-}
-
-function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  return a.size === b.size && [...a].every((x) => b.has(x));
 }

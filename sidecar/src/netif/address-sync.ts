@@ -46,14 +46,20 @@ export function createAddressSync(runner: Runner, config: Config, log: Logger): 
       const outcome = await reconciler.syncAddresses(desired, config.policy.excludedIps, phase, options);
       report(outcome, log);
     },
+    async syncChanged(wanted, phase) {
+      const outcome = await reconciler.syncChanged(wanted, config.policy.excludedIps, phase);
+      if (outcome === undefined) return false;
+      report(outcome, log);
+      return true;
+    },
   };
 }
 
 function report(outcome: AddressSyncOutcome, log: Logger): void {
-  const { phase, add, remove, owned, failed, rejected } = outcome;
+  const { phase, add, remove, ownedCount, failed, rejected } = outcome;
   if (add.length + remove.length > 0) {
     log.info(
-      { phase, added: add.length, removed: remove.length, owned: owned.length, failed: failed.length },
+      { phase, added: add.length, removed: remove.length, owned: ownedCount, failed: failed.length },
       "interface addresses changed",
     );
   }

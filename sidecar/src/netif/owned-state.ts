@@ -1,7 +1,8 @@
 // The owned-address set on disk: which interface addresses the advertiser added, so that after a
-// restart it still removes its own addresses (nothing orphaned) and never someone else's.
+// restart it still removes its own addresses (nothing orphaned) and never someone else's. A
+// snapshot plus an append-only journal, so that a change costs O(changed addresses), not O(owned).
 
-import { readFile, rename } from "node:fs/promises";
+import { appendFile, readFile, rename } from "node:fs/promises";
 import { writeFileAtomic } from "../frr/atomic-write.js";
 import { sortAddresses, isCanonicalAddress } from "./plan-addresses.js";
 
@@ -12,9 +13,11 @@ export interface OwnedAddressStoreOptions {
   readonly iface: string;
   /** Told why a file was ignored. Default: console.warn. */
   readonly warn?: (message: string) => void;
+  /** Default: /proc/sys/kernel/random/boot_id. */
+  readonly bootId?: BootIdSource;
 }
 
-export type OwnedLoadStatus = "loaded" | "missing" | "corrupt" | "other-interface";
+export type OwnedLoadStatus = "loaded" | "missing" | "corrupt" | "other-interface" | "other-boot";
 
 export interface OwnedLoadResult {
   readonly addresses: Set<string>;
@@ -25,9 +28,35 @@ interface StateFile {
   readonly version: 1;
   readonly iface: string;
   readonly addresses: readonly string[];
+  /** Which journal belongs to this snapshot (absent in files written before the journal: 0). */
+  readonly generation?: number;
+  /** The kernel's boot id when written: addresses never survive a reboot, so neither does the record. */
+  readonly bootId?: string;
 }
 
+/** The kernel's boot id; tests inject one. undefined: not Linux, or not readable (no check). */
+export type BootIdSource = () => Promise<string | undefined>;
+
+const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
+
+async function kernelBootId(): Promise<string | undefined> {
+  return (await readIfExists(BOOT_ID_FILE).catch(() => undefined))?.trim() || undefined;
+}
+
+/** Journal entries beyond which the next record compacts into a new snapshot (at least this many). */
+const MIN_JOURNAL_ENTRIES = 1024;
+
 /**
+ * The snapshot `path` is rewritten atomically (fsync'd) by `save` and when the journal has grown to
+ * the size of the set; `record` appends one line per changed address to `path.journal`, without
+ * fsync: the record has to outlive the process, not the machine — a reboot takes every address
+ * off the interface, and the boot id in the snapshot then discards the whole record. A journal
+ * whose first line names another generation than the snapshot's was left by a crash between a
+ * compaction's two writes: its entries are already in the snapshot, and it is ignored. A journal
+ * cut short in its last line (a write the crash interrupted) loses that line only: the batch it
+ * announced never ran (intent is recorded before ip runs) or was a removal (then the address is
+ * gone from the interface, and a vanished address is forgotten at the next listing).
+ *
  * A corrupt file (torn by a dying disk, or edited by hand) loads as an EMPTY set, with a warning,
  * and is moved aside to `<path>.corrupt` for a human. Why not throw: refusing to start would
  * withdraw every service on the node over a bookkeeping file. Why empty is safe: with nothing
@@ -40,10 +69,16 @@ export class OwnedAddressStore {
   readonly path: string;
   readonly iface: string;
   readonly #warn: (message: string) => void;
+  readonly #bootId: BootIdSource;
+  /** The set as the files say, once loaded or saved by this process. */
+  #current: Set<string> | undefined;
+  #generation = 0;
+  #journalEntries = 0;
 
   constructor(options: OwnedAddressStoreOptions) {
     this.path = options.path;
     this.iface = options.iface;
+    this.#bootId = options.bootId ?? kernelBootId;
     this.#warn =
       options.warn ??
       ((message) => {
@@ -51,13 +86,91 @@ export class OwnedAddressStore {
       });
   }
 
+  get journalPath(): string {
+    return `${this.path}.journal`;
+  }
+
   async load(): Promise<Set<string>> {
     return (await this.loadDetailed()).addresses;
   }
 
   async loadDetailed(): Promise<OwnedLoadResult> {
+    const result = await this.#read();
+    this.#current = new Set(result.addresses);
+    return result;
+  }
+
+  /** Replaces the whole record: a new snapshot (atomic: the old or the new set), an empty journal. */
+  async save(addresses: Iterable<string>): Promise<void> {
+    const sorted = sortAddresses(addresses);
+    const generation = this.#generation + 1;
+    const bootId = await this.#bootId();
+    const state: StateFile = {
+      version: 1,
+      iface: this.iface,
+      addresses: sorted,
+      generation,
+      ...(bootId === undefined ? {} : { bootId }),
+    };
+    await writeFileAtomic(this.path, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600 });
+    // A crash here leaves the previous generation's journal: ignored, its entries are in the snapshot.
+    await writeFileAtomic(this.journalPath, journalHeader(generation), { mode: 0o600 });
+    this.#generation = generation;
+    this.#journalEntries = 0;
+    this.#current = new Set(sorted);
+  }
+
+  /**
+   * Records a change: `add` became ours, `remove` no longer is. O(change) — one append — until the
+   * journal outgrows the set, then one snapshot. Addresses must be canonical (a caller bug otherwise).
+   */
+  async record(change: {
+    readonly add: readonly string[];
+    readonly remove: readonly string[];
+  }): Promise<void> {
+    if (change.add.length + change.remove.length === 0) return;
+    for (const a of [...change.add, ...change.remove]) {
+      if (!isCanonicalAddress(a))
+        throw new Error(`owned-address record: ${JSON.stringify(a)} is not canonical`);
+    }
+    const current = this.#current ?? (await this.load());
+    for (const a of change.add) current.add(a);
+    for (const a of change.remove) current.delete(a);
+    const entries = change.add.length + change.remove.length;
+    if (this.#journalEntries + entries > Math.max(MIN_JOURNAL_ENTRIES, current.size)) {
+      await this.save(current);
+      return;
+    }
+    const lines = [...change.add.map((a) => `+${a}\n`), ...change.remove.map((a) => `-${a}\n`)].join("");
+    if (this.#journalEntries === 0) {
+      // Written whole (header and lines) the first time: the journal may not exist yet.
+      await writeFileAtomic(this.journalPath, journalHeader(this.#generation) + lines, { mode: 0o600 });
+    } else {
+      await appendFile(this.journalPath, lines, { mode: 0o600 });
+    }
+    this.#journalEntries += entries;
+  }
+
+  async #read(): Promise<OwnedLoadResult> {
+    const snapshot = await this.#readSnapshot();
+    if (snapshot !== undefined && "status" in snapshot) return snapshot;
+    this.#generation = snapshot?.generation ?? 0;
+    const bootId = await this.#bootId();
+    if (snapshot?.bootId !== undefined && bootId !== undefined && snapshot.bootId !== bootId) {
+      this.#warn(
+        `owned-address state ${this.path} was written before the machine rebooted: the addresses it ` +
+          `lists went with the reboot, so none present now is ours`,
+      );
+      this.#journalEntries = Infinity; // the next record starts a new snapshot
+      return { addresses: new Set(), status: "other-boot" };
+    }
+    return this.#replayJournal(new Set(snapshot?.addresses ?? []), snapshot !== undefined);
+  }
+
+  /** The snapshot, undefined when there is none, or the result when it cannot be used. */
+  async #readSnapshot(): Promise<StateFile | OwnedLoadResult | undefined> {
     const text = await readIfExists(this.path);
-    if (text === undefined) return { addresses: new Set(), status: "missing" };
+    if (text === undefined) return undefined;
     const parsed = parseStateFile(text);
     if (typeof parsed === "string") {
       this.#warn(`owned-address state ${this.path} is unreadable (${parsed}); treating nothing as ours`);
@@ -70,22 +183,70 @@ export class OwnedAddressStore {
       );
       return { addresses: new Set(), status: "other-interface" };
     }
-    return { addresses: new Set(parsed.addresses), status: "loaded" };
+    return parsed;
   }
 
-  /** Atomic replace (same-dir temp file, fsync, rename, fsync dir): a crash leaves the old or the new set. */
-  async save(addresses: Iterable<string>): Promise<void> {
-    const state: StateFile = { version: 1, iface: this.iface, addresses: sortAddresses(addresses) };
-    await writeFileAtomic(this.path, `${JSON.stringify(state, null, 1)}\n`, { mode: 0o600 });
+  async #replayJournal(addresses: Set<string>, hadSnapshot: boolean): Promise<OwnedLoadResult> {
+    const journal = parseJournal(await readIfExists(this.journalPath), this.#generation);
+    if (typeof journal === "string") {
+      this.#warn(
+        `owned-address journal ${this.journalPath} is unreadable (${journal}); treating nothing as ours`,
+      );
+      await this.#moveAside();
+      return { addresses: new Set(), status: "corrupt" };
+    }
+    for (const [op, a] of journal) {
+      if (op === "+") addresses.add(a);
+      else addresses.delete(a);
+    }
+    // A stale journal, or one that ends in a cut line, must not be appended to: the next record
+    // compacts into a new snapshot instead.
+    this.#journalEntries = journal.appendable === true ? journal.length : Infinity;
+    const status = !hadSnapshot && journal.length === 0 ? "missing" : "loaded";
+    return { addresses, status };
   }
 
   async #moveAside(): Promise<void> {
-    try {
-      await rename(this.path, `${this.path}.corrupt`);
-    } catch (err) {
-      this.#warn(`could not move ${this.path} aside: ${String(err)}`);
+    for (const path of [this.path, this.journalPath]) {
+      try {
+        await rename(path, `${path}.corrupt`);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+          this.#warn(`could not move ${path} aside: ${String(err)}`);
+      }
     }
+    this.#generation = 0;
+    this.#journalEntries = 0;
   }
+}
+
+function journalHeader(generation: number): string {
+  return `# frr-advertiser owned-address journal, generation ${generation}\n`;
+}
+
+type JournalEntries = [op: "+" | "-", address: string][] & { appendable?: boolean };
+
+/** The journal's entries for `generation` (none when it belongs to another), or what is wrong. */
+function parseJournal(text: string | undefined, generation: number): JournalEntries | string {
+  const entries: JournalEntries = [];
+  entries.appendable = text?.endsWith("\n") ?? true;
+  if (text === undefined || text === "") return entries;
+  const lines = text.split("\n");
+  const header = /^# frr-advertiser owned-address journal, generation (\d+)$/.exec(lines[0] ?? "");
+  if (header === null) return "no header";
+  if (Number(header[1]) !== generation) {
+    entries.appendable = false;
+    return entries;
+  }
+  // The text after the last newline is a line the writer did not finish: dropped (see the class).
+  for (const line of lines.slice(1, -1)) {
+    const op = line[0];
+    const address = line.slice(1);
+    if ((op !== "+" && op !== "-") || !isCanonicalAddress(address))
+      return `bad line ${JSON.stringify(line.slice(0, 60))}`;
+    entries.push([op, address]);
+  }
+  return entries;
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {
@@ -97,6 +258,20 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
+/** The optional fields, checked; or what is wrong with them. */
+function journalFields(
+  generation: unknown,
+  bootId: unknown,
+): { generation?: number; bootId?: string } | string {
+  if (generation !== undefined && (typeof generation !== "number" || !Number.isSafeInteger(generation)))
+    return "bad generation";
+  if (bootId !== undefined && typeof bootId !== "string") return "bad boot id";
+  return {
+    ...(generation === undefined ? {} : { generation }),
+    ...(bootId === undefined ? {} : { bootId }),
+  };
+}
+
 /** The state, or a string saying what is wrong with it. */
 function parseStateFile(text: string): StateFile | string {
   let data: unknown;
@@ -106,7 +281,7 @@ function parseStateFile(text: string): StateFile | string {
     return `not JSON: ${String(err)}`;
   }
   if (typeof data !== "object" || data === null) return "not an object";
-  const { version, iface, addresses } = data as Record<string, unknown>;
+  const { version, iface, addresses, generation, bootId } = data as Record<string, unknown>;
   if (version !== 1) return `unknown version ${JSON.stringify(version)}`;
   if (typeof iface !== "string") return "no interface name";
   if (!Array.isArray(addresses)) return "no address list";
@@ -114,5 +289,7 @@ function parseStateFile(text: string): StateFile | string {
   const bad = list.findIndex((a) => typeof a !== "string" || !isCanonicalAddress(a));
   // One bad entry discredits the whole file: we cannot tell which of the others are real.
   if (bad >= 0) return `invalid address ${JSON.stringify(list[bad])}`;
-  return { version, iface, addresses: list as string[] };
+  const extra = journalFields(generation, bootId);
+  if (typeof extra === "string") return extra;
+  return { version, iface, addresses: list as string[], ...extra };
 }

@@ -48,7 +48,7 @@ function fakes(opts: {
       return Promise.resolve();
     },
   };
-  const addresses: AddressSync = {
+  const addresses: Pick<AddressSync, "sync"> = {
     sync: async (desired, phase) => {
       calls.push(`addresses ${phase} ${desired.size}`);
       if (opts.slowAddresses === true) await new Promise((r) => setTimeout(r, 10_000).unref());

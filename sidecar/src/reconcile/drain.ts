@@ -21,7 +21,7 @@ export interface DrainDeps {
   /** frr.conf with no service in it (the current templates, the empty desired state). */
   readonly drainedConfig: string;
   readonly applier: DrainApplier;
-  readonly addresses: AddressSync;
+  readonly addresses: Pick<AddressSync, "sync">;
   /** True when FRR's daemons answered at the last check. */
   readonly frrAnswers: boolean;
   /** `show bgp summary json`, parsed. */

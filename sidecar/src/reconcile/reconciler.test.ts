@@ -93,6 +93,14 @@ class Recorder implements FrrApplier, AddressSync {
     this.calls.push(`${phase} [${[...desired].sort().join(",")}]`);
     return Promise.resolve();
   }
+  /** False: no trusted listing (the reconciler must then run a full sync). */
+  trustedListing = true;
+  syncChanged(wanted: ReadonlyMap<string, boolean>, phase: "add" | "remove"): Promise<boolean> {
+    if (!this.trustedListing) return Promise.resolve(false);
+    const entries = [...wanted].map(([a, d]) => `${a}${d ? "+" : "-"}`).sort();
+    this.calls.push(`${phase} changed [${entries.join(",")}]`);
+    return Promise.resolve(true);
+  }
 }
 
 function setup(cfg: Config, synced = true, report: (r: ReconcileReport) => void = () => undefined) {
@@ -158,8 +166,23 @@ void test("network mode: addresses added, then FRR, then addresses removed", asy
   rec.calls.length = 0;
   addService(store, "a", "10.96.0.10", false);
   await reconciler.reconcileOnce();
-  // A prefix change: statements shaped like the last render's, no render of every prefix.
-  assert.deepEqual(rec.calls, ["add []", "frr fast -[10.96.0.10/32] +[]", "remove []"]);
+  // A prefix change: statements shaped like the last render's, no render of every prefix; the
+  // address steps look at the changed address only.
+  assert.deepEqual(rec.calls, [
+    "add changed [10.96.0.10-]",
+    "frr fast -[10.96.0.10/32] +[]",
+    "remove changed [10.96.0.10-]",
+  ]);
+  // Without a listing to trust, the same steps take the whole set.
+  rec.calls.length = 0;
+  rec.trustedListing = false;
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  assert.deepEqual(
+    rec.calls,
+    ["add [10.96.0.10]", "frr fast -[] +[10.96.0.10/32]"],
+    "nothing withdrawn: no remove step",
+  );
   await reconciler.stop();
 });
 
@@ -397,6 +420,7 @@ void test("stop() during a pass: the pass ends after its current step (the drain
   rec.calls.length = 0;
   addService(store, "b", "10.96.0.11");
   let release: () => void = () => undefined;
+  rec.trustedListing = false; // the address step goes through sync(), held below
   const inFlight = new Promise<void>((started) => {
     rec.sync = (desired, phase) => {
       rec.calls.push(`${phase} [${[...desired].sort().join(",")}]`);
@@ -497,10 +521,11 @@ timings: { withdrawGraceMs: 1000 }
   rec.calls.length = 0;
   addService(store, "b", "10.96.0.11", false);
   await reconciler.reconcileOnce();
+  // The withdrawn address is still wanted on the interface (its grace period).
   assert.deepEqual(rec.calls, [
-    "add [10.96.0.10]",
+    "add changed [10.96.0.11-]",
     "frr fast -[10.96.0.11/32] +[]",
-    "remove [10.96.0.10,10.96.0.11]",
+    "remove changed [10.96.0.11+]",
   ]);
   rec.calls.length = 0;
   // The grace timer and the settle timer both ask for a pass now; the batching window spaces them.
@@ -508,7 +533,7 @@ timings: { withdrawGraceMs: 1000 }
     t.mock.timers.tick(1005);
     for (let j = 0; j < 50; j++) await Promise.resolve();
   }
-  assert.deepEqual(rec.calls.sort(), ["remove [10.96.0.10]", "settle written"]);
+  assert.deepEqual(rec.calls.sort(), ["remove changed [10.96.0.11-]", "settle written"]);
   await reconciler.stop();
 });
 

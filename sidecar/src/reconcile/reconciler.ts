@@ -58,6 +58,12 @@ export interface AddressSync {
     phase: "add" | "remove",
     options?: { readonly trustLastListing?: boolean },
   ): Promise<void>;
+  /**
+   * The same step over only the addresses that may have changed (address → desired now), against
+   * the last listing: O(changed). False when there is no listing to trust yet; the caller then
+   * runs sync() with the whole set.
+   */
+  syncChanged(wanted: ReadonlyMap<string, boolean>, phase: "add" | "remove"): Promise<boolean>;
 }
 
 export interface ReconcileReport {
@@ -577,10 +583,13 @@ export class Reconciler {
       }
     };
     move(true);
-    const later = { trustLastListing: true };
     this.addressesDue = false;
     try {
-      await this.deps.addresses.sync(desired, "add", later);
+      await this.syncChanged(
+        new Map(changes.map((c) => [c.address, desired.has(c.address)])),
+        "add",
+        () => desired,
+      );
     } catch (err) {
       move(false);
       this.needAddresses = true;
@@ -601,7 +610,7 @@ export class Reconciler {
     for (const [key, name] of plan.names) this.setNames.set(key, name);
     if (this.isCutShort()) return done({ outcome: "stopped", frr: "delta" });
     try {
-      await this.deps.addresses.sync(this.keepDuringGrace(desired, withdrawn), "remove", later);
+      await this.removeWithdrawn(desired, withdrawn);
     } catch (err) {
       this.needAddresses = true;
       return this.fail(done, "addresses", err);
@@ -642,9 +651,7 @@ export class Reconciler {
   ): Promise<ReconcileReport> {
     this.addressesDue = false;
     try {
-      await this.deps.addresses.sync(this.keepDuringGrace(this.desiredAddresses, []), "remove", {
-        trustLastListing: true,
-      });
+      await this.removeWithdrawn(this.desiredAddresses, []);
     } catch (err) {
       this.needAddresses = true;
       return this.fail(done, "addresses", err);
@@ -780,26 +787,61 @@ export class Reconciler {
   }
 
   /**
+   * An address step over only `wanted` (address → desired now) when the interface's last listing
+   * can be trusted; otherwise the full step over `all()`.
+   */
+  private async syncChanged(
+    wanted: ReadonlyMap<string, boolean>,
+    phase: "add" | "remove",
+    all: () => ReadonlySet<string>,
+  ): Promise<void> {
+    if (await this.deps.addresses.syncChanged(wanted, phase)) return;
+    await this.deps.addresses.sync(all(), phase, { trustLastListing: true });
+  }
+
+  /**
+   * The fast path's remove step: only the addresses withdrawn now and those whose grace period
+   * just ended can go, so only they are looked at — O(changes + addresses in grace).
+   */
+  private async removeWithdrawn(desired: ReadonlySet<string>, withdrawn: readonly string[]): Promise<void> {
+    const ended = this.advanceGrace(desired, withdrawn);
+    const wanted = new Map<string, boolean>();
+    for (const a of [...withdrawn, ...ended]) wanted.set(a, desired.has(a) || this.withdrawnAt.has(a));
+    if (wanted.size === 0) return;
+    await this.syncChanged(wanted, "remove", () => this.keepDuringGrace(desired, []));
+  }
+
+  /**
    * In network mode an address outlives its `network` line by a grace period, so FRR has sent
    * the withdrawal before the address goes (no black hole) without the loop waiting for it.
    * Connected mode has no such line: there the address itself is the switch. `withdrawn`: the
-   * addresses this pass stopped announcing. Costs O(addresses in grace) besides the copy.
+   * addresses this pass stopped announcing. Returns desired plus the addresses still in grace.
    */
   private keepDuringGrace(desired: ReadonlySet<string>, withdrawn: Iterable<string>): Set<string> {
+    this.advanceGrace(desired, withdrawn);
+    const keep = new Set(desired);
+    for (const a of this.withdrawnAt.keys()) keep.add(a);
+    return keep;
+  }
+
+  /**
+   * Starts the grace period of `withdrawn`, ends those that are over (or announced again) and
+   * arms the timer for the next one. Returns the addresses whose grace ended. O(addresses in grace).
+   */
+  private advanceGrace(desired: ReadonlySet<string>, withdrawn: Iterable<string>): string[] {
     const graceMs = this.deps.config.timings.withdrawGraceMs;
     const now = this.now();
     if (this.deps.config.mode === "network" && graceMs > 0) {
       for (const a of withdrawn) this.withdrawnAt.set(a, now);
     }
-    const keep = new Set(desired);
+    const ended: string[] = [];
     let next = Infinity;
     for (const [a, at] of this.withdrawnAt) {
       // Announced again, or its grace is over: no longer kept for it.
-      if (desired.has(a) || now - at >= graceMs) this.withdrawnAt.delete(a);
-      else {
-        keep.add(a);
-        next = Math.min(next, at + graceMs - now);
-      }
+      if (desired.has(a) || now - at >= graceMs) {
+        this.withdrawnAt.delete(a);
+        ended.push(a);
+      } else next = Math.min(next, at + graceMs - now);
     }
     if (next !== Infinity) {
       setTimeout(() => {
@@ -807,7 +849,7 @@ export class Reconciler {
         this.schedule();
       }, next + 5).unref();
     }
-    return keep;
+    return ended;
   }
 
   private withoutChangedAttributes(state: DesiredState, desired: ReadonlySet<string>): Set<string> {
