@@ -4,7 +4,6 @@
 
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { execa } from "execa";
 import { hasAll, hasNone, type Family, type TorPath } from "../lab/netns-lab.js";
@@ -12,6 +11,7 @@ import { service, slice, type SidecarLab, type SidecarProcess } from "./harness.
 import {
   assertDiskEqualsRunning,
   networkLinesOnDisk,
+  ownedAddresses,
   ROUTE_WAIT,
   SETUP_TIMEOUT,
   SKIP,
@@ -84,9 +84,8 @@ async function ifaceAddresses(env: SidecarLab): Promise<string[]> {
 }
 
 /** The addresses the sidecar recorded as its own on the interface. */
-async function owned(env: SidecarLab): Promise<string[]> {
-  const text = await readFile(join(env.dir, `addresses.${IFACE}.json`), "utf8");
-  return [...((JSON.parse(text) as { addresses?: string[] }).addresses ?? [])].sort();
+function owned(env: SidecarLab): Promise<string[]> {
+  return ownedAddresses(env, IFACE);
 }
 
 /** Every change the sidecar sent FRR so far (all methods and results of frr_applies_total). */

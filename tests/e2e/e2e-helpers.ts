@@ -18,6 +18,7 @@ import {
 } from "../../sidecar/src/frr/frr-client.js";
 import { LAB_REQUIREMENTS, type Family, type Lab, type RouteSource } from "../lab/netns-lab.js";
 import { requireTool } from "../support/require-tool.js";
+import { OwnedAddressStore } from "../../sidecar/src/netif/owned-state.js";
 import {
   createSidecarLab,
   type LogLine,
@@ -183,14 +184,14 @@ export async function addForeignAddress(env: SidecarLab, cidr: string): Promise<
 }
 
 /** The addresses the sidecar recorded as its own (one state file per interface). */
-export async function ownedAddresses(env: SidecarLab): Promise<string[]> {
-  try {
-    const text = await readFile(join(env.dir, "addresses.lo.json"), "utf8");
-    return [...((JSON.parse(text) as { addresses?: string[] }).addresses ?? [])].sort();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw e;
-  }
+export async function ownedAddresses(env: SidecarLab, iface = "lo"): Promise<string[]> {
+  // Read as the sidecar reads it after a restart (snapshot and journal).
+  const store = new OwnedAddressStore({
+    path: join(env.dir, `addresses.${iface}.json`),
+    iface,
+    warn: () => {},
+  });
+  return [...(await store.load())].sort();
 }
 
 /** `network …` lines of the node's frr.conf on disk. */

@@ -59,7 +59,8 @@ export class SidecarProcess {
 
   constructor(
     readonly child: ChildProcess,
-    private readonly container?: SidecarContainer,
+    /** Image mode: the container the sidecar runs in (the benchmark finds its processes by it). */
+    readonly container?: SidecarContainer,
   ) {
     let buf = "";
     child.stdout?.on("data", (d: Buffer) => {
@@ -156,9 +157,13 @@ export class SidecarLab {
     return join(this.dir, "addresses.json");
   }
 
-  /** Starts `frr-advertiser run` (through tsx, so the test runs the sources it ships). */
-  start(): SidecarProcess {
-    if (LAB_FRR_IMAGE !== undefined) return this.startInImage(LAB_FRR_IMAGE);
+  /**
+   * Starts `frr-advertiser run` (through tsx, so the test runs the sources it ships).
+   * `containerArgs` (image mode only): extra `podman run` options, e.g. mounts and `-e` variables
+   * (the benchmark's call-counting wrappers); the tests pass none.
+   */
+  start(opts: { readonly containerArgs?: readonly string[] } = {}): SidecarProcess {
+    if (LAB_FRR_IMAGE !== undefined) return this.startInImage(LAB_FRR_IMAGE, opts.containerArgs ?? []);
     const child = spawn(
       NODE_BIN,
       ["--import", "tsx", join(REPO, "sidecar/src/main.ts"), "run", "--config", this.configPath],
@@ -178,7 +183,7 @@ export class SidecarLab {
   }
 
   /** FA_LAB_FRR=image: the image's sidecar (its vtysh and frr-reload.py: the daemons' release). */
-  private startInImage(image: string): SidecarProcess {
+  private startInImage(image: string, containerArgs: readonly string[]): SidecarProcess {
     const name = `${this.lab.nodeNs}-sidecar-${++this.started}`;
     const args = [
       "run",
@@ -198,6 +203,7 @@ export class SidecarLab {
       `KUBECONFIG=${this.kubeconfig}`,
       "-e",
       `NODE_NAME=${this.nodeName}`,
+      ...containerArgs,
       image,
       "run",
       "--config",

@@ -102,9 +102,13 @@ void describe("OwnedAddressStore", () => {
     assert.deepEqual([...(await store("journal.json").s.load())].sort(), ["10.0.0.2", "10.0.0.3", "fd00::3"]);
   });
 
-  void test("record without a snapshot: the journal alone is the record", async () => {
+  void test("the first record without a snapshot writes one (what an operator looks at)", async () => {
     const { s } = store("journal-only.json");
     await s.record({ add: ["10.0.0.5"], remove: [] });
+    const file = JSON.parse(await readFile(join(dir, "journal-only.json"), "utf8")) as {
+      addresses: string[];
+    };
+    assert.deepEqual(file.addresses, ["10.0.0.5"]);
     assert.deepEqual(await store("journal-only.json").s.loadDetailed(), {
       addresses: new Set(["10.0.0.5"]),
       status: "loaded",

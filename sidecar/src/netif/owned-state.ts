@@ -199,9 +199,10 @@ export class OwnedAddressStore {
       if (op === "+") addresses.add(a);
       else addresses.delete(a);
     }
-    // A stale journal, or one that ends in a cut line, must not be appended to: the next record
-    // compacts into a new snapshot instead.
-    this.#journalEntries = journal.appendable === true ? journal.length : Infinity;
+    // A stale journal, or one that ends in a cut line, must not be appended to; without a
+    // snapshot the record starts with one (what an operator looks at): the next record then
+    // writes a new snapshot instead.
+    this.#journalEntries = journal.appendable === true && hadSnapshot ? journal.length : Infinity;
     const status = !hadSnapshot && journal.length === 0 ? "missing" : "loaded";
     return { addresses, status };
   }
