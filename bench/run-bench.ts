@@ -2,8 +2,10 @@
 // sidecar). See bench/README.md for what each figure means.
 //
 //   node --import tsx bench/run-bench.ts [--sizes 1000,10000] [--changes 100] [--out bench-results/latest.json]
+//   node --import tsx bench/run-bench.ts --frr image …   # the node's FRR and the sidecar from the image
 //
-// Needs root, FRR 8.4 (frr, frr-pythontools) and iproute2, like the e2e tests.
+// Needs root, FRR 8.4 (frr, frr-pythontools) and iproute2, like the e2e tests; --frr image also
+// podman, curl and the image (`npm run image`), like `npm run test:e2e:image`.
 
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -13,21 +15,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { execa } from "execa";
 import { parse as parseYaml, stringify } from "yaml";
-import {
-  createSidecarLab,
-  NODE,
-  REPO,
-  service,
-  SidecarProcess,
-  slice,
-  type LogLine,
-  type SidecarLab,
-} from "../tests/e2e/harness.js";
+// Types only: the lab's modules are imported below, once --frr is known (see "lab modules").
+import type { LogLine, SidecarLab, SidecarProcess } from "../tests/e2e/harness.js";
 import type { Lab } from "../tests/lab/netns-lab.js";
+import type { DebounceReloadResult } from "./lib/debounce-reload.js";
+import type { SeedResult } from "./lib/seed.js";
 import { imageNodeFlags } from "./lib/image-node-flags.js";
 import { sampleProc, type ProcSample } from "./lib/proc.js";
-import { DEBOUNCE_MS, runDebounceReloadBaseline, type DebounceReloadResult } from "./lib/debounce-reload.js";
-import { runSeedBaseline, serviceIp, type SeedResult } from "./lib/seed.js";
 import { round, rng, summarize, type Summary } from "./lib/stats.js";
 import {
   ChangeTracker,
@@ -38,6 +32,7 @@ import {
   type Change,
 } from "./lib/tor-observer.js";
 import { CallCounter, type CallCounts } from "./lib/wrappers.js";
+import type { ImageInfo } from "./lib/image-sidecar.js";
 
 // Measured floors (docs/frr-measurements.md, FRR 8.4.4, same lab): a `network` line through an open vty
 // session reaches the peer's BGP table in ≈ 50 ms and its FIB in ≈ 111 ms, flat up to 10k prefixes.
@@ -59,6 +54,8 @@ const TARGETS = {
 // ------------------------------------------------------------------------------------------ options
 
 interface Options {
+  /** Whose FRR the node side runs, and whose sidecar: the host's, or the image's (both). */
+  readonly frr: "host" | "image";
   readonly sizes: number[];
   readonly flips: number;
   readonly rate: number;
@@ -90,6 +87,15 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --load-seconds 6        duration of the load phase
   --idle-seconds 10       idle window (resync every 1 s) for the reconcile-cost figure
   --out FILE              JSON results (default bench-results/latest.json)
+  --frr host|image        host (default): the node's FRR is the host's (8.4) and the sidecar runs
+                          on the host (--runtime); image: the node's FRR daemons, vtysh and
+                          frr-reload.py AND the sidecar come from the image (FA_IMAGE, default
+                          localhost/frr-advertiser:dev; FRR 10.3): the sidecar is the image's
+                          own bundle with its ENTRYPOINT's node flags, in a container in the
+                          node's namespace; the baselines use the image's vtysh / frr-reload.py.
+                          The tor stays the host's FRR. Not with --runtime tsx, --main-js,
+                          --cpu-prof or --node-flags (they change the sidecar; the image's is
+                          measured as it ships). Needs podman and the image (npm run image)
   --runtime bundle|tsx    bundle (default): build the sidecar with image/bundle.ts, the image's
                           own bundling, and run it with plain node as the image does; tsx: run
                           the sources through tsx (the e2e harness's way; adds the transpiler's
@@ -128,7 +134,9 @@ function parseOptions(argv: string[]): Options {
       "load-seconds": { type: "string", default: "6" },
       "idle-seconds": { type: "string", default: "10" },
       out: { type: "string", default: "bench-results/latest.json" },
-      runtime: { type: "string", default: "bundle" },
+      frr: { type: "string", default: "host" },
+      // No default: --frr image rejects an explicit --runtime tsx (checked below).
+      runtime: { type: "string" },
       "batch-window-ms": { type: "string", default: "50" },
       "log-level": { type: "string", default: "info" },
       "no-seed": { type: "boolean", default: false },
@@ -155,16 +163,31 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`);
     return n;
   };
-  if (values.runtime !== "bundle" && values.runtime !== "tsx")
-    throw new Error("--runtime must be bundle or tsx");
+  const runtime = values.runtime ?? "bundle";
+  if (runtime !== "bundle" && runtime !== "tsx") throw new Error("--runtime must be bundle or tsx");
+  if (values.frr !== "host" && values.frr !== "image") throw new Error("--frr must be host or image");
+  if (values.frr === "image") {
+    // These change which sidecar runs or how; --frr image measures the image's as it ships.
+    const conflicting = [
+      runtime === "tsx" ? "--runtime tsx" : undefined,
+      values["main-js"] === undefined ? undefined : "--main-js",
+      values["cpu-prof"] === undefined ? undefined : "--cpu-prof",
+      values["node-flags"].trim() === "" ? undefined : "--node-flags",
+    ].filter((o) => o !== undefined);
+    if (conflicting.length > 0)
+      throw new Error(
+        `--frr image runs the image's own sidecar (its bundle, its ENTRYPOINT's node flags): ${conflicting.join(", ")} ${conflicting.length === 1 ? "does" : "do"} not apply to it`,
+      );
+  }
   return {
+    frr: values.frr,
     sizes: values.sizes.split(",").map((s) => int("sizes", s.trim(), 10)),
     flips: int("changes", values.changes, 1),
     rate: int("rate", values.rate, 1),
     loadSeconds: int("load-seconds", values["load-seconds"], 1),
     idleSeconds: int("idle-seconds", values["idle-seconds"], 2),
     out: resolve(values.out),
-    runtime: values.runtime,
+    runtime,
     batchWindowMs: int("batch-window-ms", values["batch-window-ms"], 0),
     logLevel: values["log-level"],
     seed: !values["no-seed"],
@@ -182,6 +205,26 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
+// ------------------------------------------------------------------------------------------ lab modules
+
+// tests/lab/image-frr.ts decides, when it is evaluated, whether the lab's node side runs the host's
+// FRR or the image's (it reads FA_LAB_FRR at import time), and the harness, the lab and the
+// baselines all import it. Static imports are evaluated before any statement of this file, so
+// those modules are imported here, dynamically, once --frr is parsed and FA_LAB_FRR is set from
+// it: one process (no re-exec), one switch (no second npm script), and a FA_LAB_FRR left in the
+// environment cannot contradict --frr.
+const OPTS = parseOptions(process.argv.slice(2));
+if (OPTS.frr === "image") process.env["FA_LAB_FRR"] = "image";
+else Reflect.deleteProperty(process.env, "FA_LAB_FRR");
+const harness = await import("../tests/e2e/harness.js");
+const { createSidecarLab, NODE, REPO, service, slice } = harness;
+const { LAB_FRR_IMAGE } = await import("../tests/lab/image-frr.js");
+const { runSeedBaseline, serviceIp } = await import("./lib/seed.js");
+const { DEBOUNCE_MS, runDebounceReloadBaseline } = await import("./lib/debounce-reload.js");
+const imageSidecar = OPTS.frr === "image" ? await import("./lib/image-sidecar.js") : undefined;
+if ((LAB_FRR_IMAGE !== undefined) !== (OPTS.frr === "image"))
+  throw new Error("tests/lab/image-frr.ts was evaluated before FA_LAB_FRR was set");
+
 // ------------------------------------------------------------------------------------------ results
 
 /** The sidecar's own view of its memory (prom-client default metrics on /metrics). */
@@ -193,11 +236,13 @@ interface HeapSample {
 
 interface MemSample extends ProcSample, HeapSample {}
 
-async function sampleMem(s: SidecarProcess): Promise<MemSample> {
-  const proc = sampleProc(s.child.pid ?? -1);
+async function sampleMem(r: Running): Promise<MemSample> {
+  const proc = sampleProc(r.hostPid);
   let heap: HeapSample = { heapUsedMb: undefined, heapTotalMb: undefined, externalMb: undefined };
   try {
-    const { body } = await s.get("/metrics");
+    // In image mode the harness fetches through `ip netns exec NODE curl` (its server listens in
+    // the node's namespace).
+    const { body } = await r.s.get("/metrics");
     const metric = (name: string): number | undefined => {
       const m = new RegExp(`^frr_advertiser_${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(body);
       return m?.[1] === undefined ? undefined : round(Number(m[1]) / 2 ** 20, 1);
@@ -220,6 +265,12 @@ async function sampleMem(s: SidecarProcess): Promise<MemSample> {
 }
 
 interface SyncResult {
+  /**
+   * --frr image only: spawn of `podman run` → the container's process started (podman's
+   * State.StartedAt). "Process start" in the figures below is that start, as on the host it is
+   * the spawn: the container runtime's own start-up is this figure, not the sidecar's.
+   */
+  readonly containerStartMs?: number;
   /** Process start → first log line ("starting": config loaded, modules imported). */
   readonly startingMs: number | undefined;
   /** Process start → the reconciler's first "applied" (what the sidecar believes). */
@@ -343,23 +394,36 @@ interface Ctx {
   readonly counter: CallCounter;
   /** bundle runtime: the bundled sidecar. */
   readonly mainJs: string | undefined;
+  /** --frr image: the image whose FRR and sidecar run. */
+  readonly image: ImageInfo | undefined;
 }
 
 async function main(): Promise<void> {
-  const opts = parseOptions(process.argv.slice(2));
+  const opts = OPTS;
   if (process.getuid?.() !== 0) throw new Error("the benchmark needs root (network namespaces, FRR)");
   const tmp = await mkdtemp(join(tmpdir(), "fa-bench-"));
   try {
     const binDir = join(tmp, "bin");
     await mkdir(binDir);
-    const counter = new CallCounter(binDir);
-    const mainJs = opts.mainJs ?? (opts.runtime === "bundle" ? await buildSidecar(tmp) : undefined);
+    const image =
+      imageSidecar === undefined || LAB_FRR_IMAGE === undefined
+        ? undefined
+        : await imageSidecar.imageInfo(LAB_FRR_IMAGE);
+    // In image mode the wrappers run in the sidecar's container: they call the image's programs.
+    const counter = new CallCounter(
+      binDir,
+      image === undefined ? undefined : { ...image.programs, reloadScript: image.reloadScript },
+    );
+    const mainJs =
+      image !== undefined
+        ? undefined
+        : (opts.mainJs ?? (opts.runtime === "bundle" ? await buildSidecar(tmp) : undefined));
     if (opts.cpuProf !== undefined) await mkdir(opts.cpuProf, { recursive: true });
     await mkdir(opts.logsDir, { recursive: true });
-    const ctx: Ctx = { opts, tmp, counter, mainJs };
-    const meta = await environment(opts);
+    const ctx: Ctx = { opts, tmp, counter, mainJs, image };
+    const meta = await environment(opts, image);
     log(
-      `frr-advertiser benchmark: sizes ${opts.sizes.join(", ")}, runtime ${opts.runtime}, ${meta.cpus} CPUs, load ${meta.loadavg.join(" ")}`,
+      `frr-advertiser benchmark: sizes ${opts.sizes.join(", ")}, node FRR ${meta.frr} (${meta.frrFrom}), sidecar ${meta.sidecar}, ${meta.cpus} CPUs, load ${meta.loadavg.join(" ")}`,
     );
     const sizes: SizeResult[] = [];
     for (const n of opts.sizes) sizes.push(await benchSize(ctx, n));
@@ -376,7 +440,8 @@ async function main(): Promise<void> {
     };
     await mkdir(dirname(opts.out), { recursive: true });
     await writeFile(opts.out, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`\n${table(report.sizes, seed, debounced, report.checks)}`);
+    const what = `node FRR ${meta.frr} (${meta.frrFrom}), tor FRR ${meta.torFrr} (host); sidecar: ${meta.sidecar}.`;
+    console.log(`\n${table(report.sizes, seed, debounced, report.checks, what)}`);
     console.log(`\nJSON: ${opts.out}\nsidecar logs: ${opts.logsDir}`);
     // Performance targets are reported; a broken drain or a figure that was never measured is a
     // failure of the product or of the bench, and fails the run.
@@ -390,19 +455,37 @@ async function main(): Promise<void> {
   }
 }
 
-async function environment(opts: Options) {
-  const frr = await execa("dpkg-query", ["-W", "-f", "${Version}", "frr"], { reject: false });
+async function environment(opts: Options, image: ImageInfo | undefined) {
+  const dpkg = await execa("dpkg-query", ["-W", "-f", "${Version}", "frr"], { reject: false });
+  const hostFrr = dpkg.exitCode === 0 ? dpkg.stdout.trim() : "?";
+  const label = (k: string): string => image?.labels[`org.opencontainers.image.${k}`] ?? "?";
   return {
     date: new Date().toISOString(),
     host: hostname(),
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? "?",
     loadavg: loadavg().map((x) => round(x, 2)),
+    // The bench's own Node; the image's sidecar runs the image's (imageNode).
     node: process.version,
-    frr: frr.exitCode === 0 ? frr.stdout.trim() : "?",
-    runtime: opts.runtime,
-    sidecar: opts.mainJs ?? "working tree (compiled)",
-    commit: opts.mainJs === undefined ? await gitDescribe() : "prebuilt (see sidecar)",
+    /** The node side's FRR: the host's package version, or the release the image's vtysh reports. */
+    frr: image === undefined ? hostFrr : image.frr,
+    frrFrom: image === undefined ? "host (dpkg frr)" : `image ${image.ref} (vtysh --help)`,
+    /** The tor always runs the host's FRR. */
+    torFrr: hostFrr,
+    ...(image === undefined
+      ? {}
+      : { imageNode: image.labels["io.frr-advertiser.node-version"] ?? "?", imageId: image.id }),
+    runtime: image === undefined ? opts.runtime : "image (its bundle, its ENTRYPOINT's node flags)",
+    sidecar:
+      image === undefined
+        ? (opts.mainJs ?? "working tree (compiled)")
+        : `image ${image.ref} (id ${image.id.slice(0, 12)})`,
+    commit:
+      image !== undefined
+        ? `image revision ${label("revision")} (created ${label("created")})`
+        : opts.mainJs === undefined
+          ? await gitDescribe()
+          : "prebuilt (see sidecar)",
     options: { ...opts, out: undefined },
     note: "shared, noisy machine: figures are medians/p99 of one run each; compare ratios, not single numbers",
   };
@@ -427,6 +510,13 @@ async function buildSidecar(tmp: string): Promise<string> {
 }
 
 function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
+  if (ctx.image !== undefined) {
+    // The image's sidecar in its container (the harness's startInImage): the wrappers' directory
+    // (its calls.log too) mounted at the same path, first on the image's PATH; frr.vtysh and
+    // frr.reloadScript point into it (benchSize).
+    const bin = ctx.counter.binDir;
+    return env.start({ containerArgs: ["-v", `${bin}:${bin}`, "-e", `PATH=${bin}:${ctx.image.path}`] });
+  }
   const PATH = `${ctx.counter.binDir}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`;
   const prof = ctx.opts.cpuProf === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${ctx.opts.cpuProf}`];
   if (ctx.mainJs === undefined) {
@@ -450,8 +540,69 @@ function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  env.sidecar = new SidecarProcess(child);
+  env.sidecar = new harness.SidecarProcess(child);
   return env.sidecar;
+}
+
+/** A started sidecar, and where its process is. */
+interface Running {
+  readonly s: SidecarProcess;
+  /** The node process's PID on the host: /proc sampling. */
+  readonly hostPid: number;
+  /** Its PID as its children see it, the $PPID the wrappers log (image: the container's namespace). */
+  readonly ownPid: number;
+  /** Wall-clock ms of the process start: the spawn (host); the container's start (image). */
+  readonly startedAt: number;
+  /** image: spawn of `podman run` → the container's start. */
+  readonly containerStartMs: number | undefined;
+  /** Sends a signal as the kubelet would: to the process, or the container's PID 1 (tini forwards). */
+  signal(sig: NodeJS.Signals): void;
+  /** When the process has exited (wall-clock ms), its exit code or the signal that ended it. */
+  exited(): Promise<{ at: number; code: number | null; signal: string | null }>;
+}
+
+/** The sidecar's process (in image mode: the node process inside its container, once it runs). */
+async function locate(s: SidecarProcess, spawnedAt: number): Promise<Running> {
+  if (s.container === undefined || imageSidecar === undefined) {
+    const pid = s.child.pid ?? -1;
+    return {
+      s,
+      hostPid: pid,
+      ownPid: pid,
+      startedAt: spawnedAt,
+      containerStartMs: undefined,
+      signal: (sig) => {
+        s.signal(sig);
+      },
+      exited: () => s.waitForExit().then((code) => ({ code, signal: s.child.signalCode, at: wallNow() })),
+    };
+  }
+  const img = imageSidecar;
+  const p = await img.containerProcess(s.container.name);
+  return {
+    s,
+    hostPid: p.hostPid,
+    ownPid: p.nsPid,
+    startedAt: p.startedAt,
+    containerStartMs: round(p.startedAt - spawnedAt),
+    // Straight to tini's host PID, as the kubelet's SIGTERM reaches PID 1: the harness's signal()
+    // runs `podman kill` synchronously, which would add a podman process's start-up (and a blocked
+    // event loop) to the drain figures.
+    signal: (sig) => {
+      try {
+        process.kill(p.initPid, sig);
+      } catch {
+        /* already gone */
+      }
+    },
+    // The node process's end, not podman's: the client exits only after removing the container.
+    exited: async () => {
+      await img.waitGone(p.hostPid);
+      const at = wallNow();
+      const code = await s.waitForExit();
+      return { at, code, signal: code === null ? img.signalOfExitCode(s.child.exitCode) : null };
+    },
+  };
 }
 
 function restoreEnv(key: "PATH" | "NODE_OPTIONS", value: string | undefined): void {
@@ -513,7 +664,15 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
   };
   try {
     await patchConfig(env, (c) => {
-      c["frr"] = { ...c["frr"], vtysh: counter.vtysh, reloadScript: counter.reloadScript };
+      const frr: Record<string, unknown> = {
+        ...c["frr"],
+        vtysh: counter.vtysh,
+        reloadScript: counter.reloadScript,
+      };
+      // The image's sidecar renders with the image's templates (the default, relative to its
+      // WORKDIR /app), as it ships, not with the working tree's the harness points at.
+      if (ctx.image !== undefined) delete frr["templateDir"];
+      c["frr"] = frr;
     });
     fib.start();
     await sleep(200);
@@ -521,7 +680,9 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     // 1. initial sync, cold: node FRR runs no BGP yet; the first apply brings the session up.
     log("initial sync (cold: node FRR without BGP config)");
     const { sync: syncCold, sidecar: s1 } = await measureSync(ctx, env, fib, bgp, wanted, true);
-    const pid1 = s1.child.pid ?? -1;
+    // The wrappers log PIDs as the sidecar's children see them (a container's own in image mode);
+    // /proc wants the host's.
+    const pid1 = s1.ownPid;
     phase("syncCold", pid1);
     log(
       `  wire all ${syncCold.wireAllMs} ms, FIB all ${syncCold.fibAllMs} ms (session ${syncCold.sessionMs} ms, applied ${syncCold.appliedMs} ms)`,
@@ -534,9 +695,9 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
 
     // Background CPU over an idle window without resyncs (interval 60 s; we are < 60 s in).
     phase("settle", pid1);
-    const b0 = sampleProc(pid1);
+    const b0 = sampleProc(s1.hostPid);
     await sleep(opts.idleSeconds * 1000);
-    const b1 = sampleProc(pid1);
+    const b1 = sampleProc(s1.hostPid);
     phase("quiet", pid1);
     const baselineCpuMs = b1.schedCpuMs - b0.schedCpuMs;
     log(`  quiet window: ${round(baselineCpuMs)} ms CPU in ${opts.idleSeconds} s`);
@@ -553,7 +714,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
 
     // 2b. load: rate changes/s for loadSeconds.
     log(`load: ${opts.rate} changes/s for ${opts.loadSeconds} s`);
-    const load = await runLoad(fib, bgp, env, s1, n, opts, random);
+    const load = await runLoad(fib, bgp, env, s1.s, n, opts, random);
     phase("load", pid1);
     log(
       `  achieved ${load.achievedRate}/s; FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms, wire ${load.all.wire.p50}/${load.all.wire.p99} ms; ${load.applies} applies`,
@@ -572,7 +733,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     log("drain (SIGTERM)");
     const drain = await measureDrain(s1, fib, bgp, wanted, env.lab);
     phase("drain", pid1);
-    await keepLogs(ctx, n, s1);
+    await keepLogs(ctx, n, s1.s);
     log(
       `  wire none ${drain.wireNoneMs} ms, FIB none ${drain.fibNoneMs} ms, exit ${drain.exitMs} ms (code ${drain.exitCode}, ${drain.leftAtTor} left at the tor)`,
     );
@@ -584,7 +745,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     await sleep(1000);
     log("initial sync (warm: sidecar restart, BGP session already up)");
     const { sync: syncWarm, sidecar: s2 } = await measureSync(ctx, env, fib, bgp, wanted, false);
-    const pid2 = s2.child.pid ?? -1;
+    const pid2 = s2.ownPid;
     phase("syncWarm", pid2);
     log(
       `  wire all ${syncWarm.wireAllMs} ms, FIB all ${syncWarm.fibAllMs} ms (applied ${syncWarm.appliedMs} ms)`,
@@ -595,9 +756,9 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     // 4. idle reconcile cost
     log(`idle: ${opts.idleSeconds} s with resync every 1 s`);
     phase("settle2", pid2);
-    const i0 = sampleProc(pid2);
+    const i0 = sampleProc(s2.hostPid);
     await sleep(opts.idleSeconds * 1000);
-    const i1 = sampleProc(pid2);
+    const i1 = sampleProc(s2.hostPid);
     phase("idle", pid2);
     const idleCalls = calls["idle"] ?? counter.count(pid2, []);
     const windowMs = i1.at - i0.at;
@@ -682,14 +843,14 @@ async function measureSync(
   bgp: TorBgp,
   wanted: ReadonlySet<string>,
   cold: boolean,
-): Promise<{ sync: SyncResult; sidecar: SidecarProcess }> {
+): Promise<{ sync: SyncResult; sidecar: Running }> {
   const n = wanted.size;
   const fibAll = watchFibCount(fib, wanted, (c) => c >= n);
-  const t0 = wallNow();
+  const spawnedAt = wallNow();
   const s = startSidecar(ctx, env);
   let sessionAt: number | undefined;
   let wireAt: number | undefined;
-  const deadline = t0 + 180_000;
+  const deadline = spawnedAt + 180_000;
   while (wireAt === undefined && wallNow() < deadline) {
     if (!s.alive) throw new Error(`sidecar exited during the initial sync:\n${s.tail()}`);
     const p = await bgp.peer().catch(() => undefined);
@@ -701,13 +862,21 @@ async function measureSync(
   }
   while (fibAll.at() === undefined && wallNow() < deadline) await sleep(10);
   fibAll.stop();
+  if (wireAt === undefined || fibAll.at() === undefined)
+    throw new Error(
+      `initial sync incomplete after 180 s:\n${s.tail()}\n${await stallDiagnostics(env, wanted)}`,
+    );
   // The pass logs "applied" only after its last step (removing stale addresses), which can come
   // after the routes reached the tor.
   const applied = await s
     .waitForLog((l) => l.msg === "applied", 120_000, "the first apply")
     .catch(() => undefined);
-  const rel = (t: number | undefined): number | undefined => (t === undefined ? undefined : round(t - t0));
+  const running = await locate(s, spawnedAt);
+  // Figures count from the process start (image: the container's, after podman's own start-up).
+  const rel = (t: number | undefined): number | undefined =>
+    t === undefined ? undefined : round(t - running.startedAt);
   const sync: SyncResult = {
+    ...(running.containerStartMs === undefined ? {} : { containerStartMs: running.containerStartMs }),
     startingMs: rel(logTime(s.logs.find((l) => l.msg === "starting"))),
     appliedMs: rel(logTime(applied)),
     applyDurationMs: typeof applied?.["ms"] === "number" ? applied["ms"] : undefined,
@@ -716,11 +885,7 @@ async function measureSync(
     fibAllMs: rel(fibAll.at()),
     fibFirstMs: rel(fibAll.first()),
   };
-  if (sync.wireAllMs === undefined || sync.fibAllMs === undefined)
-    throw new Error(
-      `initial sync incomplete after 180 s:\n${s.tail()}\n${await stallDiagnostics(env, wanted)}`,
-    );
-  return { sync, sidecar: s };
+  return { sync, sidecar: running };
 }
 
 /** What FRR holds when the tor lacks prefixes: the node's counts and a missing prefix in detail. */
@@ -964,7 +1129,7 @@ async function runSoak(
   fib: FibMonitor,
   bgp: TorBgp,
   env: SidecarLab,
-  s: SidecarProcess,
+  s: Running,
   n: number,
   opts: Options,
   random: () => number,
@@ -975,7 +1140,7 @@ async function runSoak(
     fib,
     bgp,
     env,
-    s,
+    s.s,
     n,
     { ...opts, rate: opts.soakRate, loadSeconds: opts.soakMinutes * 60 },
     random,
@@ -999,7 +1164,7 @@ async function runSoak(
 }
 
 async function measureDrain(
-  s: SidecarProcess,
+  s: Running,
   fib: FibMonitor,
   bgp: TorBgp,
   wanted: ReadonlySet<string>,
@@ -1012,9 +1177,9 @@ async function measureDrain(
   const t0 = wallNow();
   s.signal("SIGTERM");
   let exited: { code: number | null; signal: string | null; at: number } | undefined;
-  const exit = s.waitForExit().then((code) => {
-    exited = { code, signal: s.child.signalCode, at: wallNow() };
-    return exited;
+  const exit = s.exited().then((e) => {
+    exited = e;
+    return e;
   });
   // The drain waits for the peers before it exits: allow the tor 10 s after the exit, not minutes.
   let wireAt: number | undefined;
@@ -1222,6 +1387,8 @@ function table(
   seed: readonly SeedRow[],
   debounced: readonly DebounceReloadResult[],
   cks: readonly Check[],
+  /** Which FRR and which sidecar ran. */
+  what: string,
 ): string {
   const head = ["metric", ...sizes.map((s) => `N=${label(s.n)}`), "floor", "ratio (last N)"];
   const rows: string[][] = [];
@@ -1343,7 +1510,8 @@ function table(
     );
   out.push(
     "",
-    "floor = FRR's own change→peer time through an open vty session (docs/frr-measurements.md); ratio = last size / floor.",
+    what,
+    "floor = FRR's own change→peer time through an open vty session (docs/frr-measurements.md, FRR 8.4); ratio = last size / floor.",
     "Noisy shared 2-core machine: one run per figure; re-run before trusting a difference < 20 %.",
   );
   return out.join("\n");

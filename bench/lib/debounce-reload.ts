@@ -2,12 +2,18 @@
 // debounce, then frr-reload.py brings FRR to the whole new file. Its own lab (node FRR with N
 // `network` lines and the session up), nothing of the sidecar running; the addresses are on lo
 // beforehand (import-check stays on, as in a stock config), which favours this method.
+// With --frr image (FA_LAB_FRR=image) the node's FRR and frr-reload.py are the image's; the reloads
+// run in one long-lived shell in the image (./image-sidecar.ts), so each costs a python process, as
+// on the host, not a container start.
+// Imports the lab: import this module only after FA_LAB_FRR is set (bench/run-bench.ts).
 
 import { execa } from "execa";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { LAB_FRR_IMAGE } from "../../tests/lab/image-frr.js";
 import { createLab, minimalNodeConfig, type LabInfo } from "../../tests/lab/netns-lab.js";
+import { ImageShell, insideImage } from "./image-sidecar.js";
 import { seedPrefixes } from "./seed.js";
 import { summarize, type Summary } from "./stats.js";
 import { ChangeTracker, FibMonitor, TorBgp } from "./tor-observer.js";
@@ -40,7 +46,12 @@ export async function runDebounceReloadBaseline(
   const fib = new FibMonitor(lab.torNs);
   const bgp = new TorBgp(lab.torNs);
   const tracker = new ChangeTracker(fib, bgp, 5, 120_000);
+  const shell =
+    LAB_FRR_IMAGE === undefined
+      ? undefined
+      : new ImageShell(LAB_FRR_IMAGE, lab.nodeNs, join(lab.dir, "reload-shell.out"));
   try {
+    await shell?.ready();
     const batch = prefixes.map((p) => `address add ${p} dev lo\n`).join("");
     await execa("ip", ["-n", lab.nodeNs, "-batch", "-"], { input: batch });
     fib.start();
@@ -54,7 +65,9 @@ export async function runDebounceReloadBaseline(
       if (info === undefined) throw new Error("the lab gave no info");
       await writeFile(file, minimalNodeConfig(info, { networks }));
       const t = performance.now();
-      await execa(lab.frrReloadArgs(file)[0] ?? "", lab.frrReloadArgs(file).slice(1));
+      const argv = lab.frrReloadArgs(file);
+      if (shell === undefined || LAB_FRR_IMAGE === undefined) await execa(argv[0] ?? "", argv.slice(1));
+      else await shell.run(insideImage(argv, LAB_FRR_IMAGE));
       reloads.push(performance.now() - t);
     };
     for (let k = 0; k < samples; k++) {
@@ -75,6 +88,7 @@ export async function runDebounceReloadBaseline(
     const fibMs = tracker.done.map((c) => (c.fibAt === undefined ? undefined : c.fibAt - c.t0));
     return { n, samples, debounceMs: DEBOUNCE_MS, reloadMs: summarize(reloads), fibMs: summarize(fibMs) };
   } finally {
+    await shell?.close();
     tracker.stop();
     fib.stop();
     bgp.close();

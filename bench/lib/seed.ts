@@ -3,10 +3,17 @@
 // process per prefix, run one after another. Its own lab (node FRR with a minimal BGP config and an
 // established session), so nothing of the sidecar runs meanwhile. The addresses are put on lo
 // beforehand in one untimed `ip -batch` (import-check needs them), which favours the seed.
+// With --frr image (FA_LAB_FRR=image) the node's FRR and the vtysh processes are the image's: they
+// run one after another in one long-lived shell in the image (./image-sidecar.ts), so each costs a
+// vtysh process, as on the host, not a container start.
+// Imports the lab: import this module only after FA_LAB_FRR is set (bench/run-bench.ts).
 
 import { execa } from "execa";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { LAB_FRR_IMAGE } from "../../tests/lab/image-frr.js";
 import { createLab, minimalNodeConfig } from "../../tests/lab/netns-lab.js";
+import { ImageShell, insideImage } from "./image-sidecar.js";
 import { FibMonitor, TorBgp, wallNow, watchFibCount } from "./tor-observer.js";
 import { round } from "./stats.js";
 
@@ -35,7 +42,12 @@ export async function runSeedBaseline(n: number, log: (s: string) => void): Prom
   const lab = await createLab({ nodeConfig: (i) => minimalNodeConfig(i) });
   const fib = new FibMonitor(lab.torNs);
   const bgp = new TorBgp(lab.torNs);
+  const shell =
+    LAB_FRR_IMAGE === undefined
+      ? undefined
+      : new ImageShell(LAB_FRR_IMAGE, lab.nodeNs, join(lab.dir, "seed-shell.out"));
   try {
+    await shell?.ready();
     await lab.waitForSession(30_000);
     const prefixes = seedPrefixes(n);
     const batch = prefixes.map((p) => `address add ${p} dev lo\n`).join("");
@@ -45,9 +57,13 @@ export async function runSeedBaseline(n: number, log: (s: string) => void): Prom
     const wanted = new Set(prefixes);
     const t0 = wallNow();
     const fibAll = watchFibCount(fib, wanted, (c) => c >= n);
+    // The node's vtysh: the host's, or the image's (the lab's argv, run inside the shell's container).
+    const [program = "vtysh", ...nodeArgs] =
+      LAB_FRR_IMAGE === undefined
+        ? ["vtysh", "-N", lab.nodeNs]
+        : insideImage(lab.vtyshArgs("node"), LAB_FRR_IMAGE);
     const vtysh = [
-      "-N",
-      lab.nodeNs,
+      ...nodeArgs,
       "-c",
       "conf t",
       "-c",
@@ -56,7 +72,8 @@ export async function runSeedBaseline(n: number, log: (s: string) => void): Prom
       "address-family ipv4 unicast",
     ];
     for (const [i, p] of prefixes.entries()) {
-      await execa("vtysh", [...vtysh, "-c", `network ${p}`]);
+      if (shell === undefined) await execa(program, [...vtysh, "-c", `network ${p}`]);
+      else await shell.run([program, ...vtysh, "-c", `network ${p}`]);
       if ((i + 1) % 250 === 0)
         log(`  seed: ${i + 1}/${n} vtysh processes, ${round((wallNow() - t0) / 1000, 1)} s`);
     }
@@ -74,6 +91,7 @@ export async function runSeedBaseline(n: number, log: (s: string) => void): Prom
       fibAllMs: fibAt === undefined ? undefined : round(fibAt - t0),
     };
   } finally {
+    await shell?.close();
     fib.stop();
     bgp.close();
     await lab.destroy();

@@ -5,6 +5,9 @@
 // Each wrapper logs a START and an END line stamped from /proc/uptime (10 ms resolution, no extra
 // process) around the real program (~1 ms of `sh`). frr-reload.py's own vtysh calls go through
 // the wrapper too (--bindir is derived from frr.vtysh); they are told apart by the parent PID.
+// With --frr image the sidecar runs in the image's container: the wrappers' directory is mounted
+// there at the same path, and they call the image's programs (`programs`), whose paths the bench
+// reads from the image; the PIDs they log are then the container's.
 
 import { chmodSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -47,6 +50,24 @@ export interface CallCounts {
   readonly time: Partial<Record<CallKind, CallStat>>;
 }
 
+/** Absolute paths of what the wrappers run. */
+export interface RealPrograms {
+  readonly vtysh: string;
+  readonly ip: string;
+  /** The interpreter `python3` resolves to in the wrappers' directory (and frr-reload.py's). */
+  readonly python3: string;
+  readonly reloadScript: string;
+}
+
+function hostPrograms(): RealPrograms {
+  return {
+    vtysh: which("vtysh"),
+    ip: which("ip"),
+    python3: "/usr/bin/python3",
+    reloadScript: "/usr/lib/frr/frr-reload.py",
+  };
+}
+
 interface Call {
   readonly kind: CallKind | "reload-vtysh";
   readonly direct: boolean;
@@ -59,7 +80,11 @@ export class CallCounter {
   readonly vtysh: string;
   readonly reloadScript: string;
 
-  constructor(readonly binDir: string) {
+  constructor(
+    readonly binDir: string,
+    /** The real programs the wrappers run (default: the host's). */
+    programs: RealPrograms = hostPrograms(),
+  ) {
     this.log = join(binDir, "calls.log");
     this.vtysh = join(binDir, "vtysh");
     this.reloadScript = join(binDir, "frr-reload.py");
@@ -76,26 +101,26 @@ export class CallCounter {
       writeFileSync(join(binDir, name), script);
       chmodSync(join(binDir, name), 0o755);
     };
-    shell("vtysh", which("vtysh"));
-    shell("ip", which("ip"));
+    shell("vtysh", programs.vtysh);
+    shell("ip", programs.ip);
     writeFileSync(
       this.reloadScript,
       [
-        "#!/usr/bin/python3",
+        `#!${programs.python3}`,
         "import os, subprocess, sys",
         "def up():",
         "    with open('/proc/uptime') as f: return f.read().split()[0]",
         "def log(line):",
         `    with open(${JSON.stringify(this.log)}, "a") as f: f.write(line + "\\n")`,
         `log("START %s reload %d %d %s" % (up(), os.getppid(), os.getpid(), " ".join(sys.argv[1:3])))`,
-        `rc = subprocess.call([sys.executable, "/usr/lib/frr/frr-reload.py"] + sys.argv[1:])`,
+        `rc = subprocess.call([sys.executable, ${JSON.stringify(programs.reloadScript)}] + sys.argv[1:])`,
         `log("END %s reload %d %d %d" % (up(), os.getppid(), os.getpid(), rc))`,
         "sys.exit(rc)",
         "",
       ].join("\n"),
     );
     chmodSync(this.reloadScript, 0o755);
-    symlinkSync("/usr/bin/python3", join(binDir, "python3"));
+    symlinkSync(programs.python3, join(binDir, "python3"));
   }
 
   /** Lines logged so far; slice them for a window. */
