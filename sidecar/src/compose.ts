@@ -291,7 +291,7 @@ export async function composeSidecar(
     drift: new DriftCheck({
       clock,
       intervalMs: config.timings.driftCheckIntervalSeconds * 1000,
-      applied: () => applier.appliedConfig !== undefined,
+      inStep: () => applier.inStep,
       diff: () => frr.diff(config.frr.configFile),
       requestFullApply: () => {
         reconciler.requestFullApply();

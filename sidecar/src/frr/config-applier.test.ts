@@ -72,6 +72,39 @@ test("settle writes only a render that holds exactly what FRR runs", async () =>
   assert.ok(parseConf(applier.appliedConfig ?? ""));
 });
 
+test("inStep: a token while frr.conf holds all FRR was told, none while fast changes wait or a change runs", async () => {
+  const file = join(dir, "frr-instep.conf");
+  const { frr } = fakeFrr();
+  let release: () => void = () => undefined;
+  let hold = false;
+  const slow = {
+    ...(frr as unknown as Record<string, unknown>),
+    applyCommands: () =>
+      hold
+        ? new Promise<void>((r) => {
+            release = r;
+          })
+        : Promise.resolve(),
+  } as unknown as FrrClient;
+  const applier = new ConfigApplier(slow, file, log);
+  // Read through a function: an assertion on the property would narrow it for the lines below.
+  const token = (): number | undefined => applier.inStep;
+  assert.equal(token(), undefined, "nothing applied: the file is not ours yet");
+  await applier.apply(conf(["10.0.0.1/32"]), true);
+  const first = token();
+  assert.notEqual(first, undefined);
+  hold = true;
+  const inFlight = applier.applyNetworkChanges([], [placed("10.0.0.2/32")]);
+  assert.equal(token(), undefined, "a change in flight");
+  release();
+  await inFlight;
+  assert.equal(token(), undefined, "fast change not on disk yet");
+  hold = false;
+  assert.equal(await applier.settle(conf(["10.0.0.1/32", "10.0.0.2/32"])), true);
+  const settled = token();
+  assert.ok(settled !== undefined && first !== undefined && settled > first, "a new token after the settle");
+});
+
 test("a failed fast batch leaves FRR's state unknown: the next apply reloads", async () => {
   const file = join(dir, "frr3.conf");
   const { frr } = fakeFrr();

@@ -96,6 +96,8 @@ export class ConfigApplier {
     | undefined;
   /** Network changes went to FRR after the file was last written; settle() writes it. */
   private pending = false;
+  /** Counts changes to FRR or the file, begun and ended (odd: one is in flight); see inStep. */
+  private changes = 0;
 
   private readonly observe: ApplyObserver;
 
@@ -125,8 +127,29 @@ export class ConfigApplier {
     return this.applied;
   }
 
+  /**
+   * Stays the same while FRR and frr.conf do not change and the file holds all that FRR was told;
+   * undefined before the first apply, while fast changes wait for settle(), and while a change is
+   * in flight. What the drift check compares within.
+   */
+  get inStep(): number | undefined {
+    if (this.applied === undefined || this.pending || this.changes % 2 === 1) return undefined;
+    return this.changes;
+  }
+
+  /** Brackets a change to FRR or the file (see inStep). */
+  private async changing<T>(fn: () => Promise<T>): Promise<T> {
+    this.changes++;
+    try {
+      return await fn();
+    } finally {
+      this.changes++;
+    }
+  }
+
   /** Forget what FRR runs (after an FRR restart): the next apply goes through frr-reload.py. */
   invalidate(): void {
+    this.changes += 2;
     this.applied = undefined;
     this.running = undefined;
     this.pending = false;
@@ -143,7 +166,15 @@ export class ConfigApplier {
    * settle(); until then `running` is the truth for deltas, the drain included. A failed batch
    * leaves FRR's state unknown: the next apply reloads fully.
    */
-  async applyNetworkChanges(
+  applyNetworkChanges(
+    removed: readonly Placed[],
+    added: readonly Placed[],
+    routeMaps?: RouteMapChanges,
+  ): Promise<void> {
+    return this.changing(() => this.sendNetworkChanges(removed, added, routeMaps));
+  }
+
+  private async sendNetworkChanges(
     removed: readonly Placed[],
     added: readonly Placed[],
     routeMaps?: RouteMapChanges,
@@ -178,7 +209,7 @@ export class ConfigApplier {
     if (!this.pending && text === this.applied) return true;
     const parsed = parseConf(text);
     if (parsed === undefined || this.running === undefined || !sameConf(parsed, this.running)) return false;
-    await writeFileAtomic(this.configFile, text, KEEP_OWNER);
+    await this.changing(() => writeFileAtomic(this.configFile, text, KEEP_OWNER));
     this.applied = text;
     this.pending = false;
     return true;
@@ -188,7 +219,11 @@ export class ConfigApplier {
    * Applies `text`. `full` forces frr-reload.py (start, FRR restart, template/config change,
    * periodic resync); otherwise a pure prefix change is sent as one batched delta.
    */
-  async apply(text: string, full: boolean): Promise<ApplyOutcome> {
+  apply(text: string, full: boolean): Promise<ApplyOutcome> {
+    return this.changing(() => this.applyText(text, full));
+  }
+
+  private async applyText(text: string, full: boolean): Promise<ApplyOutcome> {
     if (!full && this.running !== undefined) {
       if (!this.pending && text === this.applied) return { kind: "unchanged" };
       const next = parseConf(text);
@@ -224,7 +259,11 @@ export class ConfigApplier {
    * line the drained render lacks in one batch (never frr-reload.py line by line), then leaves
    * the drained render on disk. Returns the prefixes withdrawn.
    */
-  async withdrawFromRunning(drained: string): Promise<string[]> {
+  withdrawFromRunning(drained: string): Promise<string[]> {
+    return this.changing(() => this.withdrawRunning(drained));
+  }
+
+  private async withdrawRunning(drained: string): Promise<string[]> {
     const commands = computeWithdrawal(await this.frr.bgpdRunningConfig(), drained);
     if (commands === undefined) {
       await this.reloadFull(drained);
@@ -237,19 +276,22 @@ export class ConfigApplier {
   }
 
   /** Withdraws and re-adds these prefixes' network statements (read-back repair). */
-  async reannounce(prefixes: ReadonlySet<string>): Promise<number> {
-    if (this.running === undefined) return 0;
-    const { withdraw, add } = reannounceCommands(this.running, prefixes);
-    const batch = this.frr.batchFilePath();
-    // A statement someone already removed makes its `no network` fail: expected, not an error.
-    for (const w of withdraw) await this.frr.applyCommands(w, batch).catch(() => undefined);
-    if (add.length > 0) await this.timed("delta", () => this.frr.applyCommands(add, batch));
-    return withdraw.length;
+  reannounce(prefixes: ReadonlySet<string>): Promise<number> {
+    const running = this.running;
+    if (running === undefined) return Promise.resolve(0);
+    return this.changing(async () => {
+      const { withdraw, add } = reannounceCommands(running, prefixes);
+      const batch = this.frr.batchFilePath();
+      // A statement someone already removed makes its `no network` fail: expected, not an error.
+      for (const w of withdraw) await this.frr.applyCommands(w, batch).catch(() => undefined);
+      if (add.length > 0) await this.timed("delta", () => this.frr.applyCommands(add, batch));
+      return withdraw.length;
+    });
   }
 
   /** FRR does not answer: the file is what its daemons read when they start. */
   async leaveForNextStart(text: string): Promise<void> {
-    await writeFileAtomic(this.configFile, text, KEEP_OWNER);
+    await this.changing(() => writeFileAtomic(this.configFile, text, KEEP_OWNER));
   }
 
   private async tryDelta(delta: readonly string[]): Promise<boolean> {

@@ -9,7 +9,15 @@ import type { ReloadDiff } from "./frr-client.js";
 const NONE: ReloadDiff = { toAdd: [], toDelete: [] };
 const DRIFT: ReloadDiff = { toAdd: ["router bgp 65001", " network 10.96.0.10/32"], toDelete: [] };
 
-function setup(opts: { intervalMs?: number; applied?: boolean; diffs?: (ReloadDiff | Error)[] } = {}) {
+function setup(
+  opts: {
+    intervalMs?: number;
+    applied?: boolean;
+    diffs?: (ReloadDiff | Error)[];
+    /** The applier's token at each inStep() call (default: always 7; `applied: false`: undefined). */
+    tokens?: (number | undefined)[];
+  } = {},
+) {
   const clock = new FakeClock();
   const diffs = [...(opts.diffs ?? [DRIFT])];
   let diffCalls = 0;
@@ -18,7 +26,11 @@ function setup(opts: { intervalMs?: number; applied?: boolean; diffs?: (ReloadDi
   const check = new DriftCheck({
     clock,
     intervalMs: opts.intervalMs ?? 1000,
-    applied: () => opts.applied ?? true,
+    inStep: () => {
+      if (opts.applied === false) return undefined;
+      const tokens = opts.tokens ?? [7];
+      return tokens.length > 1 ? tokens.shift() : tokens[0];
+    },
     diff: () => {
       diffCalls++;
       const d = diffs.length > 1 ? diffs.shift() : diffs[0];
@@ -111,6 +123,24 @@ void test("drift check: nothing before the interval, one look per interval, none
   await s.clock.advance(10_000);
   assert.deepEqual([s.diffCalls, s.fullApplies], [3, 3]);
   assert.equal(s.clock.pending, 0);
+});
+
+void test("drift check: not while frr.conf is behind FRR, nor when FRR or the file changed during the look", async () => {
+  // Fast changes waiting for the settle pass: FRR is not asked (the file lags FRR by design).
+  const behind = setup({ tokens: [undefined] });
+  behind.check.start();
+  await behind.clock.advance(1000);
+  assert.deepEqual([behind.diffCalls, behind.fullApplies], [0, 0]);
+  behind.check.stop();
+  // A change went to FRR while frr-reload.py compared: the difference may be that change.
+  const moved = setup({ tokens: [7, 9, 9, 9] });
+  moved.check.start();
+  await moved.clock.advance(1000);
+  assert.deepEqual([moved.diffCalls, moved.fullApplies, moved.warnings.length], [1, 0, 0]);
+  // The next period, nothing moving: a real drift is acted on.
+  await moved.clock.advance(1000);
+  assert.deepEqual([moved.diffCalls, moved.fullApplies], [2, 1]);
+  moved.check.stop();
 });
 
 void test("drift check: a failed look is logged and the next period looks again", async () => {

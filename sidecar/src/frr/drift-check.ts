@@ -8,8 +8,13 @@ export interface DriftCheckDeps {
   readonly clock: Clock;
   /** timings.driftCheckIntervalSeconds in ms; 0 = never. */
   readonly intervalMs: number;
-  /** False until something was applied: before that, frr.conf is not ours to compare with. */
-  readonly applied: () => boolean;
+  /**
+   * A token that stays the same while neither FRR nor frr.conf changes and the file holds all FRR
+   * was told; undefined before the first apply (the file is not ours yet), while fast changes
+   * wait for the settle pass to write them, and while a change is in flight. A comparison counts
+   * only if the token is the same before and after it: under churn the file lags FRR by design.
+   */
+  readonly inStep: () => number | undefined;
   /** frr-reload.py --test of frr.conf against what FRR runs. */
   readonly diff: () => Promise<ReloadDiff>;
   readonly requestFullApply: () => void;
@@ -33,7 +38,8 @@ export class DriftCheck implements Loop {
 
   /** One comparison; a failed one is logged and the next period tries again. */
   async check(): Promise<void> {
-    if (!this.deps.applied()) return;
+    const token = this.deps.inStep();
+    if (token === undefined) return;
     let d: ReloadDiff;
     try {
       d = await this.deps.diff();
@@ -41,7 +47,7 @@ export class DriftCheck implements Loop {
       this.deps.log.warn({ err: String(err) }, "drift check failed");
       return;
     }
-    if (isEmptyDiff(d)) return;
+    if (isEmptyDiff(d) || this.deps.inStep() !== token) return;
     this.deps.log.warn(
       { add: d.toAdd.length, delete: d.toDelete.length },
       "FRR's running config drifted from frr.conf; re-applying",

@@ -210,6 +210,26 @@ void describe("AddressReconciler", () => {
     assert.equal(rr.observe(del("10.0.0.2")), false, "our removal's late event");
   });
 
+  void test("kernel events: our own, late by several batches, are expected once and for a while", async () => {
+    let now = 1_000_000;
+    const ip = new FakeIp("lo");
+    const rr = new AddressReconciler({
+      adapter: new IpAddressAdapter({ iface: "lo", run: ip.run }),
+      store: { load: () => Promise.resolve(new Set<string>()), record: () => Promise.resolve() },
+      now: () => now,
+    });
+    const add = (address: string) => ({ op: "add" as const, address });
+    const del = (address: string) => ({ op: "remove" as const, address });
+    await rr.syncAddresses(["10.0.0.1"]);
+    await rr.syncAddresses(["10.0.0.2"]); // 10.0.0.1 goes again before its add was reported
+    assert.equal(rr.observe(add("10.0.0.1")), false, "our add, reported after our removal");
+    assert.equal(rr.observe(del("10.0.0.1")), false, "our removal");
+    assert.equal(rr.observe(add("10.0.0.1")), true, "an add nobody of ours made: someone else's");
+    now += 31_000;
+    assert.equal(rr.observe(add("10.0.0.2")), false, "still on the interface as we believe");
+    assert.equal(rr.observe(del("10.0.0.2")), true, "a removal we did not make");
+  });
+
   void test("excluded addresses are neither added nor removed", async () => {
     const nd = node();
     const r = nd.start();

@@ -53,7 +53,16 @@ export interface SyncOptions {
 export interface AddressReconcilerOptions {
   readonly adapter: AddressAdapterLike;
   readonly store: OwnedStoreLike;
+  /** Clock for telling our own late kernel events apart (default Date.now). */
+  readonly now?: () => number;
 }
+
+/**
+ * How long a change of our own batches is still expected as a kernel event. ip(8)'s monitor may
+ * report it well after the batch (seen: several seconds behind under 10 changes/s at 10k), by
+ * when a later batch may have undone it.
+ */
+const OWN_EVENT_WINDOW_MS = 30_000;
 
 /**
  * Not re-entrant by design: calls are queued, because two overlapping list→plan→apply cycles would
@@ -69,10 +78,14 @@ export class AddressReconciler {
   readonly #parser = new AddressParser();
   /** The batch ip(8) is running now: its own events are expected. */
   #inflight: { readonly add: ReadonlySet<string>; readonly remove: ReadonlySet<string> } | undefined;
+  /** Changes our batches made ("add 10.0.0.1") whose kernel event has not been seen yet → when. */
+  readonly #ownChanges = new Map<string, number>();
+  readonly #now: () => number;
 
   constructor(options: AddressReconcilerOptions) {
     this.#adapter = options.adapter;
     this.#store = options.store;
+    this.#now = options.now ?? Date.now;
   }
 
   /**
@@ -115,6 +128,9 @@ export class AddressReconciler {
     const inflight = this.#inflight;
     if (inflight !== undefined && (event.op === "add" ? inflight.add : inflight.remove).has(event.address))
       return false;
+    // A late event of a batch that has finished — possibly undone by a later batch already.
+    this.#forgetOldOwnChanges();
+    if (this.#ownChanges.delete(`${event.op} ${event.address}`)) return false;
     const present = this.#present;
     // Not listed yet (start): the first listing sees the truth anyway.
     if (present === undefined) return inflight !== undefined;
@@ -230,7 +246,34 @@ export class AddressReconciler {
       this.#inflight = undefined;
     }
     this.#present = result.present;
+    this.#rememberOwnChanges(add, remove, result);
     return result;
+  }
+
+  /** The lines that took effect, each expected once as a kernel event within OWN_EVENT_WINDOW_MS. */
+  #rememberOwnChanges(add: readonly string[], remove: readonly string[], result: ApplyResult): void {
+    const refused = new Set(result.rejected.map((r) => `${r.op} ${r.address}`));
+    const now = this.#now();
+    for (const [op, list] of [
+      ["add", add],
+      ["remove", remove],
+    ] as const) {
+      for (const a of list) {
+        const key = `${op} ${a}`;
+        if (refused.has(key)) continue;
+        this.#ownChanges.delete(key); // re-inserted: the map stays in time order
+        this.#ownChanges.set(key, now);
+      }
+    }
+    this.#forgetOldOwnChanges();
+  }
+
+  #forgetOldOwnChanges(): void {
+    const oldest = this.#now() - OWN_EVENT_WINDOW_MS;
+    for (const [key, at] of this.#ownChanges) {
+      if (at >= oldest) break;
+      this.#ownChanges.delete(key);
+    }
   }
 
   async #loadOwned(): Promise<Set<string>> {
