@@ -149,8 +149,8 @@ export async function composeSidecar(
           { frr: r.frr, prefixes: r.state?.prefixes.length, changes: r.prefixChanges, ms: r.durationMs },
           "applied",
         );
-        // Not at once: bgpd needs a moment to send, and under churn this bounds the reads.
-        announcements.checkSoon(config.timings.announcementStuckMs);
+        // Once applies pause: bgpd needs a moment to send, and under churn the periodic check looks.
+        announcements.checkWhenQuiet(config.timings.announcementStuckMs);
         sessions.pollWhileWaiting();
       }
     },

@@ -196,7 +196,7 @@ export const configSchema = z.strictObject({
       sessionPollSeconds: z.number().min(1).max(3600).default(10),
       /**
        * Read-back: how often what bgpd sends each established peer is compared with what should
-       * be announced (also shortly after every apply); 0 = never.
+       * be announced (also once applies pause); 0 = never.
        */
       announcementCheckSeconds: z.number().min(0).max(3600).default(10),
       /** A prefix missing at a peer for this long is repaired (announcements take ≈ 0.1 s). */

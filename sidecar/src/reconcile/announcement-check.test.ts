@@ -91,3 +91,26 @@ test("nothing applied yet: no read at all", async () => {
   });
   assert.equal(await check.check(), undefined);
 });
+
+test("after applies: one check once they pause, not one per burst of churn", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { check, reports } = setup();
+  try {
+    for (let i = 0; i < 5; i++) {
+      check.checkWhenQuiet(3000);
+      t.mock.timers.tick(1000);
+      await Promise.resolve();
+    }
+    assert.equal(reports.length, 0, "applies every second: no read-back yet");
+    t.mock.timers.tick(2000);
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    assert.equal(reports.length, 1, "3 s after the last apply: one read-back");
+    check.checkWhenQuiet(3000);
+    check.stop();
+    t.mock.timers.tick(5000);
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    assert.equal(reports.length, 1, "none after stop()");
+  } finally {
+    check.stop();
+  }
+});

@@ -48,6 +48,7 @@ export class AnnouncementCheck {
   private readonly missing = new Map<string, Missing>();
   private running = false;
   private followUp: NodeJS.Timeout | undefined;
+  private quiet: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: AnnouncementCheckDeps) {}
 
@@ -81,6 +82,21 @@ export class AnnouncementCheck {
     this.followUp.unref();
   }
 
+  /**
+   * A check once applies have paused for `delayMs` (bgpd needs a moment to send): each apply
+   * pushes it back. At 10k prefixes one read-back is a 10k-route answer from bgpd, which under
+   * churn would hold up the next change every few seconds; while applies keep coming, the
+   * periodic check (timings.announcementCheckSeconds) is the one that looks.
+   */
+  checkWhenQuiet(delayMs: number): void {
+    if (this.quiet !== undefined) clearTimeout(this.quiet);
+    this.quiet = setTimeout(() => {
+      this.quiet = undefined;
+      void this.check();
+    }, delayMs);
+    this.quiet.unref();
+  }
+
   /** While anything is missing and not yet past every repair, look again when the next step is due. */
   private scheduleFollowUp(): void {
     const pending = [...this.missing.values()].filter((m) => m.attempts < 2 || this.age(m) < 0);
@@ -90,7 +106,9 @@ export class AnnouncementCheck {
 
   stop(): void {
     if (this.followUp) clearTimeout(this.followUp);
+    if (this.quiet) clearTimeout(this.quiet);
     this.followUp = undefined;
+    this.quiet = undefined;
   }
 
   private now(): number {
