@@ -19,8 +19,9 @@ import { parse as parseYaml, stringify } from "yaml";
 import type { LogLine, SidecarLab, SidecarProcess } from "../tests/e2e/harness.js";
 import type { Lab } from "../tests/lab/netns-lab.js";
 import type { DebounceReloadResult } from "./lib/debounce-reload.js";
+import type { BulkResult } from "./lib/frr-floor.js";
 import type { SeedResult } from "./lib/seed.js";
-import { imageNodeFlags } from "./lib/image-node-flags.js";
+import { imageNodeLaunch } from "./lib/image-node-flags.js";
 import { sampleProc, type ProcSample } from "./lib/proc.js";
 import { round, rng, summarize, type Summary } from "./lib/stats.js";
 import {
@@ -77,6 +78,8 @@ interface Options {
   readonly soakRate: number;
   readonly attributeServices: number;
   readonly attributeSets: number;
+  /** The "FRR alone" phase per size (--no-floor: off). */
+  readonly floor: boolean;
 }
 
 const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
@@ -105,6 +108,10 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --no-seed               skip the baselines (the seed's vtysh per prefix; 3 s debounce + frr-reload.py)
   --seed-sample 1000      prefixes the seed baseline announces (larger sizes are extrapolated)
   --seed-full             run the seed baseline for every size (10k takes ~5 min)
+  --no-floor              skip the "FRR alone" phase: per size, after the sidecar's last drain,
+                          N network lines in one batch, then --changes flips (no network /
+                          network) over one kept-open vty connection to the node's bgpd, timed
+                          like the sequential phase: the measured floor of "ours / FRR alone"
   --cpu-prof DIR          run the sidecar with --cpu-prof, profiles into DIR
   --node-flags "…"        node flags for the sidecar on top of the image's own (its Dockerfile
                           ENTRYPOINT's), e.g. "--max-old-space-size=128"
@@ -151,6 +158,7 @@ function parseOptions(argv: string[]): Options {
       "soak-rate": { type: "string", default: "10" },
       "attribute-services": { type: "string", default: "1000" },
       "attribute-sets": { type: "string", default: "200" },
+      "no-floor": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -202,6 +210,7 @@ function parseOptions(argv: string[]): Options {
     soakRate: int("soak-rate", values["soak-rate"], 1),
     attributeServices: int("attribute-services", values["attribute-services"], 0),
     attributeSets: int("attribute-sets", values["attribute-sets"], 1),
+    floor: !values["no-floor"],
   };
 }
 
@@ -221,6 +230,7 @@ const { createSidecarLab, NODE, REPO, service, slice } = harness;
 const { LAB_FRR_IMAGE } = await import("../tests/lab/image-frr.js");
 const { runSeedBaseline, serviceIp } = await import("./lib/seed.js");
 const { DEBOUNCE_MS, runDebounceReloadBaseline } = await import("./lib/debounce-reload.js");
+const { runFrrFloor } = await import("./lib/frr-floor.js");
 const imageSidecar = OPTS.frr === "image" ? await import("./lib/image-sidecar.js") : undefined;
 if ((LAB_FRR_IMAGE !== undefined) !== (OPTS.frr === "image"))
   throw new Error("tests/lab/image-frr.ts was evaluated before FA_LAB_FRR was set");
@@ -296,6 +306,25 @@ interface ChangeResult {
   readonly announce: LatencySet;
 }
 
+/**
+ * FRR alone (bench/lib/frr-floor.ts): the sequential phase's flips as `no network X/32` /
+ * `network X/32` over one kept-open vty connection to the node's bgpd, no sidecar running.
+ */
+interface FloorResult extends LatencySet {
+  /** How the lines reached bgpd: "vty", one kept-open connection (the sidecar's VtyClient). */
+  readonly method: string;
+  /** The same in words (which bgpd, from where). */
+  readonly note: string;
+  readonly socket: string;
+  /** Flips: each one withdrawal and one announcement sample. */
+  readonly flips: number;
+  readonly withdraw: LatencySet;
+  readonly announce: LatencySet;
+  /** N `network` lines in one batch → all N at the tor; the same batch of `no network` → none. */
+  readonly load: BulkResult;
+  readonly clear: BulkResult;
+}
+
 interface LoadResult extends ChangeResult {
   readonly requestedRate: number;
   readonly achievedRate: number;
@@ -368,6 +397,8 @@ interface SizeResult {
   readonly soak?: SoakResult;
   /** Off with --attribute-services 0. */
   readonly attributes?: AttributesResult;
+  /** FRR alone, after the last drain (off with --no-floor). */
+  readonly floor?: FloorResult;
 }
 
 interface SoakResult {
@@ -531,12 +562,21 @@ function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
       restoreEnv("NODE_OPTIONS", saved.NODE_OPTIONS);
     }
   }
+  // As the image's ENTRYPOINT starts it: its environment for node (glibc's allocator) and flags.
+  const launch = imageNodeLaunch(REPO);
   const child = spawn(
     process.execPath,
-    [...prof, ...imageNodeFlags(REPO), ...ctx.opts.nodeFlags, ctx.mainJs, "run", "--config", env.configPath],
+    [...prof, ...launch.flags, ...ctx.opts.nodeFlags, ctx.mainJs, "run", "--config", env.configPath],
     {
       cwd: REPO,
-      env: { ...process.env, PATH, KUBECONFIG: env.kubeconfig, NODE_NAME: NODE, KUBERNETES_SERVICE_HOST: "" },
+      env: {
+        ...process.env,
+        ...launch.env,
+        PATH,
+        KUBECONFIG: env.kubeconfig,
+        NODE_NAME: NODE,
+        KUBERNETES_SERVICE_HOST: "",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -793,6 +833,10 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     log(
       `  wire none ${drainWarm.wireNoneMs} ms, FIB none ${drainWarm.fibNoneMs} ms, exit ${drainWarm.exitMs} ms (code ${drainWarm.exitCode}, ${drainWarm.leftAtTor} left at the tor)`,
     );
+
+    // FRR alone: the sidecar has exited, the node's bgpd runs the drained config (neighbours,
+    // session up, no network line). Same PRNG seed as the sequential phase: the same Services first.
+    const floor = opts.floor ? await measureFloor(env, fib, bgp, n, opts) : undefined;
     return {
       n,
       syncCold,
@@ -808,6 +852,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
       calls,
       ...(soak === undefined ? {} : { soak }),
       ...(attributes === undefined ? {} : { attributes }),
+      ...(floor === undefined ? {} : { floor }),
     };
   } catch (err) {
     console.error(env.sidecar?.tail(40));
@@ -818,6 +863,39 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     bgp.close();
     await env.stop();
   }
+}
+
+async function measureFloor(
+  env: SidecarLab,
+  fib: FibMonitor,
+  bgp: TorBgp,
+  n: number,
+  opts: Options,
+): Promise<FloorResult> {
+  log(`FRR alone: ${n} network lines, then ${opts.flips} flips over a kept-open vty connection to bgpd`);
+  const prefixes = Array.from({ length: n }, (_, i) => prefixOf(i));
+  const run = await runFrrFloor({
+    lab: env.lab,
+    fib,
+    bgp,
+    prefixes,
+    flips: opts.flips,
+    random: rng(opts.randomSeed + n),
+    log,
+  });
+  const r = changeResult(run.changes);
+  log(`  FIB p50/p99 ${r.all.fib.p50}/${r.all.fib.p99} ms, wire ${r.all.wire.p50}/${r.all.wire.p99} ms`);
+  return {
+    method: run.method,
+    note: run.note,
+    socket: run.socket,
+    flips: opts.flips,
+    ...r.all,
+    withdraw: r.withdraw,
+    announce: r.announce,
+    load: run.load,
+    clear: run.clear,
+  };
 }
 
 /** Every sidecar run's lines, one JSON object a line (stderr lines as {stderr}). */
@@ -1429,6 +1507,31 @@ function table(
     "  withdraw / announce → FIB p99 (ms)",
     (s) => `${fmt(s.sequential.withdraw.fib.p99)} / ${fmt(s.sequential.announce.fib.p99)}`,
   );
+  if (sizes.some((s) => s.floor !== undefined)) {
+    // Measured in this run, per size: the same flips through bgpd's vty with no sidecar.
+    const ratio = (ours: number, frr: number | undefined): string =>
+      frr === undefined || frr <= 0 ? "–" : `${fmt(ours / frr, 2)}×`;
+    row("FRR alone: seq. change → wire p50 (ms)", (s) => s.floor?.wire.p50);
+    row("FRR alone: seq. change → wire p99 (ms)", (s) => s.floor?.wire.p99);
+    row("FRR alone: seq. change → FIB p50 (ms)", (s) => s.floor?.fib.p50);
+    row("FRR alone: seq. change → FIB p99 (ms)", (s) => s.floor?.fib.p99);
+    text(
+      "  withdraw / announce → FIB p50 (ms)",
+      (s) => `${fmt(s.floor?.withdraw.fib.p50)} / ${fmt(s.floor?.announce.fib.p50)}`,
+    );
+    text(
+      "ours / FRR alone: seq. wire p50 / p99",
+      (s) =>
+        `${ratio(s.sequential.all.wire.p50, s.floor?.wire.p50)} / ${ratio(s.sequential.all.wire.p99, s.floor?.wire.p99)}`,
+    );
+    text(
+      "ours / FRR alone: seq. FIB p50 / p99",
+      (s) =>
+        `${ratio(s.sequential.all.fib.p50, s.floor?.fib.p50)} / ${ratio(s.sequential.all.fib.p99, s.floor?.fib.p99)}`,
+    );
+    row("FRR alone: N network lines, one batch → FIB all (ms)", (s) => s.floor?.load.fibMs);
+    row("FRR alone: N no-network lines, one batch → FIB none (ms)", (s) => s.floor?.clear.fibMs);
+  }
   row("load: achieved changes/s", (s) => s.load.achievedRate);
   row("load: change → wire p50 (ms)", (s) => s.load.all.wire.p50, FLOOR_WIRE_MS);
   row("load: change → wire p99 (ms)", (s) => s.load.all.wire.p99, FLOOR_WIRE_MS);
@@ -1512,6 +1615,11 @@ function table(
     "",
     what,
     "floor = FRR's own change→peer time through an open vty session (docs/frr-measurements.md, FRR 8.4); ratio = last size / floor.",
+    ...(sizes.some((s) => s.floor !== undefined)
+      ? [
+          "FRR alone = the same flips as network / no network lines over a kept-open vty connection to the node's bgpd, no sidecar, measured in this run per size.",
+        ]
+      : []),
     "Noisy shared 2-core machine: one run per figure; re-run before trusting a difference < 20 %.",
   );
   return out.join("\n");

@@ -1,11 +1,19 @@
-// The node flags the image's ENTRYPOINT starts the sidecar with, read from the Dockerfile, so the
-// benchmark runs the bundle exactly as the image does.
+// How the image's ENTRYPOINT starts the sidecar — the environment it sets for node (through
+// env(1)) and node's flags — read from the Dockerfile, so the benchmark runs the bundle exactly as
+// the image does.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** The words between the node binary and the bundle in the Dockerfile's exec-form ENTRYPOINT. */
-export function imageNodeFlags(repo: string): string[] {
+export interface ImageNodeLaunch {
+  /** NAME=value words between /usr/bin/env and node (glibc allocator settings). */
+  readonly env: Readonly<Record<string, string>>;
+  /** The words between the node binary and the bundle. */
+  readonly flags: readonly string[];
+}
+
+/** Parses the Dockerfile's exec-form ENTRYPOINT: [tini, --, (env, NAME=value…,) node, flags…, bundle]. */
+export function imageNodeLaunch(repo: string): ImageNodeLaunch {
   const dockerfile = readFileSync(join(repo, "Dockerfile"), "utf8");
   const line = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
   if (line === undefined) throw new Error("Dockerfile: no exec-form ENTRYPOINT");
@@ -13,5 +21,13 @@ export function imageNodeFlags(repo: string): string[] {
   const node = words.findIndex((w) => w.endsWith("/node"));
   if (node < 0 || !words.at(-1)?.endsWith(".mjs"))
     throw new Error(`Dockerfile: unexpected ENTRYPOINT ${line}`);
-  return words.slice(node + 1, -1);
+  const envAt = words.findIndex((w) => w === "/usr/bin/env");
+  const assignments = envAt < 0 || envAt > node ? [] : words.slice(envAt + 1, node);
+  const env: Record<string, string> = {};
+  for (const a of assignments) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(a);
+    if (m === null) throw new Error(`Dockerfile: ENTRYPOINT env word ${a} is not NAME=value`);
+    env[m[1] ?? ""] = m[2] ?? "";
+  }
+  return { env, flags: words.slice(node + 1, -1) };
 }
