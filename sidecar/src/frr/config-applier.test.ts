@@ -105,12 +105,36 @@ test("inStep: a token while frr.conf holds all FRR was told, none while fast cha
   assert.ok(settled !== undefined && first !== undefined && settled > first, "a new token after the settle");
 });
 
+test("a full apply of what FRR already runs skips frr-reload.py (a restart), writes the file", async () => {
+  const file = join(dir, "frr-same.conf");
+  const { frr } = fakeFrr();
+  const reloads: string[] = [];
+  let diff = { toAdd: ["ip forwarding", "frr version 10.3"], toDelete: [] as string[] };
+  const counting = {
+    ...(frr as unknown as Record<string, unknown>),
+    diff: () => Promise.resolve(diff),
+    reload: (f: string) => {
+      reloads.push(f);
+      return Promise.resolve();
+    },
+  } as unknown as FrrClient;
+  const applier = new ConfigApplier(counting, file, log);
+  assert.equal((await applier.apply(conf(["10.0.0.1/32"]), true)).kind, "reloaded");
+  assert.deepEqual(reloads, [], "only the lines FRR lists on every run: nothing to reload");
+  assert.equal(await readFile(file, "utf8"), conf(["10.0.0.1/32"]));
+  diff = { toAdd: [" network 10.0.0.2/32"], toDelete: [] };
+  await applier.apply(conf(["10.0.0.1/32", "10.0.0.2/32"]), true);
+  assert.equal(reloads.length, 1, "a real difference goes through frr-reload.py");
+});
+
 test("a failed fast batch leaves FRR's state unknown: the next apply reloads", async () => {
   const file = join(dir, "frr3.conf");
   const { frr } = fakeFrr();
   let reloads = 0;
   const failing = Object.assign(Object.create(frr) as FrrClient, {
     applyCommands: () => Promise.reject(new Error("vty: % Unknown command")),
+    // FRR differs from each render (else frr-reload.py is skipped).
+    diff: () => Promise.resolve({ toAdd: [" network 10.0.0.4/32"], toDelete: [] }),
     reload: () => {
       reloads++;
       return Promise.resolve();
