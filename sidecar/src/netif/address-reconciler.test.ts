@@ -44,7 +44,7 @@ function node() {
     };
     const crashing = {
       list: () => adapter.list(),
-      apply: async (change: AddressChange, before?: ReadonlySet<string>): Promise<ApplyResult> => {
+      apply: async (change: AddressChange, before?: Set<string>): Promise<ApplyResult> => {
         if (opts.crash === "before-apply") throw new Error("SIGKILL before ip ran");
         const result = await adapter.apply(change, before);
         if (opts.crash === "after-apply") throw new Error("SIGKILL after ip ran");

@@ -15,8 +15,11 @@ import {
 /** What the reconciler needs from IpAddressAdapter (tests use an in-memory interface). */
 export interface AddressAdapterLike {
   list(): Promise<Set<string>>;
-  /** `before`: the last verified listing, to skip the re-list when ip accepted every line. */
-  apply(change: AddressChange, before?: ReadonlySet<string>): Promise<ApplyResult>;
+  /**
+   * `before`: the last verified listing, handed over (updated in place and returned as `present`
+   * when ip accepted every line: no re-list, no copy).
+   */
+  apply(change: AddressChange, before?: Set<string>): Promise<ApplyResult>;
 }
 
 /** What the reconciler needs from OwnedAddressStore. */
@@ -235,7 +238,7 @@ export class AddressReconciler {
   async #applyBatch(
     add: readonly string[],
     remove: readonly string[],
-    before: ReadonlySet<string> | undefined,
+    before: Set<string> | undefined,
   ): Promise<ApplyResult> {
     this.#present = undefined;
     this.#inflight = { add: new Set(add), remove: new Set(remove) };
