@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -173,6 +173,21 @@ void describe("OwnedAddressStore", () => {
     assert.match(after.warnings[0] ?? "", /rebooted/);
     await after.s.record({ add: ["10.0.0.7"], remove: [] });
     assert.deepEqual([...(await store("reboot.json", "lo", "boot-2").s.load())], ["10.0.0.7"]);
+  });
+
+  void test("a record that cannot be written changes nothing, in the file or in memory", async () => {
+    const { s } = store("unwritable.json");
+    await s.save(["10.0.0.1"]);
+    // The journal's place taken by a directory: the append fails.
+    await rm(join(dir, "unwritable.json.journal"));
+    await mkdir(join(dir, "unwritable.json.journal"));
+    await assert.rejects(s.record({ add: ["10.0.0.2"], remove: ["10.0.0.1"] }));
+    await rm(join(dir, "unwritable.json.journal"), { recursive: true });
+    // A record large enough to compact writes what memory holds plus itself.
+    const many = Array.from({ length: 1100 }, (_, i) => `10.2.${i >> 8}.${i & 255}`);
+    await s.record({ add: many, remove: [] });
+    const after = await store("unwritable.json").s.load();
+    assert.deepEqual([after.size, after.has("10.0.0.1"), after.has("10.0.0.2")], [1101, true, false]);
   });
 
   void test("record refuses a non-canonical address", async () => {

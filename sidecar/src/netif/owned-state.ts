@@ -134,11 +134,13 @@ export class OwnedAddressStore {
         throw new Error(`owned-address record: ${JSON.stringify(a)} is not canonical`);
     }
     const current = this.#current ?? (await this.load());
-    for (const a of change.add) current.add(a);
-    for (const a of change.remove) current.delete(a);
     const entries = change.add.length + change.remove.length;
+    // Memory follows the file: a failed write leaves both as they were.
     if (this.#journalEntries + entries > Math.max(MIN_JOURNAL_ENTRIES, current.size)) {
-      await this.save(current);
+      const next = new Set(current);
+      for (const a of change.add) next.add(a);
+      for (const a of change.remove) next.delete(a);
+      await this.save(next);
       return;
     }
     const lines = [...change.add.map((a) => `+${a}\n`), ...change.remove.map((a) => `-${a}\n`)].join("");
@@ -149,6 +151,8 @@ export class OwnedAddressStore {
       await appendFile(this.journalPath, lines, { mode: 0o600 });
     }
     this.#journalEntries += entries;
+    for (const a of change.add) current.add(a);
+    for (const a of change.remove) current.delete(a);
   }
 
   async #read(): Promise<OwnedLoadResult> {
