@@ -96,8 +96,10 @@ export class ConfigApplier {
     | undefined;
   /** Network changes went to FRR after the file was last written; settle() writes it. */
   private pending = false;
-  /** Counts changes to FRR or the file, begun and ended (odd: one is in flight); see inStep. */
+  /** Counts changes to FRR or the file, begun and ended; see inStep. */
   private changes = 0;
+  /** Changes in flight (the read-back's repair may overlap a reconcile pass). */
+  private inFlight = 0;
 
   private readonly observe: ApplyObserver;
 
@@ -133,23 +135,25 @@ export class ConfigApplier {
    * in flight. What the drift check compares within.
    */
   get inStep(): number | undefined {
-    if (this.applied === undefined || this.pending || this.changes % 2 === 1) return undefined;
+    if (this.applied === undefined || this.pending || this.inFlight > 0) return undefined;
     return this.changes;
   }
 
   /** Brackets a change to FRR or the file (see inStep). */
   private async changing<T>(fn: () => Promise<T>): Promise<T> {
     this.changes++;
+    this.inFlight++;
     try {
       return await fn();
     } finally {
+      this.inFlight--;
       this.changes++;
     }
   }
 
   /** Forget what FRR runs (after an FRR restart): the next apply goes through frr-reload.py. */
   invalidate(): void {
-    this.changes += 2;
+    this.changes++;
     this.applied = undefined;
     this.running = undefined;
     this.pending = false;
