@@ -117,7 +117,7 @@ void describe("OwnedAddressStore", () => {
 
   void test("a journal as long as the set is compacted into a new snapshot", async () => {
     const { s } = store("compact.json");
-    await s.save([]);
+    await s.save(["10.9.9.9"]); // stays owned: the set never empties (that is a snapshot of its own)
     // Churn: 100 addresses come and go; the set stays small, the journal would grow without bound.
     const some = Array.from({ length: 100 }, (_, i) => `10.1.0.${i}`);
     for (let round = 0; round < 6; round++) {
@@ -129,7 +129,7 @@ void describe("OwnedAddressStore", () => {
     assert.equal(file.generation, 2, "one compaction (after 1024 entries)");
     const journal = await readFile(join(dir, "compact.json.journal"), "utf8");
     assert.ok(journal.split("\n").length < 300, "the journal restarted after the compaction");
-    assert.deepEqual([...(await store("compact.json").s.load())], ["10.2.0.1"]);
+    assert.deepEqual([...(await store("compact.json").s.load())].sort(), ["10.2.0.1", "10.9.9.9"]);
   });
 
   void test("a cut last line is dropped, and the next record does not append to it", async () => {
@@ -188,6 +188,16 @@ void describe("OwnedAddressStore", () => {
     await s.record({ add: many, remove: [] });
     const after = await store("unwritable.json").s.load();
     assert.deepEqual([after.size, after.has("10.0.0.1"), after.has("10.0.0.2")], [1101, true, false]);
+  });
+
+  void test("nothing left owned (a drain): the snapshot itself is empty", async () => {
+    const { s } = store("drained.json");
+    await s.save(["10.0.0.1", "10.0.0.2"]);
+    await s.record({ add: ["10.0.0.3"], remove: [] });
+    await s.record({ add: [], remove: ["10.0.0.1", "10.0.0.2", "10.0.0.3"] });
+    const file = JSON.parse(await readFile(join(dir, "drained.json"), "utf8")) as { addresses: string[] };
+    assert.deepEqual(file.addresses, []);
+    assert.deepEqual([...(await store("drained.json").s.load())], []);
   });
 
   void test("record refuses a non-canonical address", async () => {

@@ -135,8 +135,10 @@ export class OwnedAddressStore {
     }
     const current = this.#current ?? (await this.load());
     const entries = change.add.length + change.remove.length;
-    // Memory follows the file: a failed write leaves both as they were.
-    if (this.#journalEntries + entries > Math.max(MIN_JOURNAL_ENTRIES, current.size)) {
+    // Memory follows the file: a failed write leaves both as they were. Nothing left owned (a
+    // drain, an uninstall) is always a snapshot: the file an operator reads then says so itself.
+    const emptied = change.add.length === 0 && change.remove.length >= current.size;
+    if (emptied || this.#journalEntries + entries > Math.max(MIN_JOURNAL_ENTRIES, current.size)) {
       const next = new Set(current);
       for (const a of change.add) next.add(a);
       for (const a of change.remove) next.delete(a);
