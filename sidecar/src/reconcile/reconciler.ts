@@ -808,7 +808,8 @@ export class Reconciler {
     const wanted = new Map<string, boolean>();
     for (const a of [...withdrawn, ...ended]) wanted.set(a, desired.has(a) || this.withdrawnAt.has(a));
     if (wanted.size === 0) return;
-    await this.syncChanged(wanted, "remove", () => this.keepDuringGrace(desired, []));
+    // The grace periods were just advanced: the fallback only adds those still running.
+    await this.syncChanged(wanted, "remove", () => this.withGrace(desired));
   }
 
   /**
@@ -819,6 +820,11 @@ export class Reconciler {
    */
   private keepDuringGrace(desired: ReadonlySet<string>, withdrawn: Iterable<string>): Set<string> {
     this.advanceGrace(desired, withdrawn);
+    return this.withGrace(desired);
+  }
+
+  /** `desired` plus the addresses whose grace period is running. */
+  private withGrace(desired: ReadonlySet<string>): Set<string> {
     const keep = new Set(desired);
     for (const a of this.withdrawnAt.keys()) keep.add(a);
     return keep;
