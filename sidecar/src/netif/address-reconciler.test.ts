@@ -19,6 +19,19 @@ after(async () => {
 
 const FOREIGN = "192.0.2.99";
 
+/** An owned-address store in memory: load() gives its live set, record() changes it. */
+function memoryStore() {
+  const owned = new Set<string>();
+  return {
+    load: () => Promise.resolve(owned),
+    record: (change: { readonly add: readonly string[]; readonly remove: readonly string[] }) => {
+      for (const a of change.add) owned.add(a);
+      for (const a of change.remove) owned.delete(a);
+      return Promise.resolve();
+    },
+  };
+}
+
 /** One "node": a fake interface and a state file; reconcilers made from it are "process restarts". */
 function node() {
   const ip = new FakeIp("lo");
@@ -193,7 +206,7 @@ void describe("AddressReconciler", () => {
     });
     const rr = new AddressReconciler({
       adapter,
-      store: { load: () => Promise.resolve(new Set<string>()), record: () => Promise.resolve() },
+      store: memoryStore(),
     });
     // Before the first listing nothing is believed: the first listing will see the truth.
     assert.equal(rr.observe(add("10.0.0.1")), false);
@@ -215,7 +228,7 @@ void describe("AddressReconciler", () => {
     const ip = new FakeIp("lo");
     const rr = new AddressReconciler({
       adapter: new IpAddressAdapter({ iface: "lo", run: ip.run }),
-      store: { load: () => Promise.resolve(new Set<string>()), record: () => Promise.resolve() },
+      store: memoryStore(),
       now: () => now,
     });
     const add = (address: string) => ({ op: "add" as const, address });

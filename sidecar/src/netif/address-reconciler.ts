@@ -24,8 +24,9 @@ export interface AddressAdapterLike {
 
 /** What the reconciler needs from OwnedAddressStore. */
 export interface OwnedStoreLike {
-  load(): Promise<Set<string>>;
-  /** `add` became ours, `remove` no longer is (O(change) on disk). */
+  /** The owned set, live: record() keeps it equal to what is on disk (the reconciler keeps no copy). */
+  load(): Promise<ReadonlySet<string>>;
+  /** `add` became ours, `remove` no longer is (O(change) on disk); the set from load() follows. */
   record(change: { readonly add: readonly string[]; readonly remove: readonly string[] }): Promise<void>;
 }
 
@@ -74,7 +75,8 @@ const OWN_EVENT_WINDOW_MS = 30_000;
 export class AddressReconciler {
   readonly #adapter: AddressAdapterLike;
   readonly #store: OwnedStoreLike;
-  #owned: Set<string> | undefined;
+  /** The store's live set (see OwnedStoreLike.load). */
+  #owned: ReadonlySet<string> | undefined;
   /** The interface's host addresses as last listed (or verified after a batch); see trustLastListing. */
   #present: Set<string> | undefined;
   #tail: Promise<unknown> = Promise.resolve();
@@ -279,7 +281,7 @@ export class AddressReconciler {
     }
   }
 
-  async #loadOwned(): Promise<Set<string>> {
+  async #loadOwned(): Promise<ReadonlySet<string>> {
     this.#owned ??= await this.#store.load();
     return this.#owned;
   }
@@ -293,13 +295,9 @@ export class AddressReconciler {
     await this.#record(add, remove);
   }
 
-  /** The file first, then memory: they never disagree after a successful record. */
   async #record(add: readonly string[], remove: readonly string[]): Promise<void> {
     if (add.length + remove.length === 0) return;
-    const owned = await this.#loadOwned();
     await this.#store.record({ add, remove });
-    for (const a of add) owned.add(a);
-    for (const a of remove) owned.delete(a);
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {

@@ -20,7 +20,8 @@ export interface OwnedAddressStoreOptions {
 export type OwnedLoadStatus = "loaded" | "missing" | "corrupt" | "other-interface" | "other-boot";
 
 export interface OwnedLoadResult {
-  readonly addresses: Set<string>;
+  /** The store's own set (see load). */
+  readonly addresses: ReadonlySet<string>;
   readonly status: OwnedLoadStatus;
 }
 
@@ -70,8 +71,9 @@ export class OwnedAddressStore {
   readonly iface: string;
   readonly #warn: (message: string) => void;
   readonly #bootId: BootIdSource;
-  /** The set as the files say, once loaded or saved by this process. */
-  #current: Set<string> | undefined;
+  /** The set as the files say (once #loaded); one object for the store's life, see load(). */
+  readonly #current = new Set<string>();
+  #loaded = false;
   #generation = 0;
   #journalEntries = 0;
 
@@ -90,14 +92,25 @@ export class OwnedAddressStore {
     return `${this.path}.journal`;
   }
 
-  async load(): Promise<Set<string>> {
+  /**
+   * Reads the record. The set returned is the store's own, live: record() and save() keep it equal
+   * to the files, so a caller reads ownership from it instead of keeping a copy.
+   */
+  async load(): Promise<ReadonlySet<string>> {
     return (await this.loadDetailed()).addresses;
   }
 
   async loadDetailed(): Promise<OwnedLoadResult> {
     const result = await this.#read();
-    this.#current = new Set(result.addresses);
-    return result;
+    this.#replaceCurrent(result.addresses);
+    this.#loaded = true;
+    return { addresses: this.#current, status: result.status };
+  }
+
+  #replaceCurrent(addresses: Iterable<string>): void {
+    const next = [...addresses]; // before clearing: `addresses` may be the set itself
+    this.#current.clear();
+    for (const a of next) this.#current.add(a);
   }
 
   /** Replaces the whole record: a new snapshot (atomic: the old or the new set), an empty journal. */
@@ -117,7 +130,8 @@ export class OwnedAddressStore {
     await writeFileAtomic(this.journalPath, journalHeader(generation), { mode: 0o600 });
     this.#generation = generation;
     this.#journalEntries = 0;
-    this.#current = new Set(sorted);
+    this.#replaceCurrent(sorted);
+    this.#loaded = true;
   }
 
   /**
@@ -133,7 +147,8 @@ export class OwnedAddressStore {
       if (!isCanonicalAddress(a))
         throw new Error(`owned-address record: ${JSON.stringify(a)} is not canonical`);
     }
-    const current = this.#current ?? (await this.load());
+    if (!this.#loaded) await this.load();
+    const current = this.#current;
     const entries = change.add.length + change.remove.length;
     // Memory follows the file: a failed write leaves both as they were. Nothing left owned (a
     // drain, an uninstall) is always a snapshot: the file an operator reads then says so itself.
