@@ -80,7 +80,10 @@ export class OwnedAddressStore {
   constructor(options: OwnedAddressStoreOptions) {
     this.path = options.path;
     this.iface = options.iface;
-    this.#bootId = options.bootId ?? kernelBootId;
+    // Read once: it cannot change while this process runs.
+    let bootId: Promise<string | undefined> | undefined;
+    const source = options.bootId ?? kernelBootId;
+    this.#bootId = () => (bootId ??= source());
     this.#warn =
       options.warn ??
       ((message) => {

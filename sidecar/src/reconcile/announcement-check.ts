@@ -72,8 +72,8 @@ export class AnnouncementCheck {
     }
   }
 
-  /** A check in `delayMs` (after an apply), unless one is already due sooner. */
-  checkSoon(delayMs: number): void {
+  /** A follow-up check in `delayMs`, unless one is already due sooner. */
+  private checkSoon(delayMs: number): void {
     if (this.followUp !== undefined) return;
     this.followUp = setTimeout(() => {
       this.followUp = undefined;
