@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -19,6 +19,7 @@ import { node, service, slice } from "../e2e/harness.js";
 import { TorSampler, waitUntil } from "../e2e/e2e-helpers.js";
 import { IMAGE, PODMAN_ENV } from "../lab/image-frr.js";
 import { requireTool } from "../support/require-tool.js";
+import { OwnedAddressStore } from "../../sidecar/src/netif/owned-state.js";
 import { PodRunner, startApiProxy, type PodSpec } from "./pod-runner.js";
 
 const NODE_NAME = "node-a";
@@ -284,10 +285,13 @@ void describe("the chart's pod from the image", { skip: SKIP }, () => {
         [],
         "service addresses left on lo",
       );
-      const state = await readFile(join(dir, "host/var/lib/frr-advertiser/addresses.lo.json"), "utf8").catch(
-        () => "{}",
-      );
-      assert.deepEqual((JSON.parse(state) as { addresses?: string[] }).addresses ?? [], []);
+      // Read as a restarted advertiser reads it (snapshot and journal): nothing is ours any more.
+      const store = new OwnedAddressStore({
+        path: join(dir, "host/var/lib/frr-advertiser/addresses.lo.json"),
+        iface: "lo",
+        warn: () => undefined,
+      });
+      assert.deepEqual([...(await store.load())], []);
     }),
   );
 });
