@@ -27,6 +27,7 @@ import { round, rng, summarize, type Summary } from "./lib/stats.js";
 import {
   ChangeTracker,
   FibMonitor,
+  fibSettledAt,
   TorBgp,
   wallNow,
   watchFibCount,
@@ -1270,22 +1271,15 @@ async function measureDrain(
     else if (wallNow() > Math.min(hardDeadline, (exited?.at ?? Infinity) + 10_000)) break;
     else await sleep(10);
   }
-  // `ip monitor` can lose events in a burst of 10k deletions (netlink buffer): when it has not
-  // seen the FIB empty, read the tor's kernel table itself (≤ 200 ms later than the truth).
-  const deadline = wallNow() + (wireAt === undefined ? 0 : 30_000);
-  let fibReadAt: number | undefined;
-  let lastRead = 0;
-  while (fibNone.at() === undefined && fibReadAt === undefined && wallNow() < deadline) {
-    if (wallNow() - lastRead >= 200) {
-      lastRead = wallNow();
-      const fibNow = await lab.torFibRoutes(4).catch(() => undefined);
-      if (fibNow !== undefined && ![...wanted].some((p) => fibNow.has(p))) fibReadAt = wallNow();
-    }
-    await sleep(10);
-  }
+  const fibAt = await fibSettledAt({
+    readFib: () => lab.torFibRoutes(4),
+    watch: fibNone,
+    wanted,
+    all: false,
+    deadline: wallNow() + (wireAt === undefined ? 0 : 30_000),
+  });
   fibNone.stop();
   const e = await exit;
-  const fibAt = fibNone.at() ?? fibReadAt;
   return {
     wireNoneMs: wireAt === undefined ? undefined : round(wireAt - t0),
     fibNoneMs: fibAt === undefined ? undefined : round(fibAt - t0),

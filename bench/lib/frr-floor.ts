@@ -22,6 +22,7 @@ import { FRR_RUN_DIR, type Lab } from "../../tests/lab/netns-lab.js";
 import { round } from "./stats.js";
 import {
   ChangeTracker,
+  fibSettledAt,
   wallNow,
   watchFibCount,
   type Change,
@@ -91,24 +92,15 @@ async function bulk(
     await write();
     const configureMs = round(wallNow() - t0);
     const wireAt = await p.bgp.waitCount(all ? (c) => c >= base + n : (c) => c <= base, timeoutMs);
-    // A count that held before the batch (the monitor's set went stale) is no measurement.
-    const seen = (): number | undefined => {
-      const at = fibDone.at();
-      return at !== undefined && at >= t0 ? at : undefined;
-    };
-    const deadline = wallNow() + (wireAt === undefined ? 0 : timeoutMs);
-    let readAt: number | undefined;
-    let lastRead = 0;
-    while (seen() === undefined && readAt === undefined && wallNow() < deadline) {
-      if (wallNow() - lastRead >= 200) {
-        lastRead = wallNow();
-        const now = await p.lab.torFibRoutes(4).catch(() => undefined);
-        const held = now === undefined ? -1 : [...wanted].filter((x) => now.has(x)).length;
-        if (held === (all ? n : 0)) readAt = wallNow();
-      }
-      await sleep(10);
-    }
-    const fibAt = seen() ?? readAt;
+    // A count that held before the batch (the monitor's set went stale) is no measurement: since t0.
+    const fibAt = await fibSettledAt({
+      readFib: () => p.lab.torFibRoutes(4),
+      watch: fibDone,
+      wanted,
+      all,
+      since: t0,
+      deadline: wallNow() + (wireAt === undefined ? 0 : timeoutMs),
+    });
     return {
       lines: n,
       configureMs,
@@ -225,15 +217,17 @@ async function cleanUp(
     if (left.length > 0) await vty.configure(networkLines(asn, left, false));
     const gone = await bgp.waitCount((c) => c <= base, 60_000);
     // And out of the tor's kernel FIB, read directly (the next phase counts from there).
-    const deadline = wallNow() + 30_000;
-    let fibHeld = Infinity;
-    while (gone !== undefined && fibHeld > 0 && wallNow() < deadline) {
-      const now = await lab.torFibRoutes(4).catch(() => undefined);
-      fibHeld = now === undefined ? Infinity : [...wanted].filter((x) => now.has(x)).length;
-      if (fibHeld > 0) await sleep(100);
-    }
+    const fibEmpty =
+      gone === undefined
+        ? undefined
+        : await fibSettledAt({
+            readFib: () => lab.torFibRoutes(4),
+            wanted,
+            all: false,
+            deadline: wallNow() + 30_000,
+          });
     log(
-      `  floor: removed ${left.length} network lines after a failure${gone === undefined || fibHeld > 0 ? "; the tor still holds some" : ""}`,
+      `  floor: removed ${left.length} network lines after a failure${fibEmpty === undefined ? "; the tor still holds some" : ""}`,
     );
   } catch (err) {
     log(`  floor: could not remove the network lines after a failure: ${String(err)}`);

@@ -280,3 +280,34 @@ export function watchFibCount(
   });
   return { at: () => at, first: () => first, stop: off };
 }
+
+/**
+ * When the tor's FIB held all of `wanted` (`all`) or none of it: the `ip monitor` watch's time if
+ * it saw it (and, with `since`, not before `since`), else the tor's kernel table itself, read
+ * every 200 ms until `deadline` — `ip monitor` can lose events in a burst of 10k route changes
+ * (netlink buffer); the read is then ≤ 200 ms later than the truth. undefined: not by the deadline.
+ */
+export async function fibSettledAt(p: {
+  readonly readFib: () => Promise<ReadonlySet<string>>;
+  readonly watch?: { readonly at: () => number | undefined };
+  readonly wanted: ReadonlySet<string>;
+  readonly all: boolean;
+  readonly deadline: number;
+  readonly since?: number;
+}): Promise<number | undefined> {
+  const seen = (): number | undefined => {
+    const at = p.watch?.at();
+    return at !== undefined && at >= (p.since ?? -Infinity) ? at : undefined;
+  };
+  let lastRead = 0;
+  while (seen() === undefined && wallNow() < p.deadline) {
+    if (wallNow() - lastRead >= 200) {
+      lastRead = wallNow();
+      const now = await p.readFib().catch(() => undefined);
+      const held = now === undefined ? -1 : [...p.wanted].filter((x) => now.has(x)).length;
+      if (held === (p.all ? p.wanted.size : 0)) return wallNow();
+    }
+    await sleep(10);
+  }
+  return seen();
+}
