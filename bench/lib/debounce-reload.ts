@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LAB_FRR_IMAGE } from "../../tests/lab/image-frr.js";
 import { createLab, minimalNodeConfig, type LabInfo } from "../../tests/lab/netns-lab.js";
-import { ImageShell, insideImage } from "./image-sidecar.js";
+import { nodeProgramRunner } from "./image-sidecar.js";
 import { seedPrefixes } from "./seed.js";
 import { summarize, type Summary } from "./stats.js";
 import { ChangeTracker, FibMonitor, TorBgp } from "./tor-observer.js";
@@ -46,12 +46,9 @@ export async function runDebounceReloadBaseline(
   const fib = new FibMonitor(lab.torNs);
   const bgp = new TorBgp(lab.torNs);
   const tracker = new ChangeTracker(fib, bgp, 5, 120_000);
-  const shell =
-    LAB_FRR_IMAGE === undefined
-      ? undefined
-      : new ImageShell(LAB_FRR_IMAGE, lab.nodeNs, join(lab.dir, "reload-shell.out"));
+  const node = nodeProgramRunner(LAB_FRR_IMAGE, lab.nodeNs, join(lab.dir, "reload-shell.out"));
   try {
-    await shell?.ready();
+    await node.ready();
     const batch = prefixes.map((p) => `address add ${p} dev lo\n`).join("");
     await execa("ip", ["-n", lab.nodeNs, "-batch", "-"], { input: batch });
     fib.start();
@@ -65,9 +62,7 @@ export async function runDebounceReloadBaseline(
       if (info === undefined) throw new Error("the lab gave no info");
       await writeFile(file, minimalNodeConfig(info, { networks }));
       const t = performance.now();
-      const argv = lab.frrReloadArgs(file);
-      if (shell === undefined || LAB_FRR_IMAGE === undefined) await execa(argv[0] ?? "", argv.slice(1));
-      else await shell.run(insideImage(argv, LAB_FRR_IMAGE));
+      await node.run(lab.frrReloadArgs(file));
       reloads.push(performance.now() - t);
     };
     for (let k = 0; k < samples; k++) {
@@ -88,7 +83,7 @@ export async function runDebounceReloadBaseline(
     const fibMs = tracker.done.map((c) => (c.fibAt === undefined ? undefined : c.fibAt - c.t0));
     return { n, samples, debounceMs: DEBOUNCE_MS, reloadMs: summarize(reloads), fibMs: summarize(fibMs) };
   } finally {
-    await shell?.close();
+    await node.close();
     tracker.stop();
     fib.stop();
     bgp.close();

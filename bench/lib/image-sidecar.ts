@@ -7,7 +7,7 @@
 //  - a long-lived shell in the image inside a namespace, so the baselines run the image's vtysh and
 //    frr-reload.py as processes of their own without a `podman run` (≈ 0.4 s) around each one.
 //
-// Only imported with --frr image; nothing here reads FA_LAB_FRR.
+// Nothing here reads FA_LAB_FRR: callers pass the image (LAB_FRR_IMAGE) when there is one.
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -257,4 +257,41 @@ export function insideImage(argv: readonly string[], image: string): string[] {
   if (argv[0] !== "podman" || e < 0 || program === undefined || argv[e + 2] !== image)
     throw new Error(`not an image argv: ${argv.join(" ")}`);
   return [program, ...argv.slice(e + 3)];
+}
+
+/** Runs node-side programs one after another, each its own process: see nodeProgramRunner. */
+export interface NodeProgramRunner {
+  ready(): Promise<void>;
+  /** Runs argv (the host's form, or the lab's image argv in image mode); throws on failure. */
+  run(argv: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The baselines' way to run the node's vtysh / frr-reload.py: on the host, a process each; with an
+ * image, a process each inside one long-lived ImageShell in the node's namespace (`argv` is then
+ * the lab's `podman run … --entrypoint PROGRAM IMAGE …` form, see insideImage).
+ */
+export function nodeProgramRunner(
+  image: string | undefined,
+  nodeNs: string,
+  outFile: string,
+): NodeProgramRunner {
+  if (image === undefined) {
+    return {
+      ready: () => Promise.resolve(),
+      run: async (argv) => {
+        await execa(argv[0] ?? "", argv.slice(1));
+      },
+      close: () => Promise.resolve(),
+    };
+  }
+  const shell = new ImageShell(image, nodeNs, outFile);
+  return {
+    ready: () => shell.ready(),
+    run: async (argv) => {
+      await shell.run(insideImage(argv, image));
+    },
+    close: () => shell.close(),
+  };
 }

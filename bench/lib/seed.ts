@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LAB_FRR_IMAGE } from "../../tests/lab/image-frr.js";
 import { createLab, minimalNodeConfig } from "../../tests/lab/netns-lab.js";
-import { ImageShell, insideImage } from "./image-sidecar.js";
+import { nodeProgramRunner } from "./image-sidecar.js";
 import { FibMonitor, TorBgp, wallNow, watchFibCount } from "./tor-observer.js";
 import { round } from "./stats.js";
 
@@ -42,12 +42,9 @@ export async function runSeedBaseline(n: number, log: (s: string) => void): Prom
   const lab = await createLab({ nodeConfig: (i) => minimalNodeConfig(i) });
   const fib = new FibMonitor(lab.torNs);
   const bgp = new TorBgp(lab.torNs);
-  const shell =
-    LAB_FRR_IMAGE === undefined
-      ? undefined
-      : new ImageShell(LAB_FRR_IMAGE, lab.nodeNs, join(lab.dir, "seed-shell.out"));
+  const node = nodeProgramRunner(LAB_FRR_IMAGE, lab.nodeNs, join(lab.dir, "seed-shell.out"));
   try {
-    await shell?.ready();
+    await node.ready();
     await lab.waitForSession(30_000);
     const prefixes = seedPrefixes(n);
     const batch = prefixes.map((p) => `address add ${p} dev lo\n`).join("");
@@ -57,13 +54,9 @@ export async function runSeedBaseline(n: number, log: (s: string) => void): Prom
     const wanted = new Set(prefixes);
     const t0 = wallNow();
     const fibAll = watchFibCount(fib, wanted, (c) => c >= n);
-    // The node's vtysh: the host's, or the image's (the lab's argv, run inside the shell's container).
-    const [program = "vtysh", ...nodeArgs] =
-      LAB_FRR_IMAGE === undefined
-        ? ["vtysh", "-N", lab.nodeNs]
-        : insideImage(lab.vtyshArgs("node"), LAB_FRR_IMAGE);
+    // The node's vtysh: the host's (`vtysh -N NS`, no `ip netns exec` around it), or the image's.
     const vtysh = [
-      ...nodeArgs,
+      ...(LAB_FRR_IMAGE === undefined ? ["vtysh", "-N", lab.nodeNs] : lab.vtyshArgs("node")),
       "-c",
       "conf t",
       "-c",
@@ -72,8 +65,7 @@ export async function runSeedBaseline(n: number, log: (s: string) => void): Prom
       "address-family ipv4 unicast",
     ];
     for (const [i, p] of prefixes.entries()) {
-      if (shell === undefined) await execa(program, [...vtysh, "-c", `network ${p}`]);
-      else await shell.run([program, ...vtysh, "-c", `network ${p}`]);
+      await node.run([...vtysh, "-c", `network ${p}`]);
       if ((i + 1) % 250 === 0)
         log(`  seed: ${i + 1}/${n} vtysh processes, ${round((wallNow() - t0) / 1000, 1)} s`);
     }
@@ -91,7 +83,7 @@ export async function runSeedBaseline(n: number, log: (s: string) => void): Prom
       fibAllMs: fibAt === undefined ? undefined : round(fibAt - t0),
     };
   } finally {
-    await shell?.close();
+    await node.close();
     fib.stop();
     bgp.close();
     await lab.destroy();
