@@ -55,7 +55,8 @@ export function createRunner(defaultTimeoutMs: number): Runner {
 function collect(stream: NodeJS.ReadableStream): () => string {
   const chunks: Buffer[] = [];
   stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-  return () => (chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks).toString("utf8"));
+  return () =>
+    chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks).toString("utf8");
 }
 
 /** A long-lived process whose stdout is read line by line. */
