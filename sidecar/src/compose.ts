@@ -21,6 +21,7 @@ import { apiEventPoster, EventRecorder } from "./kube/event-recorder.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { combineEvaluations } from "./model/desired-state.js";
+import { hostPrefixesOf } from "./model/ip.js";
 import { AddressMonitor } from "./netif/address-monitor.js";
 import { createAddressSync, type LiveAddressSync } from "./netif/address-sync.js";
 import { AnnouncementCheck, type CheckReport } from "./reconcile/announcement-check.js";
@@ -161,7 +162,7 @@ export async function composeSidecar(
     now: clock.now,
   });
   const announcements = new AnnouncementCheck({
-    wanted: () => (reconciler.healthy ? reconciler.desiredState?.prefixes : undefined),
+    wanted: () => (reconciler.healthy ? hostPrefixesOf(reconciler.announcedAddresses) : undefined),
     sessions: async () => parseBgpSummary(await frr.bgpSummary()),
     advertised: (peer, family) => frr.advertisedRoutes(peer, family),
     reannounce: async (prefixes) => {

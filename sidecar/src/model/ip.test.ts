@@ -4,6 +4,7 @@ import {
   cidrContains,
   compareIps,
   hostPrefix,
+  hostPrefixesOf,
   parseCidr,
   parseIp,
   parseIpOrCidr,
@@ -146,6 +147,14 @@ void describe("cidrContains", () => {
 void test("hostPrefix gives /32 and /128 in canonical form", () => {
   assert.equal(hostPrefix(ip("10.0.0.7")), "10.0.0.7/32");
   assert.equal(hostPrefix(ip("FD00:0::7")), "fd00::7/128");
+});
+
+void test("hostPrefixesOf gives the same prefix and family as hostPrefix for canonical texts", () => {
+  const addresses = ["10.0.0.7", "FD00:0::7", "::", "0.0.0.0"].map((t) => ip(t));
+  assert.deepEqual(
+    [...hostPrefixesOf(addresses.map((a) => a.text))],
+    addresses.map((a) => ({ prefix: hostPrefix(a), family: a.family })),
+  );
 });
 
 void test("compareIps sorts IPv4 before IPv6, then numerically (not as text)", () => {

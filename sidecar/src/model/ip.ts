@@ -156,6 +156,16 @@ export function hostPrefix(address: IpAddress): string {
   return `${address.text}/${familyBits(address.family)}`;
 }
 
+/** The host prefixes of canonical address texts (as IpAddress.text gives them), one by one. */
+export function* hostPrefixesOf(
+  addresses: Iterable<string>,
+): Generator<{ prefix: string; family: IpFamily }> {
+  for (const text of addresses) {
+    const family: IpFamily = text.includes(":") ? "ipv6" : "ipv4";
+    yield { prefix: `${text}/${familyBits(family)}`, family };
+  }
+}
+
 /**
  * Parses "network/length". Host bits set ("10.0.0.1/24") are refused by default because the
  * intent is unclear; "mask" drops them, the reading config/ already applies to allowed CIDRs.

@@ -92,6 +92,46 @@ test("nothing applied yet: no read at all", async () => {
   assert.equal(await check.check(), undefined);
 });
 
+/** A check of one IPv4 peer; `duringRead` runs while bgpd answers (a pass, FRR going away). */
+function liveCheck(initial: string[], duringRead: (wanted: string[]) => string[] | undefined) {
+  let wanted: string[] | undefined = initial;
+  const reports: CheckReport[] = [];
+  const check = new AnnouncementCheck({
+    wanted: () => wanted?.map((prefix) => ({ prefix, family: "ipv4" as const })),
+    sessions: () =>
+      Promise.resolve([{ peer: "192.0.2.1", family: "ipv4", established: true, prefixesSent: 1 }]),
+    advertised: () => {
+      if (wanted !== undefined) wanted = duringRead(wanted);
+      return Promise.resolve(new Set(["10.96.0.10/32"]));
+    },
+    reannounce: () => Promise.resolve(),
+    fullApply: () => undefined,
+    report: (r) => reports.push(r),
+    stuckAfterMs: 0,
+  });
+  return { check, reports };
+}
+
+test("what is wanted is read once bgpd answered: a prefix announced meanwhile counts", async () => {
+  const { check } = liveCheck(["10.96.0.10/32"], (w) => [...w, "10.96.0.12/32"]);
+  try {
+    assert.deepEqual((await check.check())?.stuck, ["10.96.0.12/32"]);
+  } finally {
+    check.stop();
+  }
+});
+
+test("FRR restarting while bgpd answers (nothing applied any more): the look ends without a verdict", async () => {
+  const { check, reports } = liveCheck(["10.96.0.11/32"], () => undefined);
+  try {
+    assert.equal(await check.check(), undefined);
+    assert.deepEqual(reports, [], "no report, no repair");
+    assert.deepEqual(check.unrepaired, []);
+  } finally {
+    check.stop();
+  }
+});
+
 test("after applies: one check once they pause, not one per burst of churn", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout"] });
   const { check, reports } = setup();

@@ -11,8 +11,12 @@ export interface WantedPrefix {
 }
 
 export interface AnnouncementCheckDeps {
-  /** What the last successful apply announced (undefined: nothing applied yet). */
-  readonly wanted: () => readonly WantedPrefix[] | undefined;
+  /**
+   * What FRR was told to announce (undefined: nothing applied yet). Asked again after each wait
+   * for bgpd and not kept: it may be a live view of the reconciler's set (no 10k-entry copy
+   * or desired state built per look).
+   */
+  readonly wanted: () => Iterable<WantedPrefix> | undefined;
   readonly sessions: () => Promise<readonly SessionStatus[]>;
   readonly advertised: (peer: string, family: IpFamily) => Promise<ReadonlySet<string>>;
   /** First repair: withdraw and re-add these prefixes' statements. */
@@ -121,13 +125,12 @@ export class AnnouncementCheck {
   }
 
   private async checkOnce(): Promise<CheckReport | undefined> {
-    const wanted = this.deps.wanted();
-    if (wanted === undefined) {
+    const notSent = await this.notAdvertised();
+    if (notSent === undefined) {
       // Nothing applied (start, FRR restarting): what was missing before says nothing now.
       this.missing.clear();
       return undefined;
     }
-    const notSent = await this.notAdvertised(wanted);
     const recovered: string[] = [];
     for (const [p, m] of this.missing)
       if (!notSent.has(p)) {
@@ -158,16 +161,24 @@ export class AnnouncementCheck {
     return report;
   }
 
-  /** Wanted prefixes some established peer of their family is not sent. */
-  private async notAdvertised(wanted: readonly WantedPrefix[]): Promise<Set<string>> {
+  /** Wanted prefixes some established peer of their family is not sent (undefined: nothing applied). */
+  private async notAdvertised(): Promise<Set<string> | undefined> {
+    if (this.deps.wanted() === undefined) return undefined;
     const out = new Set<string>();
     const sessions = (await this.deps.sessions()).filter((s) => s.established);
     for (const s of sessions) {
-      const ofFamily = wanted.filter((w) => w.family === s.family);
-      if (ofFamily.length === 0) continue;
+      if (!someOfFamily(this.deps.wanted(), s.family)) continue;
       const sent = await this.deps.advertised(s.peer, s.family);
-      for (const w of ofFamily) if (!sent.has(w.prefix)) out.add(w.prefix);
+      // What is wanted now, after the wait: FRR may have restarted meanwhile.
+      const wanted = this.deps.wanted();
+      if (wanted === undefined) return undefined;
+      for (const w of wanted) if (w.family === s.family && !sent.has(w.prefix)) out.add(w.prefix);
     }
     return out;
   }
+}
+
+function someOfFamily(wanted: Iterable<WantedPrefix> | undefined, family: IpFamily): boolean {
+  for (const w of wanted ?? []) if (w.family === family) return true;
+  return false;
 }

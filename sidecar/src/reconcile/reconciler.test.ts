@@ -204,6 +204,8 @@ void test("fast path: a settle pass renders once, writes what FRR runs, and repo
     reconciler.desiredState?.prefixes.map((p) => p.prefix),
     ["10.96.0.10/32", "10.96.0.11/32"],
   );
+  // The read-back's list: the same addresses, kept by the fast pass without building the state.
+  assert.deepEqual([...reconciler.announcedAddresses].sort(), ["10.96.0.10", "10.96.0.11"]);
   reconciler.requestSettle();
   const settled = await reconciler.reconcileOnce();
   assert.equal(settled.outcome, "unchanged");

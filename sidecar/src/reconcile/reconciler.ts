@@ -189,6 +189,14 @@ export class Reconciler {
     return this.materialize();
   }
 
+  /**
+   * The addresses whose prefixes FRR is told to announce, fast passes included (a pass adds its
+   * own just before telling FRR): the desired state's addresses without building it. A live view.
+   */
+  get announcedAddresses(): ReadonlySet<string> {
+    return this.desiredAddresses;
+  }
+
   /** The mass-withdrawal breaker's hold, while it holds (cheap: for probes). */
   get withdrawalHold(): WithdrawalHold | undefined {
     return this.hold;
