@@ -539,6 +539,51 @@ timings: { withdrawGraceMs: 1000 }
   await reconciler.stop();
 });
 
+void test("a pass while fast changes wait for the settle pass reports no whole state: the last one is out of date", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const cfg = await parseConfig(
+    `nodeName: n1
+bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external }] }
+advertise: { mode: network, interface: lo, allowedCidrs: [10.96.0.0/12] }
+timings: { withdrawGraceMs: 1000 }
+`,
+    "test",
+    {},
+    () => Promise.reject(new Error("none")),
+  );
+  const reports: ReconcileReport[] = [];
+  const { store, rec, reconciler } = setup(cfg, true, (r) => reports.push(r));
+  const passes = async (ms: number): Promise<void> => {
+    t.mock.timers.tick(ms);
+    for (let j = 0; j < 50; j++) await Promise.resolve();
+  };
+  addService(store, "a", "10.96.0.10");
+  addService(store, "b", "10.96.0.11");
+  await reconciler.reconcileOnce();
+  reports.length = 0;
+  rec.calls.length = 0;
+  addService(store, "b", "10.96.0.11", false);
+  await reconciler.reconcileOnce();
+  await passes(600);
+  addService(store, "c", "10.96.0.12");
+  await reconciler.reconcileOnce();
+  // b's grace period ends at 1000 ms; the settle pass waits for 1000 ms without changes (1600).
+  await passes(500);
+  assert.ok(rec.calls.includes("remove changed [10.96.0.11-]"), rec.calls.join("; "));
+  assert.deepEqual(
+    reports.filter((r) => r.state !== undefined).map((r) => r.outcome),
+    [],
+    "the grace pass must not report the state from before b's withdrawal (Events would flip b back)",
+  );
+  await passes(1100);
+  const states = reports.filter((r) => r.state !== undefined);
+  assert.deepEqual(
+    states.map((r) => r.state?.prefixes.map((p) => p.prefix)),
+    [["10.96.0.10/32", "10.96.0.12/32"]],
+  );
+  await reconciler.stop();
+});
+
 /** Twenty advertised Services, as the breaker tests start. */
 async function twentyAdvertised(report?: (r: ReconcileReport) => void) {
   const events: WithdrawalHoldEvent[] = [];

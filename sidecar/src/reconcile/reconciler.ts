@@ -78,7 +78,10 @@ export interface ReconcileReport {
   readonly error?: string;
   readonly stage?: "render" | "addresses" | "frr";
   readonly durationMs: number;
-  /** The desired state the pass applied; undefined on a fast pass (the settle pass reports it). */
+  /**
+   * The whole desired state, as current as the pass leaves it; undefined on a fast pass and on
+   * any pass while fast changes wait for the settle pass (which reports it).
+   */
   readonly state: DesiredState | undefined;
 }
 
@@ -455,7 +458,9 @@ export class Reconciler {
     const done = (r: Omit<ReconcileReport, "durationMs" | "state">): ReconcileReport => ({
       ...r,
       durationMs: this.now() - started,
-      state: this.state,
+      // After fast passes the last built state is out of date until the settle pass builds the
+      // next: reported, it would tell Events and metrics the verdicts the fast passes replaced.
+      state: this.stateStale ? undefined : this.state,
     });
     // Before refreshState: the changed Services stay dirty for the pass that may apply them.
     if (this.mustWait) return done({ outcome: "waiting" });
