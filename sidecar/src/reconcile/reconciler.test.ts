@@ -7,6 +7,7 @@ import { compileTemplates } from "../render/renderer.js";
 import { loadTemplateDir } from "../templates/load-template-dir.js";
 import { ClusterStore } from "../kube/cluster-store.js";
 import {
+  MAX_SETTLE_DEFERRALS,
   Reconciler,
   type AddressSync,
   type FrrApplier,
@@ -118,6 +119,14 @@ function setup(cfg: Config, synced = true, report: (r: ReconcileReport) => void 
   });
   store.setNode(toNodeSnapshot({ kind: "Node", metadata: { name: "n1" } }));
   return { store, rec, reconciler };
+}
+
+/** Lets timer-started passes run to their end (the settle pass yields to the event loop once). */
+async function settleLoop(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 50; j++) await Promise.resolve();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
 
 function addService(
@@ -533,7 +542,7 @@ timings: { withdrawGraceMs: 1000 }
   // The grace timer and the settle timer both ask for a pass now; the batching window spaces them.
   for (let i = 0; i < 4; i++) {
     t.mock.timers.tick(1005);
-    for (let j = 0; j < 50; j++) await Promise.resolve();
+    await settleLoop();
   }
   assert.deepEqual(rec.calls.sort(), ["remove changed [10.96.0.11-]", "settle written"]);
   await reconciler.stop();
@@ -555,7 +564,7 @@ timings: { withdrawGraceMs: 1000 }
   const { store, rec, reconciler } = setup(cfg, true, (r) => reports.push(r));
   const passes = async (ms: number): Promise<void> => {
     t.mock.timers.tick(ms);
-    for (let j = 0; j < 50; j++) await Promise.resolve();
+    await settleLoop();
   };
   addService(store, "a", "10.96.0.10");
   addService(store, "b", "10.96.0.11");
@@ -580,6 +589,43 @@ timings: { withdrawGraceMs: 1000 }
   assert.deepEqual(
     states.map((r) => r.state?.prefixes.map((p) => p.prefix)),
     [["10.96.0.10/32", "10.96.0.12/32"]],
+  );
+  await reconciler.stop();
+});
+
+void test("a settle pass gives way to a change that arrives during it, at most MAX_SETTLE_DEFERRALS times in a row", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const reports: ReconcileReport[] = [];
+  const { store, rec, reconciler } = setup(await config(), true, (r) => reports.push(r));
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  addService(store, "b", "10.96.0.11");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  reports.length = 0;
+  for (let i = 0; i <= MAX_SETTLE_DEFERRALS; i++) {
+    reconciler.requestSettle();
+    t.mock.timers.tick(100); // the settle pass starts; it stops at its first yield to the loop
+    addService(store, "c", `10.96.1.${String(i)}`);
+    reconciler.schedule(); // as the watch does when the Service changes
+    await settleLoop();
+    t.mock.timers.tick(100); // the change's pass, after the batching window
+    await settleLoop();
+  }
+  assert.deepEqual(
+    rec.calls.filter((c) => c.startsWith("frr fast") || c === "settle written"),
+    [
+      "frr fast -[] +[10.96.1.0/32]",
+      "frr fast -[10.96.1.0/32] +[10.96.1.1/32]",
+      "frr fast -[10.96.1.1/32] +[10.96.1.2/32]",
+      "settle written",
+      "frr fast -[10.96.1.2/32] +[10.96.1.3/32]",
+    ],
+  );
+  // A settle pass that gave way reports no state: the one that settles does.
+  assert.deepEqual(
+    reports.filter((r) => r.state !== undefined).map((r) => r.state?.prefixes.length),
+    [3],
   );
   await reconciler.stop();
 });

@@ -47,6 +47,8 @@ export interface FrrApplier {
 export const SETTLE_QUIET_MS = 1000;
 /** …but no later than this after the first unsettled fast pass, however busy the cluster. */
 export const SETTLE_MAX_DELAY_MS = 5000;
+/** A settle pass gives way to changes that arrive during it at most this often in a row. */
+export const MAX_SETTLE_DEFERRALS = 3;
 
 export interface AddressSync {
   /**
@@ -134,6 +136,10 @@ export class Reconciler {
   private settleTimer: NodeJS.Timeout | undefined;
   /** When the first fast pass since the last settle ran (bounds the settle's delay). */
   private unsettledSince: number | undefined;
+  /** unsettledSince of the settle pass asked for last (a deferred one keeps its place). */
+  private settleAskedSince: number | undefined;
+  /** Settle passes that gave way in a row (see givesWay). */
+  private settleDeferrals = 0;
   /** The Services the last refreshState re-evaluated. */
   private changedServices: readonly string[] = [];
   private lastText: string | undefined;
@@ -475,45 +481,67 @@ export class Reconciler {
       return { ...(await this.fastApply(plan, changes, done)), state: undefined };
     }
     if (!changed && this.onlyAddressesDue()) return this.removeAfterGrace(done);
+    return this.wholeStatePass(changed, done);
+  }
+
+  /** A pass over the whole desired state: the settle pass after fast passes, else the full path. */
+  private async wholeStatePass(
+    changed: boolean,
+    done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
+  ): Promise<ReconcileReport> {
     const settling = this.settleDue;
     this.settleDue = false;
     if (!changed && !this.workPending && !settling) return done({ outcome: "unchanged" });
     const state = this.materialize();
     this.holdDue = false;
     if (state === undefined) return done({ outcome: "waiting" });
-    return this.renderAndApply(state, settling, done);
+    return settling ? this.settlePass(state, done) : this.renderAndApply(state, done);
   }
 
-  /** The full path: render every prefix, then settle (after fast passes) or apply. */
+  /** The render of `state` (a periodic address repair of an unchanged state reuses it: cheap at 10k). */
+  private renderOnce(state: DesiredState): string {
+    const text = this.rendered?.state === state ? this.rendered.text : this.render(state);
+    this.rendered = { state, text };
+    return text;
+  }
+
+  /** The full path: render every prefix and apply it, unless FRR and the interface have it already. */
   private async renderAndApply(
     state: DesiredState,
-    settling: boolean,
     done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
   ): Promise<ReconcileReport> {
     let text: string;
     try {
-      // A periodic address repair of an unchanged state reuses its render (cheap at 10k).
-      text = this.rendered?.state === state ? this.rendered.text : this.render(state);
-      this.rendered = { state, text };
+      text = this.renderOnce(state);
     } catch (err) {
       return this.fail(done, "render", err);
     }
     // After fast passes FRR runs more than lastText says: only the applier knows what differs.
     const fastSinceRender = this.unsettledSince !== undefined;
-    if (
-      text === this.lastText &&
-      !this.workPending &&
-      !settling &&
-      !fastSinceRender &&
-      !this.addressesDiffer(state)
-    ) {
+    if (text === this.lastText && !this.workPending && !fastSinceRender && !this.addressesDiffer(state))
       return done({ outcome: "unchanged" });
-    }
-    if (settling) {
-      const settled = await this.settle(state, text, done);
-      if (settled !== undefined) return settled;
-    }
     return this.apply(state, text, done);
+  }
+
+  /**
+   * After fast passes: render the state and write it as frr.conf (settle), or apply it where it
+   * differs from what FRR runs. Gives way to a change that arrives before the write (givesWay).
+   */
+  private async settlePass(
+    state: DesiredState,
+    done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
+  ): Promise<ReconcileReport> {
+    // It wrote nothing: the settle pass that does reports the state.
+    const gaveWay = (): ReconcileReport => ({ ...done({ outcome: "unchanged" }), state: undefined });
+    if (await this.givesWay()) return gaveWay();
+    let text: string;
+    try {
+      text = this.renderOnce(state);
+    } catch (err) {
+      return this.fail(done, "render", err);
+    }
+    if (await this.givesWay()) return gaveWay();
+    return (await this.settle(state, text, done)) ?? this.apply(state, text, done);
   }
 
   /**
@@ -538,6 +566,7 @@ export class Reconciler {
   ): Promise<ReconcileReport | undefined> {
     if (this.needFull || this.needAddresses || this.failing) return undefined;
     if (await this.deps.applier.settle(text)) {
+      this.settleDeferrals = 0;
       this.learn(state, text);
       // A grace period that ended meanwhile is served here too.
       return this.addressesDue ? this.removeAfterGrace(done) : done({ outcome: "unchanged" });
@@ -681,12 +710,30 @@ export class Reconciler {
     this.settleTimer = setTimeout(
       () => {
         this.settleTimer = undefined;
+        this.settleAskedSince = this.unsettledSince;
         this.unsettledSince = undefined;
         this.requestSettle();
       },
       Math.max(0, delay),
     );
     this.settleTimer.unref();
+  }
+
+  /**
+   * Between the settle pass's steps (building the state, rendering it: each ≈ 20 ms at 10k
+   * Services, during which the loop serves nothing): if a change asked for a pass meanwhile, the
+   * settle pass stops so that the change's fast pass runs first; the settle pass stays due, by
+   * the same deadline as before. Not more than MAX_SETTLE_DEFERRALS times in a row, so steady
+   * churn cannot starve it.
+   */
+  private async givesWay(): Promise<boolean> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!this.rerun || this.settleDeferrals >= MAX_SETTLE_DEFERRALS) return false;
+    this.settleDeferrals++;
+    this.settleDue = true;
+    // The next fast pass re-arms it (settleSoon) from the same first unsettled change.
+    this.unsettledSince ??= this.settleAskedSince ?? this.now() - SETTLE_MAX_DELAY_MS;
+    return true;
   }
 
   /** After FRR got a render of `state`: how it places prefixes, and the addresses it wants. */
