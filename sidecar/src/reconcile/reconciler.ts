@@ -541,6 +541,8 @@ export class Reconciler {
       return this.fail(done, "render", err);
     }
     if (await this.givesWay()) return gaveWay();
+    // It goes through now (written, or applied where FRR differs): the next one may give way again.
+    this.settleDeferrals = 0;
     return (await this.settle(state, text, done)) ?? this.apply(state, text, done);
   }
 
@@ -566,7 +568,6 @@ export class Reconciler {
   ): Promise<ReconcileReport | undefined> {
     if (this.needFull || this.needAddresses || this.failing) return undefined;
     if (await this.deps.applier.settle(text)) {
-      this.settleDeferrals = 0;
       this.learn(state, text);
       // A grace period that ended meanwhile is served here too.
       return this.addressesDue ? this.removeAfterGrace(done) : done({ outcome: "unchanged" });
