@@ -22,12 +22,12 @@ const templates = compileTemplates(
   await loadTemplateDir(new URL("../../../frr-templates", import.meta.url).pathname),
 );
 
-async function config(mode: "network" | "connected" = "network"): Promise<Config> {
+async function config(mode: "network" | "connected" = "network", withdrawGraceMs = 0): Promise<Config> {
   return parseConfig(
     `nodeName: n1
 bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external }] }
 advertise: { mode: ${mode}, interface: ${mode === "network" ? "lo" : "svc0"}, allowedCidrs: [10.96.0.0/12] }
-timings: { withdrawGraceMs: 0 }
+timings: { withdrawGraceMs: ${String(withdrawGraceMs)} }
 `,
     "test",
     {},
@@ -515,16 +515,7 @@ advertise: { mode: network, interface: lo, allowedCidrs: [10.96.0.0/12] }
 
 void test("network mode: a withdrawn address goes after the grace period in a pass of its own (no render, no FRR)", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
-  const cfg = await parseConfig(
-    `nodeName: n1
-bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external }] }
-advertise: { mode: network, interface: lo, allowedCidrs: [10.96.0.0/12] }
-timings: { withdrawGraceMs: 1000 }
-`,
-    "test",
-    {},
-    () => Promise.reject(new Error("none")),
-  );
+  const cfg = await config("network", 1000);
   const { store, rec, reconciler } = setup(cfg);
   addService(store, "a", "10.96.0.10");
   addService(store, "b", "10.96.0.11");
@@ -550,16 +541,7 @@ timings: { withdrawGraceMs: 1000 }
 
 void test("a pass while fast changes wait for the settle pass reports no whole state: the last one is out of date", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
-  const cfg = await parseConfig(
-    `nodeName: n1
-bgp: { asn: 64512, neighbors: [{ address: 192.0.2.1, remoteAs: external }] }
-advertise: { mode: network, interface: lo, allowedCidrs: [10.96.0.0/12] }
-timings: { withdrawGraceMs: 1000 }
-`,
-    "test",
-    {},
-    () => Promise.reject(new Error("none")),
-  );
+  const cfg = await config("network", 1000);
   const reports: ReconcileReport[] = [];
   const { store, rec, reconciler } = setup(cfg, true, (r) => reports.push(r));
   const passes = async (ms: number): Promise<void> => {
