@@ -148,6 +148,17 @@ export function parseConf(conf: string): ParsedConf | undefined {
   return { other: other.join("\n"), networks, routeMaps };
 }
 
+/**
+ * A copy of `s` that does not keep the text it was cut from alive. V8 keeps a substring of 13 or
+ * more characters as a view into its parent: every statement a fast pass builds from a learned
+ * shape shares the shape's router and address-family lines, and the applier keeps those
+ * statements for as long as FRR runs them — each one held a whole 10k-line render, a new one per
+ * settle pass (the soak's growth). Only for these: a config has a handful of such blocks.
+ */
+function detached(s: string): string {
+  return s.split("").join("");
+}
+
 /** The router block and address-family a line of a config sits in. */
 class Position {
   private router = "";
@@ -155,9 +166,9 @@ class Position {
 
   advance(raw: string, line: string): void {
     if (/^router\s/.test(line) && raw === raw.trimStart()) {
-      this.router = line;
+      this.router = detached(line);
       this.af = "";
-    } else if (line.startsWith("address-family ") && this.router !== "") this.af = line;
+    } else if (line.startsWith("address-family ") && this.router !== "") this.af = detached(line);
     else if (line === "exit-address-family") this.af = "";
     else if (line === "exit" && this.af === "") this.router = "";
   }
