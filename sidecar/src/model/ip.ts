@@ -153,7 +153,11 @@ export function canonicalIp(text: string): string | undefined {
 
 /** The single-address prefix: "10.0.0.7/32" or "fd00::7/128". */
 export function hostPrefix(address: IpAddress): string {
-  return `${address.text}/${familyBits(address.family)}`;
+  return hostPrefixOfText(address.text, address.family);
+}
+
+function hostPrefixOfText(text: string, family: IpFamily): string {
+  return `${text}/${familyBits(family)}`;
 }
 
 /** The host prefixes of canonical address texts (as IpAddress.text gives them), one by one. */
@@ -162,7 +166,7 @@ export function* hostPrefixesOf(
 ): Generator<{ prefix: string; family: IpFamily }> {
   for (const text of addresses) {
     const family: IpFamily = text.includes(":") ? "ipv6" : "ipv4";
-    yield { prefix: `${text}/${familyBits(family)}`, family };
+    yield { prefix: hostPrefixOfText(text, family), family };
   }
 }
 
