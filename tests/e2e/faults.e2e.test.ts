@@ -42,7 +42,7 @@ class ReadSampler<T> {
   private stopped = false;
   private readonly loop: Promise<void>;
 
-  constructor(read: () => Promise<T>) {
+  constructor(private readonly read: () => Promise<T>) {
     const deadline = Date.now() + 60_000;
     this.loop = (async () => {
       while (!this.stopped && Date.now() < deadline) {
@@ -56,9 +56,15 @@ class ReadSampler<T> {
     })();
   }
 
+  /** Ends the loop, then reads once more: the window's end is always sampled, however short it was. */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop;
+    try {
+      this.samples.push(await this.read());
+    } catch (e) {
+      this.errors.push(String(e));
+    }
   }
 }
 
