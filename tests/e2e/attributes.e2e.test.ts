@@ -1,7 +1,8 @@
 // End to end, per-Service BGP attributes read at the tor: communities, large communities, MED and
 // AS-path prepend arrive on the route; a Service with an attribute set FRR does not run yet goes
 // to bgpd as a delta (its route-map first, no frr-reload.py); a set no prefix uses any more is
-// removed from FRR after the prefix left it, and frr.conf on disk equals what FRR runs.
+// removed from FRR right after the prefix left it (the same fast pass, no frr-reload.py), and
+// frr.conf on disk equals what FRR runs.
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -95,6 +96,9 @@ void describe("per-Service BGP attributes at the tor", { skip: SKIP }, () => {
         const before = await running();
         const setName = /route-map (FRRADV-A-[0-9a-f]+) permit 10/.exec(before)?.[1];
         assert.ok(setName, `FRR runs the set's route-map:\n${before}`);
+        const reloads =
+          (await metricValue(e.sidecar!, 'frr_advertiser_frr_applies_total{method="reload",result="ok"}')) ??
+          0;
         for (const o of svc("tagged", "10.96.0.20")) e.api.upsert(o);
         await waitUntil(
           async () => (await torPath(e, TAGGED))?.communities.length === 0,
@@ -104,9 +108,13 @@ void describe("per-Service BGP attributes at the tor", { skip: SKIP }, () => {
         const path = await torPath(e, TAGGED);
         assert.equal(path?.med, 0);
         assert.deepEqual(path.largeCommunities, []);
-        // Removed after the statement left it (in the settle pass, a second after the change).
+        // Removed by the pass that moved the statement out of it, after the statement.
         await waitUntil(async () => !(await running()).includes(setName), ROUTE_WAIT, `${setName} removed`);
         await assertDiskEqualsRunning(e, "after the set went");
+        const reloadsAfter =
+          (await metricValue(e.sidecar!, 'frr_advertiser_frr_applies_total{method="reload",result="ok"}')) ??
+          0;
+        assert.equal(reloadsAfter, reloads, "no frr-reload.py for a set that went");
       }),
   );
 });

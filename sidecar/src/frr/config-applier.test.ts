@@ -175,6 +175,39 @@ test("attribute route-maps: sent to every daemon with their statements; the sett
   assert.equal(applier.runningRouteMaps?.size, 0);
 });
 
+test("a fast batch that empties a set: statements over bgpd's vty first, then the route-map through vtysh", async () => {
+  const file = join(dir, "frr-retire.conf");
+  const { frr, batches, scopes } = fakeFrr();
+  const applier = new ConfigApplier(frr, file, log);
+  const map = `route-map FRRADV-A-7 permit 10\n set metric 7\nexit\n`;
+  const users = ["10.0.0.2/32 route-map FRRADV-A-7", "10.0.0.3/32 route-map FRRADV-A-7"];
+  await applier.apply(`${map}${conf(["10.0.0.1/32", ...users])}`, true);
+  assert.deepEqual([...(applier.runningRouteMapUse ?? [])], [["FRRADV-A-7", 2]]);
+  await applier.applyNetworkChanges([placed(users[0] ?? "")], []);
+  assert.deepEqual([...(applier.runningRouteMapUse ?? [])], [["FRRADV-A-7", 1]]);
+  const entry = applier.runningRouteMaps?.get("route-map FRRADV-A-7 permit 10");
+  assert.ok(entry !== undefined);
+  batches.length = 0;
+  scopes.length = 0;
+  await applier.applyNetworkChanges([placed(users[1] ?? "")], [], { added: [], removed: [entry] });
+  assert.deepEqual(batches, [
+    [
+      "router bgp 64512",
+      " address-family ipv4 unicast",
+      "  no network 10.0.0.3/32",
+      " exit-address-family",
+      "exit",
+    ],
+    ["no route-map FRRADV-A-7 permit 10"],
+  ]);
+  assert.deepEqual(scopes, ["bgpd", "all-daemons"]);
+  assert.equal(applier.runningRouteMaps?.size, 0);
+  assert.equal(applier.runningRouteMapUse?.size, 0);
+  // The settle render lacks the set: it holds what FRR runs, so it is only written.
+  assert.equal(await applier.settle(conf(["10.0.0.1/32"])), true);
+  assert.equal(await readFile(file, "utf8"), conf(["10.0.0.1/32"]));
+});
+
 test("templates.allowSessionReset false: a reload that would reset a session is refused, the last good config stays", async () => {
   const file = join(dir, "frr-reset.conf");
   const { frr, batches } = fakeFrr();

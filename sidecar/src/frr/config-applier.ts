@@ -10,9 +10,12 @@ import {
   networkDelta,
   parseConf,
   placedKey,
+  fastBatches,
+  NO_ROUTE_MAP_CHANGES,
   reannounceCommands,
+  routeMapOf,
+  routeMapUse,
   sameConf,
-  toCommands,
   touchesRouteMaps,
   withdrawnPrefixes,
   type ParsedConf,
@@ -92,6 +95,8 @@ export class ConfigApplier {
         readonly other: string;
         readonly networks: Map<string, Placed>;
         readonly routeMaps: Map<string, RouteMapEntry>;
+        /** Network statements per route-map name (an attribute set no statement uses can go). */
+        readonly routeMapUse: Map<string, number>;
       }
     | undefined;
   /** Network changes went to FRR after the file was last written; settle() writes it. */
@@ -164,11 +169,16 @@ export class ConfigApplier {
     return this.running?.routeMaps;
   }
 
+  /** How many network statements FRR runs name each route-map (see runningRouteMaps). */
+  get runningRouteMapUse(): ReadonlyMap<string, number> | undefined {
+    return this.running?.routeMapUse;
+  }
+
   /**
    * Sends network statement changes computed without a render (the fast path), with the
-   * attribute route-maps they start or stop using, in one batch. The file is written later by
-   * settle(); until then `running` is the truth for deltas, the drain included. A failed batch
-   * leaves FRR's state unknown: the next apply reloads fully.
+   * attribute route-maps they start or stop using. The file is written later by settle(); until
+   * then `running` is the truth for deltas, the drain included. A failed batch leaves FRR's state
+   * unknown: the next apply reloads fully.
    */
   applyNetworkChanges(
     removed: readonly Placed[],
@@ -181,22 +191,38 @@ export class ConfigApplier {
   private async sendNetworkChanges(
     removed: readonly Placed[],
     added: readonly Placed[],
-    routeMaps?: RouteMapChanges,
+    routeMaps: RouteMapChanges = NO_ROUTE_MAP_CHANGES,
   ): Promise<void> {
     const running = this.running;
     if (running === undefined) throw new Error("no config applied yet: a full apply comes first");
-    const commands = toCommands(removed, added, routeMaps);
+    const [statements, cleanUp] = fastBatches(removed, added, routeMaps);
     try {
-      await this.send(commands);
+      await this.send(statements);
+      this.pending = true;
+      for (const e of routeMaps.added) running.routeMaps.set(e.header, e);
+      for (const p of removed) this.forgetNetwork(running, p);
+      for (const p of added) this.runNetwork(running, p);
+      if (cleanUp.length > 0) await this.send(cleanUp);
     } catch (err) {
       this.running = undefined;
       throw err;
     }
-    for (const e of routeMaps?.added ?? []) running.routeMaps.set(e.header, e);
-    for (const p of removed) running.networks.delete(placedKey(p));
-    for (const p of added) running.networks.set(placedKey(p), p);
-    for (const e of routeMaps?.removed ?? []) running.routeMaps.delete(e.header);
-    this.pending = true;
+    for (const e of routeMaps.removed) running.routeMaps.delete(e.header);
+  }
+
+  private runNetwork(running: NonNullable<ConfigApplier["running"]>, p: Placed): void {
+    running.networks.set(placedKey(p), p);
+    const name = routeMapOf(p);
+    if (name !== undefined) running.routeMapUse.set(name, (running.routeMapUse.get(name) ?? 0) + 1);
+  }
+
+  private forgetNetwork(running: NonNullable<ConfigApplier["running"]>, p: Placed): void {
+    if (!running.networks.delete(placedKey(p))) return;
+    const name = routeMapOf(p);
+    if (name === undefined) return;
+    const left = (running.routeMapUse.get(name) ?? 0) - 1;
+    if (left > 0) running.routeMapUse.set(name, left);
+    else running.routeMapUse.delete(name);
   }
 
   private async send(commands: readonly string[]): Promise<void> {
@@ -253,7 +279,12 @@ export class ConfigApplier {
     this.running =
       parsed === undefined
         ? undefined
-        : { other: parsed.other, networks: new Map(parsed.networks), routeMaps: new Map(parsed.routeMaps) };
+        : {
+            other: parsed.other,
+            networks: new Map(parsed.networks),
+            routeMaps: new Map(parsed.routeMaps),
+            routeMapUse: routeMapUse(parsed.networks.values()),
+          };
     this.pending = false;
   }
 

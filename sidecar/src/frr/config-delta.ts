@@ -32,6 +32,7 @@ export interface ParsedConf {
 }
 
 const NETWORK_LINE = /^network \S+( route-map \S+)?$/;
+const ROUTE_MAP_SUFFIX = / route-map (\S+)$/;
 const ROUTE_MAP_HEADER = /^route-map (\S+) (permit|deny) \d+$/;
 
 /**
@@ -69,6 +70,21 @@ export function sameConf(a: ParsedConf, b: ParsedConf): boolean {
 /** True when a batch of delta commands adds or removes a route-map entry. */
 export function touchesRouteMaps(commands: readonly string[]): boolean {
   return commands.some((c) => c.startsWith("route-map ") || c.startsWith("no route-map "));
+}
+
+/** The route-map a network statement names; undefined when it names none. */
+export function routeMapOf(p: Placed): string | undefined {
+  return ROUTE_MAP_SUFFIX.exec(p.line)?.[1];
+}
+
+/** How many of these network statements name each route-map. */
+export function routeMapUse(networks: Iterable<Placed>): Map<string, number> {
+  const use = new Map<string, number>();
+  for (const p of networks) {
+    const name = routeMapOf(p);
+    if (name !== undefined) use.set(name, (use.get(name) ?? 0) + 1);
+  }
+  return use;
 }
 
 /** The map key of a network statement: its place and its whole line. */
@@ -120,7 +136,7 @@ export function withdrawnPrefixes(commands: readonly string[]): string[] {
 
 /** A network statement's place and prefix, without its route-map. */
 function prefixPlace(p: Placed): string {
-  return `${p.router}\u0000${p.af}\u0000${p.line.replace(/ route-map \S+$/, "")}`;
+  return `${p.router}\u0000${p.af}\u0000${p.line.replace(ROUTE_MAP_SUFFIX, "")}`;
 }
 
 /**
@@ -262,7 +278,23 @@ export interface RouteMapChanges {
   readonly removed: readonly RouteMapEntry[];
 }
 
-const NO_ROUTE_MAP_CHANGES: RouteMapChanges = { added: [], removed: [] };
+export const NO_ROUTE_MAP_CHANGES: RouteMapChanges = { added: [], removed: [] };
+
+/**
+ * A fast pass's commands as [statements, clean-up]. Route-map lines cost a vtysh process (every
+ * daemon keeps route-maps): when the pass only removes unused ones, the statements go first on
+ * their own (over bgpd's vty), so that a withdrawal is not held up by the clean-up after it.
+ * Otherwise one batch, and the clean-up is empty.
+ */
+export function fastBatches(
+  removed: readonly Placed[],
+  added: readonly Placed[],
+  routeMaps: RouteMapChanges,
+): [string[], string[]] {
+  if (routeMaps.removed.length === 0 || routeMaps.added.length > 0)
+    return [toCommands(removed, added, routeMaps), []];
+  return [toCommands(removed, added), toCommands([], [], { added: [], removed: routeMaps.removed })];
+}
 
 export function toCommands(
   removed: readonly Placed[],
@@ -278,7 +310,7 @@ export function toCommands(
   };
   // `no network P` needs only the prefix; the route-map part would be checked against the
   // running one and fail if it differs.
-  for (const p of removed) push(p, `no ${p.line.replace(/ route-map \S+$/, "")}`);
+  for (const p of removed) push(p, `no ${p.line.replace(ROUTE_MAP_SUFFIX, "")}`);
   for (const p of added) push(p, p.line);
   const out: string[] = [];
   for (const e of routeMaps.added) out.push(e.header, ...e.body.map((l) => ` ${l}`), "exit");

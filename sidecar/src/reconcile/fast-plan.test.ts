@@ -45,6 +45,7 @@ const ctx = (over: Partial<FastPlanContext> = {}): FastPlanContext => ({
   setNames: new Map(),
   shapes: plainShapes,
   runningRouteMaps: new Map(),
+  routeMapUse: new Map(),
   renderAlone: (p, s) => miniRender(p, s),
   ...over,
 });
@@ -106,3 +107,95 @@ for (const [name, over] of refusals) {
     assert.equal(planFastPass(changes, ctx(over)), undefined);
   });
 }
+
+/** A running set: its name as the full render gives it, its two route-map entries, its users. */
+function runningSet(med: number, users: number): Partial<FastPlanContext> {
+  const key = attributesKey(attrs(med));
+  const name = planFastPass([change("10.0.0.250/32", med)], ctx())?.names.get(key) ?? "";
+  const shapes = NetworkShapes.learn(
+    parseConf(
+      miniRender([{ prefix: "10.0.0.1/32", attributeSet: name }], [{ name, attributes: attrs(med) }]),
+    )!,
+    [{ prefix: "10.0.0.1/32", family: "ipv4", attributeSet: name }],
+  );
+  const entry = (seq: number): [string, RouteMapEntry] => [
+    `route-map ${name} permit ${seq}`,
+    { name, header: `route-map ${name} permit ${seq}`, body: [`set metric ${med}`] },
+  ];
+  return {
+    setNames: new Map([[key, name]]),
+    shapes: plainShapes.with(shapes),
+    runningRouteMaps: new Map([
+      entry(10),
+      entry(20),
+      ["route-map OTHER permit 10", { name: "OTHER", header: "route-map OTHER permit 10", body: [] }],
+    ]),
+    routeMapUse: new Map([
+      [name, users],
+      ["OTHER", 1],
+    ]),
+  };
+}
+
+const leaving = (prefix: string, med: number, to: number | undefined | null): PrefixChange => ({
+  prefix,
+  address: prefix.replace("/32", ""),
+  family: "ipv4",
+  before: attributesKey(attrs(med)),
+  after: to === null ? undefined : to === undefined ? "" : attributesKey(attrs(to)),
+  afterAttributes: to === null || to === undefined ? undefined : attrs(to),
+});
+
+void test("the last statement of a set leaves: every entry of its route-map goes after the statements", () => {
+  const running = runningSet(50, 2);
+  const plan = planFastPass(
+    [leaving("10.0.0.1/32", 50, null), leaving("10.0.0.2/32", 50, undefined)],
+    ctx(running),
+  );
+  assert.ok(plan);
+  const name = [...(running.setNames?.values() ?? [])][0] ?? "";
+  assert.deepEqual(
+    plan.routeMaps.removed.map((e) => e.header),
+    [`route-map ${name} permit 10`, `route-map ${name} permit 20`],
+  );
+  assert.deepEqual([...plan.retired], [[attributesKey(attrs(50)), name]]);
+  assert.deepEqual(
+    plan.added.map((p) => p.line),
+    ["network 10.0.0.2/32"],
+  );
+});
+
+void test("a set other statements still use keeps its route-map", () => {
+  const plan = planFastPass([leaving("10.0.0.1/32", 50, null)], ctx(runningSet(50, 2)));
+  assert.ok(plan);
+  assert.deepEqual(plan.routeMaps.removed, []);
+  assert.equal(plan.retired.size, 0);
+});
+
+void test("a set emptied and refilled in one batch keeps its route-map", () => {
+  const back: PrefixChange = { ...change("10.0.0.3/32", 50) };
+  const plan = planFastPass([leaving("10.0.0.1/32", 50, null), back], ctx(runningSet(50, 1)));
+  assert.ok(plan);
+  assert.deepEqual(plan.routeMaps.removed, []);
+  assert.equal(plan.retired.size, 0);
+});
+
+void test("a prefix moves from a set it was the last of to a new one: new route-map first, old one last", () => {
+  const plan = planFastPass([leaving("10.0.0.1/32", 50, 60)], ctx(runningSet(50, 1)));
+  assert.ok(plan);
+  assert.equal(plan.routeMaps.added.length, 1);
+  assert.equal(plan.routeMaps.removed.length, 2);
+  assert.deepEqual(
+    plan.removed.map((p) => p.line),
+    [`network 10.0.0.1/32 route-map ${[...plan.retired.values()][0] ?? ""}`],
+  );
+});
+
+void test("without FRR's statement counts no route-map is removed", () => {
+  const plan = planFastPass(
+    [leaving("10.0.0.1/32", 50, null)],
+    ctx({ ...runningSet(50, 1), routeMapUse: undefined }),
+  );
+  assert.ok(plan);
+  assert.deepEqual(plan.routeMaps.removed, []);
+});

@@ -1,6 +1,7 @@
 // What a fast pass sends: the changed prefixes' statements placed as the last render placed
-// their (family, attribute set), and for an attribute set FRR does not run yet, its route-map
-// entries and statement shape taken from a render of that set's prefixes alone (ADR 0009).
+// their (family, attribute set); for an attribute set FRR does not run yet, its route-map
+// entries and statement shape taken from a render of that set's prefixes alone; and the
+// removal of a set's route-map once no statement uses it (ADR 0009).
 
 import { compareStrings, nameAttributeSets } from "../model/attribute-sets.js";
 import type { AdvertisedPrefix, AttributeSet, BgpAttributes } from "../model/desired-state-types.js";
@@ -8,6 +9,7 @@ import type { PrefixChange } from "../model/prefix-claims.js";
 import {
   NetworkShapes,
   parseConf,
+  routeMapOf,
   sameLines,
   type Placed,
   type RouteMapChanges,
@@ -21,6 +23,8 @@ export interface FastPlan {
   readonly routeMaps: RouteMapChanges;
   /** attributesKey → name of the sets this pass introduces. */
   readonly names: ReadonlyMap<string, string>;
+  /** attributesKey → name of the sets whose route-maps this pass removes (no statement is left). */
+  readonly retired: ReadonlyMap<string, string>;
   readonly shapes: NetworkShapes;
 }
 
@@ -30,6 +34,8 @@ export interface FastPlanContext {
   /** How the last render placed each (family, attribute set). */
   readonly shapes: NetworkShapes;
   readonly runningRouteMaps: ReadonlyMap<string, RouteMapEntry> | undefined;
+  /** How many network statements FRR runs name each route-map. */
+  readonly routeMapUse: ReadonlyMap<string, number> | undefined;
   /** The templates rendered for just these prefixes and sets (may throw). */
   readonly renderAlone: (prefixes: readonly AdvertisedPrefix[], sets: readonly AttributeSet[]) => string;
 }
@@ -54,7 +60,46 @@ export function planFastPass(changes: readonly PrefixChange[], ctx: FastPlanCont
     removed.push(...before);
     added.push(...after);
   }
-  return { removed, added, ...fresh };
+  const retired = retiredSets(changes, removed, added, ctx);
+  const gone = new Set(retired.values());
+  const unused =
+    gone.size === 0 ? [] : [...(ctx.runningRouteMaps?.values() ?? [])].filter((e) => gone.has(e.name));
+  return { removed, added, ...fresh, routeMaps: { added: fresh.routeMaps.added, removed: unused }, retired };
+}
+
+/**
+ * The running sets the changes leave (a `before` key) that no statement names once the batch ran:
+ * their route-maps go after the statements, as the full render would drop them.
+ */
+function retiredSets(
+  changes: readonly PrefixChange[],
+  removed: readonly Placed[],
+  added: readonly Placed[],
+  ctx: FastPlanContext,
+): Map<string, string> {
+  const retired = new Map<string, string>();
+  const use = ctx.routeMapUse;
+  if (use === undefined) return retired;
+  const left = new Map<string, number>();
+  for (const c of changes) {
+    if (c.before === undefined || c.before === "") continue;
+    const name = ctx.setNames.get(c.before);
+    if (name === undefined) continue;
+    retired.set(c.before, name);
+    left.set(name, use.get(name) ?? 0);
+  }
+  const count = (ps: readonly Placed[], by: number): void => {
+    for (const p of ps) {
+      const name = routeMapOf(p);
+      const n = name === undefined ? undefined : left.get(name);
+      if (name !== undefined && n !== undefined) left.set(name, n + by);
+    }
+  };
+  count(removed, -1);
+  count(added, 1);
+  // Exactly none left; a count below zero means the bookkeeping is off: keep the route-map.
+  for (const [key, name] of retired) if (left.get(name) !== 0) retired.delete(key);
+  return retired;
 }
 
 type FreshSets = Pick<FastPlan, "names" | "shapes" | "routeMaps">;

@@ -15,7 +15,7 @@ import {
   type WithdrawalHoldEvent,
 } from "./reconciler.js";
 import type { ApplyOutcome } from "../frr/config-applier.js";
-import type { Placed, RouteMapChanges, RouteMapEntry } from "../frr/config-delta.js";
+import { routeMapUse, type Placed, type RouteMapChanges, type RouteMapEntry } from "../frr/config-delta.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "../kube/to-snapshot.js";
 
 const templates = compileTemplates(
@@ -66,13 +66,19 @@ class Recorder implements FrrApplier, AddressSync {
   /** The statements FRR runs, fast changes included. */
   networks = new Set<string>();
   readonly runningRouteMaps = new Map<string, RouteMapEntry>();
+  get runningRouteMapUse(): ReadonlyMap<string, number> {
+    return routeMapUse([...this.networks].map((line) => ({ router: "", af: "", line })));
+  }
   applyNetworkChanges(
     removed: readonly Placed[],
     added: readonly Placed[],
     routeMaps?: RouteMapChanges,
   ): Promise<void> {
     const show = (ps: readonly Placed[]) => ps.map((p) => p.line.split(" ")[1]).join(",");
-    const maps = routeMaps?.added.length ? ` maps+[${routeMaps.added.map((e) => e.name).join(",")}]` : "";
+    const names = (es: readonly RouteMapEntry[] | undefined) => es?.map((e) => e.name).join(",") ?? "";
+    const maps =
+      (routeMaps?.added.length ? ` maps+[${names(routeMaps.added)}]` : "") +
+      (routeMaps?.removed.length ? ` maps-[${names(routeMaps.removed)}]` : "");
     this.calls.push(`frr fast -[${show(removed)}] +[${show(added)}]${maps}`);
     if (this.failNext) {
       this.failNext = false;
@@ -81,6 +87,7 @@ class Recorder implements FrrApplier, AddressSync {
     for (const p of removed) this.networks.delete(p.line);
     for (const p of added) this.networks.add(p.line);
     for (const e of routeMaps?.added ?? []) this.runningRouteMaps.set(e.header, e);
+    for (const e of routeMaps?.removed ?? []) this.runningRouteMaps.delete(e.header);
     return Promise.resolve();
   }
   settle(text: string): Promise<boolean> {
@@ -257,6 +264,29 @@ void test("fast path: a new attribute set goes with its route-map, rendered alon
   reconciler.requestSettle();
   await reconciler.reconcileOnce();
   assert.equal(rec.calls.at(-1), "settle written");
+  rec.calls.length = 0;
+  // The set's last statement goes: its route-map goes after it, in the same pass, so the
+  // settle pass only writes the file (it used to reload the route-map's removal).
+  store.deleteService("d", "d");
+  await reconciler.reconcileOnce();
+  store.deleteService("d", "c");
+  await reconciler.reconcileOnce();
+  assert.deepEqual(
+    rec.calls.filter((c) => c.startsWith("frr")),
+    ["frr fast -[10.96.0.13/32] +[]", `frr fast -[10.96.0.12/32] +[] maps-[${setName}]`],
+  );
+  assert.equal(rec.runningRouteMaps.size, 0);
+  reconciler.requestSettle();
+  await reconciler.reconcileOnce();
+  assert.equal(rec.calls.at(-1), "settle written");
+  // FRR no longer runs the set: the next Service with it brings the route-map again.
+  rec.calls.length = 0;
+  addService(store, "e", "10.96.0.14", true, { "frr-advertiser.io/communities": "65000:7" });
+  await reconciler.reconcileOnce();
+  assert.deepEqual(
+    rec.calls.filter((c) => c.startsWith("frr")),
+    [`frr fast -[] +[10.96.0.14/32] maps+[${setName}]`],
+  );
   rec.calls.length = 0;
   store.setNode(toNodeSnapshot({ metadata: { name: "n1", labels: { zone: "b" } } }));
   await reconciler.reconcileOnce();

@@ -29,6 +29,8 @@ export interface FrrApplier {
   readonly appliedConfig: string | undefined;
   /** The attribute route-map entries FRR runs, by header (see ParsedConf.routeMaps). */
   readonly runningRouteMaps: ReadonlyMap<string, RouteMapEntry> | undefined;
+  /** How many network statements FRR runs name each route-map. */
+  readonly runningRouteMapUse: ReadonlyMap<string, number> | undefined;
   apply(text: string, full: boolean): Promise<ApplyOutcome>;
   /** Network statements changed without a render (the fast path); see ConfigApplier. */
   applyNetworkChanges(
@@ -127,8 +129,10 @@ export class Reconciler {
   private stateStale = false;
   /** How the current templates place a prefix, learned from the last render FRR got. */
   private shapes = NetworkShapes.none;
-  /** attributesKey → attribute set name, for the sets of the last applied render. */
+  /** attributesKey → attribute set name, for the sets FRR runs (last render, fast passes since). */
   private setNames = new Map<string, string>();
+  /** Sets fast passes removed since the last render: their prefixes still count for the breaker. */
+  private readonly retiredNames = new Map<string, string>();
   /** The addresses of the advertised prefixes, kept current by fast passes too. */
   private desiredAddresses = new Set<string>();
   /** A fast pass happened: a settle pass renders, writes frr.conf and reports. */
@@ -345,7 +349,8 @@ export class Reconciler {
     const sets = new Map(base.attributeSets.map((s) => [s.name, s]));
     for (const c of this.fastLog) {
       if (c.after === undefined) continue;
-      const name = c.after === "" ? undefined : this.setNames.get(c.after);
+      const name =
+        c.after === "" ? undefined : (this.setNames.get(c.after) ?? this.retiredNames.get(c.after));
       prefixes.set(c.prefix, {
         prefix: c.prefix,
         address: c.address,
@@ -556,8 +561,8 @@ export class Reconciler {
   }
 
   /**
-   * After fast passes: writes the render if it holds what FRR runs; if not (a route-map no prefix
-   * uses any more, or a template that places prefixes in a way the shapes did not capture), the
+   * After fast passes: writes the render if it holds what FRR runs; if not (a template that
+   * places prefixes or names route-maps in a way the shapes did not capture), the
    * render is applied from what FRR runs — a delta where only statements and attribute
    * route-maps differ, else frr-reload.py. Undefined: apply it.
    */
@@ -593,6 +598,7 @@ export class Reconciler {
       setNames: this.setNames,
       shapes: this.shapes,
       runningRouteMaps: this.deps.applier.runningRouteMaps,
+      routeMapUse: this.deps.applier.runningRouteMapUse,
       renderAlone: (prefixes, attributeSets) =>
         this.render({
           prefixes,
@@ -651,6 +657,10 @@ export class Reconciler {
     // FRR runs the new sets now: later passes place their prefixes like any other.
     this.shapes = plan.shapes;
     for (const [key, name] of plan.names) this.setNames.set(key, name);
+    for (const [key, name] of plan.retired) {
+      this.setNames.delete(key);
+      this.retiredNames.set(key, name);
+    }
     if (this.isCutShort()) return done({ outcome: "stopped", frr: "delta" });
     try {
       await this.removeWithdrawn(desired, withdrawn);
@@ -742,6 +752,7 @@ export class Reconciler {
     const parsed = parseConf(text);
     this.shapes = parsed === undefined ? NetworkShapes.none : NetworkShapes.learn(parsed, state.prefixes);
     this.setNames = new Map(state.attributeSets.map((s) => [attributesKey(s.attributes), s.name]));
+    this.retiredNames.clear();
     this.desiredAddresses = new Set(state.prefixes.map((p) => p.address));
     this.lastText = text;
   }
