@@ -8,6 +8,8 @@ import { loadTemplateDir } from "../templates/load-template-dir.js";
 import { ClusterStore } from "../kube/cluster-store.js";
 import {
   MAX_SETTLE_DEFERRALS,
+  SETTLE_MAX_DELAY_MS,
+  SETTLE_QUIET_MS,
   Reconciler,
   type AddressSync,
   type FrrApplier,
@@ -638,6 +640,45 @@ void test("a settle pass gives way to a change that arrives during it, at most M
   assert.deepEqual(
     reports.filter((r) => r.state !== undefined).map((r) => r.state?.prefixes.length),
     [3],
+  );
+  await reconciler.stop();
+});
+
+void test("settle timing: after a second of quiet, and under steady churn at the latest SETTLE_MAX_DELAY_MS after the first fast pass", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const { store, rec, reconciler } = setup(await config(), true);
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  const fastPass = async (name: string, ip: string): Promise<void> => {
+    addService(store, name, ip);
+    reconciler.schedule(); // as the watch does when the Service changes
+    await settleLoop();
+    t.mock.timers.tick(100); // the batching window
+    await settleLoop();
+  };
+  const settled = () => rec.calls.filter((c) => c === "settle written").length;
+  rec.calls.length = 0;
+  await fastPass("b", "10.96.0.11");
+  t.mock.timers.tick(SETTLE_QUIET_MS - 200);
+  await settleLoop();
+  assert.equal(settled(), 0, "not before a second of quiet");
+  t.mock.timers.tick(200);
+  await settleLoop();
+  assert.equal(settled(), 1, "after a second of quiet");
+  // A change every 400 ms is never quiet for a second: the settle pass comes by the deadline.
+  rec.calls.length = 0;
+  const at: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    await fastPass(`c${String(i)}`, `10.96.2.${String(i)}`);
+    t.mock.timers.tick(300);
+    await settleLoop();
+    if (settled() > at.length) at.push((i + 1) * 400);
+  }
+  assert.ok(at.length >= 1, "a settle pass under churn");
+  assert.ok((at[0] ?? 0) <= SETTLE_MAX_DELAY_MS + 400, `first settle at ${String(at[0])} ms`);
+  assert.ok(
+    (at[0] ?? 0) >= SETTLE_MAX_DELAY_MS - 400,
+    `first settle at ${String(at[0])} ms: not before its deadline`,
   );
   await reconciler.stop();
 });

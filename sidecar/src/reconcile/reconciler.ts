@@ -138,10 +138,11 @@ export class Reconciler {
   /** A fast pass happened: a settle pass renders, writes frr.conf and reports. */
   private settleDue = false;
   private settleTimer: NodeJS.Timeout | undefined;
-  /** When the first fast pass since the last settle ran (bounds the settle's delay). */
-  private unsettledSince: number | undefined;
-  /** unsettledSince of the settle pass asked for last (a deferred one keeps its place). */
-  private settleAskedSince: number | undefined;
+  /**
+   * The latest a settle pass may run: SETTLE_MAX_DELAY_MS after the first fast pass it follows.
+   * Kept until a settle pass goes through, so one that gave way keeps its place.
+   */
+  private settleBy: number | undefined;
   /** Settle passes that gave way in a row (see givesWay). */
   private settleDeferrals = 0;
   /** The Services the last refreshState re-evaluated. */
@@ -522,7 +523,7 @@ export class Reconciler {
       return this.fail(done, "render", err);
     }
     // After fast passes FRR runs more than lastText says: only the applier knows what differs.
-    const fastSinceRender = this.unsettledSince !== undefined;
+    const fastSinceRender = this.settleBy !== undefined;
     if (text === this.lastText && !this.workPending && !fastSinceRender && !this.addressesDiffer(state))
       return done({ outcome: "unchanged" });
     return this.apply(state, text, done);
@@ -548,6 +549,7 @@ export class Reconciler {
     if (await this.givesWay()) return gaveWay();
     // It goes through now (written, or applied where FRR differs): the next one may give way again.
     this.settleDeferrals = 0;
+    this.settleBy = undefined;
     return (await this.settle(state, text, done)) ?? this.apply(state, text, done);
   }
 
@@ -715,14 +717,12 @@ export class Reconciler {
   /** Settles when fast passes pause (SETTLE_QUIET_MS), at the latest SETTLE_MAX_DELAY_MS after the first. */
   private settleSoon(): void {
     const now = this.now();
-    this.unsettledSince ??= now;
+    this.settleBy ??= now + SETTLE_MAX_DELAY_MS;
     if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
-    const delay = Math.min(SETTLE_QUIET_MS, this.unsettledSince + SETTLE_MAX_DELAY_MS - now);
+    const delay = Math.min(SETTLE_QUIET_MS, this.settleBy - now);
     this.settleTimer = setTimeout(
       () => {
         this.settleTimer = undefined;
-        this.settleAskedSince = this.unsettledSince;
-        this.unsettledSince = undefined;
         this.requestSettle();
       },
       Math.max(0, delay),
@@ -742,8 +742,9 @@ export class Reconciler {
     if (!this.rerun || this.settleDeferrals >= MAX_SETTLE_DEFERRALS) return false;
     this.settleDeferrals++;
     this.settleDue = true;
-    // The next fast pass re-arms it (settleSoon) from the same first unsettled change.
-    this.unsettledSince ??= this.settleAskedSince ?? this.now() - SETTLE_MAX_DELAY_MS;
+    // The next fast pass re-arms it (settleSoon) by the same deadline; asked for without a fast
+    // pass before it (requestSettle), it is overdue already.
+    this.settleBy ??= this.now();
     return true;
   }
 
