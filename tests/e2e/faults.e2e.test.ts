@@ -120,40 +120,47 @@ void describe("faults", { skip: SKIP }, () => {
         const s = env!.sidecar!;
         const from = s.logs.length;
         await lab.killDaemon("bgpd", "SIGKILL");
-        await lab.waitForTorRoutes(hasNone(A, B), ROUTE_WAIT, { family: 4 });
-        // The sidecar notices (its socket file stays behind on SIGKILL) and says so.
-        const down = await waitForLogFrom(
-          s,
-          (l) => l.msg === "FRR restarted or stopped",
-          from,
-          ROUTE_WAIT,
-          "bgpd's death noticed",
-        );
-        const notReady = await s.get("/readyz");
-        assert.equal(notReady.status, 503, notReady.body);
-        assert.match(notReady.body, /FRR not answering/);
-        // A change while bgpd is down is held back (`vtysh -f` would skip the dead daemon silently):
-        // frr.conf keeps what FRR last ran, bgpd restarts from it, and the change reaches bgpd only
-        // through the sidecar's full re-apply once bgpd answers again. frr.conf is read throughout,
-        // from the change until the sidecar provably holds it; bgpd is started only after that.
-        const disk = new ReadSampler(() => networkLinesOnDisk(env!));
+        let down: number;
         try {
-          const stored = svc("c", "10.96.0.12").map((o) => api.upsert(o));
-          await sidecarHolds(api, s, stored);
-        } finally {
-          await disk.stop();
+          await lab.waitForTorRoutes(hasNone(A, B), ROUTE_WAIT, { family: 4 });
+          // The sidecar notices (its socket file stays behind on SIGKILL) and says so.
+          down = await waitForLogFrom(
+            s,
+            (l) => l.msg === "FRR restarted or stopped",
+            from,
+            ROUTE_WAIT,
+            "bgpd's death noticed",
+          );
+          const notReady = await s.get("/readyz");
+          assert.equal(notReady.status, 503, notReady.body);
+          assert.match(notReady.body, /FRR not answering/);
+          // A change while bgpd is down is held back (`vtysh -f` would skip the dead daemon silently):
+          // frr.conf keeps what FRR last ran, bgpd restarts from it, and the change reaches bgpd only
+          // through the sidecar's full re-apply once bgpd answers again. frr.conf is read throughout,
+          // from the change until the sidecar provably holds it; bgpd is started only after that.
+          const disk = new ReadSampler(() => networkLinesOnDisk(env!));
+          try {
+            const stored = svc("c", "10.96.0.12").map((o) => api.upsert(o));
+            await sidecarHolds(api, s, stored);
+          } finally {
+            await disk.stop();
+          }
+          assert.deepEqual(disk.errors, [], "reading frr.conf failed");
+          assert.ok(disk.samples.length >= 2, `too few reads of frr.conf (${disk.samples.length})`);
+          assert.ok(
+            disk.samples.every((lines) => !lines.includes("network 10.96.0.12/32")),
+            "a change was written to frr.conf while bgpd was down",
+          );
+          assert.equal(
+            findLog(s, (l) => l.msg === "applied", down),
+            -1,
+            "an apply was reported while bgpd was down",
+          );
+        } catch (err) {
+          // bgpd must not stay down for the suite's next tests when an assertion fails here.
+          await lab.startDaemon("bgpd").catch(() => undefined);
+          throw err;
         }
-        assert.deepEqual(disk.errors, [], "reading frr.conf failed");
-        assert.ok(disk.samples.length >= 2, `too few reads of frr.conf (${disk.samples.length})`);
-        assert.ok(
-          disk.samples.every((lines) => !lines.includes("network 10.96.0.12/32")),
-          "a change was written to frr.conf while bgpd was down",
-        );
-        assert.equal(
-          findLog(s, (l) => l.msg === "applied", down),
-          -1,
-          "an apply was reported while bgpd was down",
-        );
         await lab.startDaemon("bgpd");
         await lab.waitForSession(ROUTE_WAIT);
         await lab.waitForTorRoutes(hasAll(A, B, "10.96.0.12/32"), ROUTE_WAIT, { family: 4 });
