@@ -575,7 +575,9 @@ export class Reconciler {
   ): Promise<ReconcileReport | undefined> {
     if (this.needFull || this.needAddresses || this.failing) return undefined;
     if (await this.deps.applier.settle(text)) {
-      this.learn(state, text);
+      // The render is what FRR runs, and FRR got it from the shapes the fast passes used: they
+      // hold already (learning them again would parse 10k lines more while the loop waits).
+      this.learn(state, text, "shapes hold");
       // A grace period that ended meanwhile is served here too.
       return this.addressesDue ? this.removeAfterGrace(done) : done({ outcome: "unchanged" });
     }
@@ -749,9 +751,11 @@ export class Reconciler {
   }
 
   /** After FRR got a render of `state`: how it places prefixes, and the addresses it wants. */
-  private learn(state: DesiredState, text: string): void {
-    const parsed = parseConf(text);
-    this.shapes = parsed === undefined ? NetworkShapes.none : NetworkShapes.learn(parsed, state.prefixes);
+  private learn(state: DesiredState, text: string, shapes?: "shapes hold"): void {
+    if (shapes === undefined) {
+      const parsed = parseConf(text);
+      this.shapes = parsed === undefined ? NetworkShapes.none : NetworkShapes.learn(parsed, state.prefixes);
+    }
     this.setNames = new Map(state.attributeSets.map((s) => [attributesKey(s.attributes), s.name]));
     this.retiredNames.clear();
     this.desiredAddresses = new Set(state.prefixes.map((p) => p.address));
