@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { SessionStatus } from "../frr/bgp-status.js";
-import { AnnouncementCheck, type CheckReport } from "./announcement-check.js";
+import { AnnouncementCheck, LIST_EVERY_CHECKS, type CheckReport } from "./announcement-check.js";
 
 function setup(wanted = ["10.96.0.10/32", "10.96.0.11/32", "fd00:96::1/128"]) {
   let t = 0;
@@ -150,6 +150,68 @@ test("after applies: one check once they pause, not one per burst of churn", asy
     t.mock.timers.tick(5000);
     for (let i = 0; i < 20; i++) await Promise.resolve();
     assert.equal(reports.length, 1, "none after stop()");
+  } finally {
+    check.stop();
+  }
+});
+
+/** One IPv4 peer that bgpd sends our two prefixes and one route of its own. */
+function countedCheck() {
+  const wanted = ["10.96.0.10/32", "10.96.0.11/32"];
+  const sent = new Set([...wanted, "192.0.2.100/32"]);
+  let prefixesSent = 3;
+  const listings: number[] = [];
+  const check = new AnnouncementCheck({
+    wanted: () => wanted.map((prefix) => ({ prefix, family: "ipv4" as const })),
+    sessions: () => Promise.resolve([{ peer: "192.0.2.1", family: "ipv4", established: true, prefixesSent }]),
+    advertised: () => {
+      listings.push(1);
+      return Promise.resolve(new Set(sent));
+    },
+    reannounce: () => Promise.resolve(),
+    fullApply: () => undefined,
+    report: () => undefined,
+    stuckAfterMs: 0,
+  });
+  const listed = () => listings.length;
+  return { check, sent, listed, setSentCount: (n: number) => (prefixesSent = n) };
+}
+
+test("bgpd's counts stand in for the listing while they add up; a count that does not is listed", async () => {
+  const { check, sent, listed, setSentCount } = countedCheck();
+  try {
+    await check.check();
+    assert.equal(listed(), 1, "the first check lists: nothing is known about the peer's other routes");
+    await check.check();
+    assert.equal(listed(), 1, "ours plus the one other route: the counts vouch");
+    sent.delete("10.96.0.11/32");
+    setSentCount(2);
+    assert.deepEqual((await check.check())?.stuck, ["10.96.0.11/32"], "one short: listed, found");
+    assert.equal(listed(), 2);
+    sent.add("10.96.0.11/32");
+    setSentCount(3);
+    await check.check();
+    assert.equal(listed(), 3, "a peer with something missing is listed until a listing finds all");
+    await check.check();
+    assert.equal(listed(), 3);
+  } finally {
+    check.stop();
+  }
+});
+
+test(`a missing prefix hidden by an extra route in the count is found by the listing every ${String(LIST_EVERY_CHECKS)} checks`, async () => {
+  const { check, sent, listed } = countedCheck();
+  try {
+    await check.check();
+    // One of ours gone, another route in its place: bgpd's count stays 3.
+    sent.delete("10.96.0.10/32");
+    sent.add("192.0.2.101/32");
+    const stuck: string[][] = [];
+    for (let i = 2; i < LIST_EVERY_CHECKS; i++) stuck.push([...((await check.check())?.stuck ?? [])]);
+    assert.equal(listed(), 1, "the counts vouched in between");
+    assert.ok(stuck.every((s) => s.length === 0));
+    assert.deepEqual((await check.check())?.stuck, ["10.96.0.10/32"]);
+    assert.equal(listed(), 2);
   } finally {
     check.stop();
   }

@@ -1,6 +1,7 @@
 // The read-back: compares what the model wants announced with what bgpd actually sends each
 // established peer, and repairs a prefix that stays missing: re-announce it, then a full apply,
 // then report it as unrepaired. It never decides what to announce; it only checks FRR did.
+// Bgpd's count of routes sent stands in for the full list while it adds up (see countsVouch).
 
 import type { SessionStatus } from "../frr/bgp-status.js";
 import type { IpFamily } from "../model/snapshot.js";
@@ -40,6 +41,13 @@ export interface CheckReport {
   readonly recovered: readonly string[];
 }
 
+/**
+ * Every this many checks the routes are listed even when bgpd's counts add up: a missing prefix
+ * and an extra route of the same peer cancel out in a count (at the default 10 s period: once
+ * a minute).
+ */
+export const LIST_EVERY_CHECKS = 6;
+
 interface Missing {
   since: number;
   /** Repairs tried so far: 0 none, 1 re-announced, 2 full apply. */
@@ -53,6 +61,13 @@ export class AnnouncementCheck {
   private running = false;
   private followUp: NodeJS.Timeout | undefined;
   private quiet: NodeJS.Timeout | undefined;
+  /**
+   * "family/peer" → routes bgpd sent that peer beyond ours, learned from the last listing that
+   * found none of ours missing. Absent: list the routes.
+   */
+  private readonly others = new Map<string, number>();
+  /** Checks since the last one that listed every peer's routes. */
+  private sinceListing = 0;
 
   constructor(private readonly deps: AnnouncementCheckDeps) {}
 
@@ -166,19 +181,44 @@ export class AnnouncementCheck {
     if (this.deps.wanted() === undefined) return undefined;
     const out = new Set<string>();
     const sessions = (await this.deps.sessions()).filter((s) => s.established);
+    const listAll = ++this.sinceListing >= LIST_EVERY_CHECKS;
+    if (listAll) this.sinceListing = 0;
     for (const s of sessions) {
-      if (!someOfFamily(this.deps.wanted(), s.family)) continue;
+      const key = `${s.family}/${s.peer}`;
+      const count = countOfFamily(this.deps.wanted(), s.family);
+      if (count === 0 || (!listAll && this.countsVouch(key, s.prefixesSent, count))) continue;
       const sent = await this.deps.advertised(s.peer, s.family);
       // What is wanted now, after the wait: FRR may have restarted meanwhile.
       const wanted = this.deps.wanted();
       if (wanted === undefined) return undefined;
-      for (const w of wanted) if (w.family === s.family && !sent.has(w.prefix)) out.add(w.prefix);
+      let ours = 0;
+      let missing = 0;
+      for (const w of wanted) {
+        if (w.family !== s.family) continue;
+        ours++;
+        if (sent.has(w.prefix)) continue;
+        missing++;
+        out.add(w.prefix);
+      }
+      if (missing === 0) this.others.set(key, sent.size - ours);
+      else this.others.delete(key);
     }
     return out;
   }
+
+  /**
+   * True when bgpd's count of routes sent to the peer (`show bgp summary`) is exactly ours plus
+   * the others the last complete listing found: then the 10k-route listing, which holds bgpd
+   * (and a change waiting for it) for tens of milliseconds, is skipped.
+   */
+  private countsVouch(key: string, sentCount: number, ours: number): boolean {
+    const others = this.others.get(key);
+    return others !== undefined && sentCount === ours + others;
+  }
 }
 
-function someOfFamily(wanted: Iterable<WantedPrefix> | undefined, family: IpFamily): boolean {
-  for (const w of wanted ?? []) if (w.family === family) return true;
-  return false;
+function countOfFamily(wanted: Iterable<WantedPrefix> | undefined, family: IpFamily): number {
+  let n = 0;
+  for (const w of wanted ?? []) if (w.family === family) n++;
+  return n;
 }
