@@ -147,7 +147,7 @@ test("a failed fast batch leaves FRR's state unknown: the next apply reloads", a
   assert.equal(reloads, 2);
 });
 
-test("attribute route-maps: sent to every daemon with their statements; the settle removes an unused one", async () => {
+test("attribute route-maps: added with their statements over bgpd's vty; removed from every daemon", async () => {
   const file = join(dir, "frr-maps.conf");
   const { frr, batches, scopes } = fakeFrr();
   const applier = new ConfigApplier(frr, file, log);
@@ -158,7 +158,7 @@ test("attribute route-maps: sent to every daemon with their statements; the sett
     added: [entry],
     removed: [],
   });
-  assert.deepEqual(scopes, ["all-daemons"], "zebra keeps route-maps too: vtysh, not bgpd's vty");
+  assert.deepEqual(scopes, ["bgpd"], "only bgpd's statements name it: no vtysh process");
   assert.deepEqual([...(applier.runningRouteMaps?.keys() ?? [])], [entry.header]);
   assert.equal(
     await applier.settle(`${map("FRRADV-A-7")}${conf(["10.0.0.1/32", "10.0.0.2/32 route-map FRRADV-A-7"])}`),
@@ -206,6 +206,33 @@ test("a fast batch that empties a set: statements over bgpd's vty first, then th
   // The settle render lacks the set: it holds what FRR runs, so it is only written.
   assert.equal(await applier.settle(conf(["10.0.0.1/32"])), true);
   assert.equal(await readFile(file, "utf8"), conf(["10.0.0.1/32"]));
+});
+
+test("a prefix moves from the last of one set to a new set: new route-map and statements to bgpd, then the old route-map's removal", async () => {
+  const { frr, batches, scopes } = fakeFrr();
+  const applier = new ConfigApplier(frr, join(dir, "frr-move.conf"), log);
+  await applier.apply(
+    `route-map OLD permit 10\n set metric 1\nexit\n${conf(["10.0.0.2/32 route-map OLD"])}`,
+    true,
+  );
+  const old = applier.runningRouteMaps?.get("route-map OLD permit 10");
+  assert.ok(old !== undefined);
+  const fresh = { name: "NEW", header: "route-map NEW permit 10", body: ["set metric 2"] };
+  batches.length = 0;
+  scopes.length = 0;
+  await applier.applyNetworkChanges(
+    [placed("10.0.0.2/32 route-map OLD")],
+    [placed("10.0.0.2/32 route-map NEW")],
+    {
+      added: [fresh],
+      removed: [old],
+    },
+  );
+  assert.deepEqual(scopes, ["bgpd", "all-daemons"]);
+  assert.deepEqual(batches[0]?.slice(0, 3), ["route-map NEW permit 10", " set metric 2", "exit"]);
+  assert.deepEqual(batches[1], ["no route-map OLD permit 10"]);
+  assert.deepEqual([...(applier.runningRouteMaps?.keys() ?? [])], ["route-map NEW permit 10"]);
+  assert.deepEqual([...(applier.runningRouteMapUse ?? [])], [["NEW", 1]]);
 });
 
 test("templates.allowSessionReset false: a reload that would reset a session is refused, the last good config stays", async () => {

@@ -16,7 +16,7 @@ import {
   routeMapOf,
   routeMapUse,
   sameConf,
-  touchesRouteMaps,
+  removesRouteMaps,
   withdrawnPrefixes,
   type ParsedConf,
   type Placed,
@@ -226,7 +226,7 @@ export class ConfigApplier {
   }
 
   private async send(commands: readonly string[]): Promise<void> {
-    const scope = touchesRouteMaps(commands) ? "all-daemons" : "bgpd";
+    const scope = removesRouteMaps(commands) ? "all-daemons" : "bgpd";
     await this.timed("delta", () => this.frr.applyCommands(commands, this.frr.batchFilePath(), scope));
   }
 

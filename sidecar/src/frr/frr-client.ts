@@ -138,9 +138,10 @@ export class FrrClient {
   /**
    * Applies a batch of config lines (a prefix delta) at once: over the kept-open vty connection
    * to bgpd when configured and the batch is bgpd's alone, else with one vtysh process
-   * (`vtysh -f`). Route-maps live in every daemon that has them (zebra too): a batch that adds or
-   * removes one goes through vtysh, which sends each daemon its part, so that no daemon keeps an
-   * entry the file no longer has. Either way the first line FRR rejects fails the batch.
+   * (`vtysh -f`), which sends each daemon its part. A batch that removes a route-map goes that
+   * way: every daemon that keeps route-maps (zebra too) took a copy from frr.conf when it
+   * started, and none may keep an entry the file no longer has. Either way the first line FRR
+   * rejects fails the batch.
    */
   async applyCommands(
     lines: readonly string[],
