@@ -822,6 +822,32 @@ void test("breaker: deletions spread over many small passes add up to a hold", a
   await reconciler.stop();
 });
 
+void test("breaker: a held withdrawal of a set a fast pass removed comes back with its attributes", async () => {
+  const { store, rec, reconciler, events } = await twentyAdvertised();
+  addService(store, "t", "10.96.0.50", true, { "frr-advertiser.io/communities": "65000:9" });
+  await reconciler.reconcileOnce();
+  const tagged = [...rec.networks].find((l) => l.startsWith("network 10.96.0.50/32 route-map "));
+  assert.ok(tagged, [...rec.networks].join("\n"));
+  // Its last Service goes: the set's route-map goes with it (a fast pass).
+  store.deleteService("d", "t");
+  await reconciler.reconcileOnce();
+  assert.ok(
+    rec.calls.some((c) => c.startsWith("frr fast -[10.96.0.50/32] +[] maps-[")),
+    rec.calls.join("\n"),
+  );
+  for (let i = 10; i < 28; i += 3) {
+    for (let k = i; k < Math.min(i + 3, 28); k++) store.deleteService("d", `s${k}`);
+    await reconciler.reconcileOnce();
+  }
+  assert.deepEqual(
+    events.map((e) => e.kind),
+    ["held"],
+  );
+  // The hold re-announces what was withdrawn since the baseline, that prefix with its set.
+  assert.ok(rec.networks.has(tagged), `${tagged} held\n${[...rec.networks].join("\n")}`);
+  await reconciler.stop();
+});
+
 void test("flap damping: withdrawals go at once; a Service that flapped too often is re-announced after its backoff", async () => {
   const reports: ReconcileReport[] = [];
   const { store, rec, reconciler, advance } = await twentyAdvertised((r) => reports.push(r));
