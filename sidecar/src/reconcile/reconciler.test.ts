@@ -805,12 +805,17 @@ void test("breaker: never holds health withdrawals or a drain of this node (whic
   await reconciler.stop();
 });
 
-void test("breaker: deletions spread over many small passes add up to a hold", async () => {
-  const { store, rec, reconciler, events } = await twentyAdvertised();
+/** Deletes s10–s27 three at a time, a pass after each three. */
+async function deleteInSmallPasses(store: ClusterStore, reconciler: Reconciler): Promise<void> {
   for (let i = 10; i < 28; i += 3) {
     for (let k = i; k < Math.min(i + 3, 28); k++) store.deleteService("d", `s${k}`);
     await reconciler.reconcileOnce();
   }
+}
+
+void test("breaker: deletions spread over many small passes add up to a hold", async () => {
+  const { store, rec, reconciler, events } = await twentyAdvertised();
+  await deleteInSmallPasses(store, reconciler);
   assert.deepEqual(
     events.map((e) => e.kind),
     ["held"],
@@ -835,10 +840,7 @@ void test("breaker: a held withdrawal of a set a fast pass removed comes back wi
     rec.calls.some((c) => c.startsWith("frr fast -[10.96.0.50/32] +[] maps-[")),
     rec.calls.join("\n"),
   );
-  for (let i = 10; i < 28; i += 3) {
-    for (let k = i; k < Math.min(i + 3, 28); k++) store.deleteService("d", `s${k}`);
-    await reconciler.reconcileOnce();
-  }
+  await deleteInSmallPasses(store, reconciler);
   assert.deepEqual(
     events.map((e) => e.kind),
     ["held"],
