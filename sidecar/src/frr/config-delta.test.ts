@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  committedOnce,
   computeWithdrawal,
   NetworkShapes,
   networkDelta,
@@ -276,4 +277,21 @@ test("NetworkShapes: learned per (family, attribute set) from a render; only whe
     unevenShapes.place({ prefix: "10.0.0.5/32", family: "ipv4", attributeSet: undefined }),
     undefined,
   );
+});
+
+void test("route-map lines over a vty commit once (vtysh's file markers); a batch without them is sent as it is", () => {
+  const withMap = ["route-map FRRADV-A-1 permit 10", " set metric 7", "exit", "router bgp 64512", "exit"];
+  assert.deepEqual(committedOnce(withMap), [
+    "XFRR_start_configuration",
+    ...withMap,
+    "XFRR_end_configuration",
+  ]);
+  const plain = [
+    "router bgp 64512",
+    " address-family ipv4 unicast",
+    "  network 10.0.0.1/32",
+    " exit-address-family",
+    "exit",
+  ];
+  assert.equal(committedOnce(plain), plain);
 });

@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import type { Runner, RunResult } from "../exec.js";
 import { advertisedRoutesCommand, parseAdvertisedRoutes } from "./advertised-routes.js";
+import { committedOnce } from "./config-delta.js";
 import { VtyClient } from "./vty-client.js";
 
 export interface FrrClientOptions {
@@ -149,7 +150,8 @@ export class FrrClient {
     scope: "bgpd" | "all-daemons" = "bgpd",
   ): Promise<void> {
     if (this.bgpd !== undefined && scope === "bgpd") {
-      await this.bgpd.configure(lines);
+      // vtysh -f sends the same markers itself.
+      await this.bgpd.configure(committedOnce(lines));
       return;
     }
     const { writeFile, rm } = await import("node:fs/promises");
