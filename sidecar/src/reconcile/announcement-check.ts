@@ -62,7 +62,7 @@ export class AnnouncementCheck {
   private followUp: NodeJS.Timeout | undefined;
   private quiet: NodeJS.Timeout | undefined;
   /**
-   * "family/peer" → routes bgpd sent that peer beyond ours, learned from the last listing that
+   * peerKey → routes bgpd sent that peer beyond ours, learned from the last listing that
    * found none of ours missing. Absent: list the routes.
    */
   private readonly others = new Map<string, number>();
@@ -181,29 +181,37 @@ export class AnnouncementCheck {
     if (this.deps.wanted() === undefined) return undefined;
     const out = new Set<string>();
     const sessions = (await this.deps.sessions()).filter((s) => s.established);
+    // Counted once, as of the summary the sessions' counts come from.
+    const ours = countByFamily(this.deps.wanted());
     const listAll = ++this.sinceListing >= LIST_EVERY_CHECKS;
     if (listAll) this.sinceListing = 0;
     for (const s of sessions) {
-      const key = `${s.family}/${s.peer}`;
-      const count = countOfFamily(this.deps.wanted(), s.family);
-      if (count === 0 || (!listAll && this.countsVouch(key, s.prefixesSent, count))) continue;
+      const count = ours.get(s.family) ?? 0;
+      if (count === 0 || (!listAll && this.countsVouch(s, count))) continue;
       const sent = await this.deps.advertised(s.peer, s.family);
       // What is wanted now, after the wait: FRR may have restarted meanwhile.
       const wanted = this.deps.wanted();
       if (wanted === undefined) return undefined;
-      let ours = 0;
-      let missing = 0;
-      for (const w of wanted) {
-        if (w.family !== s.family) continue;
-        ours++;
-        if (sent.has(w.prefix)) continue;
-        missing++;
-        out.add(w.prefix);
-      }
-      if (missing === 0) this.others.set(key, sent.size - ours);
-      else this.others.delete(key);
+      for (const prefix of this.missingAt(s, sent, wanted)) out.add(prefix);
     }
     return out;
+  }
+
+  /**
+   * The wanted prefixes of the session's family bgpd does not send its peer; a listing that
+   * misses none teaches how many other routes the peer is sent (see countsVouch).
+   */
+  private missingAt(s: SessionStatus, sent: ReadonlySet<string>, wanted: Iterable<WantedPrefix>): string[] {
+    let ours = 0;
+    const missing: string[] = [];
+    for (const w of wanted) {
+      if (w.family !== s.family) continue;
+      ours++;
+      if (!sent.has(w.prefix)) missing.push(w.prefix);
+    }
+    if (missing.length === 0) this.others.set(peerKey(s), sent.size - ours);
+    else this.others.delete(peerKey(s));
+    return missing;
   }
 
   /**
@@ -211,14 +219,19 @@ export class AnnouncementCheck {
    * the others the last complete listing found: then the 10k-route listing, which holds bgpd
    * (and a change waiting for it) for tens of milliseconds, is skipped.
    */
-  private countsVouch(key: string, sentCount: number, ours: number): boolean {
-    const others = this.others.get(key);
-    return others !== undefined && sentCount === ours + others;
+  private countsVouch(s: SessionStatus, ours: number): boolean {
+    const others = this.others.get(peerKey(s));
+    return others !== undefined && s.prefixesSent === ours + others;
   }
 }
 
-function countOfFamily(wanted: Iterable<WantedPrefix> | undefined, family: IpFamily): number {
-  let n = 0;
-  for (const w of wanted ?? []) if (w.family === family) n++;
+/** "family/peer": what `others` is kept by. */
+function peerKey(s: SessionStatus): string {
+  return `${s.family}/${s.peer}`;
+}
+
+function countByFamily(wanted: Iterable<WantedPrefix> | undefined): Map<IpFamily, number> {
+  const n = new Map<IpFamily, number>();
+  for (const w of wanted ?? []) n.set(w.family, (n.get(w.family) ?? 0) + 1);
   return n;
 }
