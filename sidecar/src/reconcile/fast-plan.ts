@@ -9,7 +9,7 @@ import type { PrefixChange } from "../model/prefix-claims.js";
 import {
   NetworkShapes,
   parseConf,
-  routeMapOf,
+  routeMapUse,
   sameLines,
   type Placed,
   type RouteMapChanges,
@@ -80,25 +80,15 @@ function retiredSets(
   const retired = new Map<string, string>();
   const use = ctx.routeMapUse;
   if (use === undefined) return retired;
-  const left = new Map<string, number>();
-  for (const c of changes) {
-    if (c.before === undefined || c.before === "") continue;
-    const name = ctx.setNames.get(c.before);
-    if (name === undefined) continue;
-    retired.set(c.before, name);
-    left.set(name, use.get(name) ?? 0);
+  const leaving = routeMapUse(removed);
+  const coming = routeMapUse(added);
+  for (const { before: key } of changes) {
+    const name = key === undefined || key === "" ? undefined : ctx.setNames.get(key);
+    if (key === undefined || name === undefined) continue;
+    const left = (use.get(name) ?? 0) - (leaving.get(name) ?? 0) + (coming.get(name) ?? 0);
+    // Exactly none left; below zero the bookkeeping is off: keep the route-map.
+    if (left === 0) retired.set(key, name);
   }
-  const count = (ps: readonly Placed[], by: number): void => {
-    for (const p of ps) {
-      const name = routeMapOf(p);
-      const n = name === undefined ? undefined : left.get(name);
-      if (name !== undefined && n !== undefined) left.set(name, n + by);
-    }
-  };
-  count(removed, -1);
-  count(added, 1);
-  // Exactly none left; a count below zero means the bookkeeping is off: keep the route-map.
-  for (const [key, name] of retired) if (left.get(name) !== 0) retired.delete(key);
   return retired;
 }
 
