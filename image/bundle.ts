@@ -43,6 +43,34 @@ const clientNodeUnusedModulesDrop: Plugin = {
   },
 };
 
+/**
+ * The sidecar talks to the API server over node:https (sidecar/src/kube/api-request.ts), but
+ * client-node's KubeConfig module imports undici for a method the sidecar never calls
+ * (applySecurityAuthentication's dispatcher). Loading undici costs ≈ 10 MB RSS (its code and its
+ * WebAssembly HTTP parser), so inside client-node it resolves to a module that fails loudly if
+ * anything ever does use it (docs/adr/0014).
+ */
+const UNDICI_UNUSED = "undici-unused";
+const clientNodeUndiciLeftOut: Plugin = {
+  name: "client-node-undici-left-out",
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, (args) =>
+      /[/\\]@kubernetes[/\\]client-node[/\\]/.test(args.importer)
+        ? { path: "undici", namespace: UNDICI_UNUSED }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: UNDICI_UNUSED }, () => ({
+      contents: [
+        "const unused = (what) => { throw new Error(`undici is not bundled (image/bundle.ts): ${what}`); };",
+        "export class Agent { constructor() { unused('Agent'); } }",
+        "export class ProxyAgent { constructor() { unused('ProxyAgent'); } }",
+        "export function fetch() { unused('fetch'); }",
+      ].join("\n"),
+      loader: "js",
+    }));
+  },
+};
+
 await build({
   entryPoints: { [basename(out, ".mjs")]: "sidecar/src/main.ts" },
   outdir: dirname(out),
@@ -57,7 +85,7 @@ await build({
   target: "node24",
   legalComments: "eof",
   logLevel: "warning",
-  plugins: [clientNodeUnusedModulesDrop],
+  plugins: [clientNodeUnusedModulesDrop, clientNodeUndiciLeftOut],
   // The CommonJS packages inside call `require`.
   banner: {
     js: "import { createRequire as __faRequire } from 'node:module'; const require = __faRequire(import.meta.url);",

@@ -1,9 +1,10 @@
 // Mirrors Services, EndpointSlices and this Node into the ClusterStore: one Reflector per
 // resource (paged list + watch), each object converted to its snapshot as it arrives.
 
-import { KubeConfig, Watch } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
 import type { EndpointSliceSnapshot, NodeSnapshot, ServiceSnapshot } from "../model/snapshot.js";
 import { Reflector, type ReflectorSink } from "./reflector.js";
+import { ApiWatch } from "./watch-stream.js";
 import { toEndpointSliceSnapshot, toNodeSnapshot, toServiceSnapshot } from "./to-snapshot.js";
 
 export interface ClusterSink {
@@ -50,7 +51,7 @@ export class ClusterWatch {
   private readonly reflectors: readonly Reflector<unknown>[];
 
   constructor(kc: KubeConfig, sink: ClusterSink, opts: ClusterWatchOptions) {
-    const watch = new Watch(kc);
+    const watch = new ApiWatch(kc);
     const common = (resource: string) => ({
       resource,
       log: opts.log,

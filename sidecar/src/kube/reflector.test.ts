@@ -2,9 +2,9 @@
 // 410 relists that touch only what changed, and unreadable objects skipped one by one.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Watch } from "@kubernetes/client-node";
 import { FakeKubeApi, kubeConfigFor } from "../../../tests/fakes/fake-kube-api.js";
 import { Reflector, type ReflectorSink } from "./reflector.js";
+import { ApiWatch, type WatchOpener } from "./watch-stream.js";
 
 const SERVICES = "/api/v1/services";
 const api = new FakeKubeApi();
@@ -65,9 +65,9 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
   }
 }
 
-function reflector(sink: RecordingSink, warnings: string[] = [], pageSize = 3, watch?: Watch) {
+function reflector(sink: RecordingSink, warnings: string[] = [], pageSize = 3, watch?: WatchOpener) {
   const kc = kubeConfigFor(url);
-  return new Reflector(kc, watch ?? new Watch(kc), sink, {
+  return new Reflector(kc, watch ?? new ApiWatch(kc), sink, {
     resource: "services",
     path: SERVICES,
     convert,
@@ -194,6 +194,27 @@ test("410 on the watch relists at once; unchanged objects are not handed to the 
   }
 });
 
+test("a watch refused with HTTP 410 (not an ERROR event) relists at once, without a backoff", async () => {
+  clear();
+  for (let i = 0; i < 3; i++) api.upsert(svc(`s${i}`));
+  api.failNext((q) => q.path === SERVICES && q.watch, 410);
+  const sink = new RecordingSink();
+  const warnings: string[] = [];
+  const r = reflector(sink, warnings);
+  try {
+    await r.start();
+    await api.waitForWatchers(SERVICES, 1);
+    const lists = api
+      .requests()
+      .filter((q) => q.path === SERVICES && !q.watch && q.query.continue === undefined);
+    assert.equal(lists.length, 2, "listed again after the refused watch");
+    assert.deepEqual(warnings, [], "an expiry is no failure");
+    assert.equal(r.isSynced, true);
+  } finally {
+    await r.stop();
+  }
+});
+
 test("an unreadable object is skipped and logged; the others and the sync are unaffected", async () => {
   clear();
   api.upsert(svc("good"));
@@ -249,7 +270,7 @@ test("a watch that cannot even start (credentials unreadable) is a failure like 
       attempts++;
       return Promise.reject(new Error("token file unreadable"));
     },
-  } as unknown as Watch;
+  } as unknown as WatchOpener;
   const r = reflector(sink, warnings, 3, failingWatch);
   try {
     await r.start();

@@ -2,8 +2,9 @@
 // list, then a watch from the list's resourceVersion (bookmarks on), re-watched where it ended,
 // relisted after 410 Expired, restarted with backoff after errors. Whole API objects are never kept.
 
-import type { KubeConfig, Watch } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { apiClient, statusMessage, type ApiClient } from "./api-request.js";
+import { WatchStatusError, type WatchOpener } from "./watch-stream.js";
 
 export interface ReflectorSink<T> {
   /** One object added or changed. */
@@ -83,7 +84,7 @@ export class Reflector<T> {
 
   constructor(
     kc: KubeConfig,
-    private readonly watcher: Watch,
+    private readonly watcher: WatchOpener,
     private readonly sink: ReflectorSink<T>,
     private readonly opts: ReflectorOptions<T>,
   ) {
@@ -187,8 +188,8 @@ export class Reflector<T> {
     if (token !== undefined) query.set("continue", token);
     if (this.opts.fieldSelector !== undefined) query.set("fieldSelector", this.opts.fieldSelector);
     const timeoutMs = this.opts.listTimeoutMs ?? 60_000;
-    // client-node sets no timeout of its own: an API server that accepts the connection and never
-    // answers would leave the sidecar waiting for ever, never synced and never retried.
+    // An API server that accepts the connection and never answers would otherwise leave the
+    // sidecar waiting for ever, never synced and never retried.
     const controller = new AbortController();
     this.abort = controller;
     const timer = setTimeout(() => {
@@ -282,6 +283,11 @@ export class Reflector<T> {
 
   private onWatchEnd(gen: number, err: unknown): void {
     if (this.stopping) return;
+    if (err instanceof WatchStatusError && err.statusCode === 410) {
+      // Refused with 410 instead of a stream with an ERROR event: expired all the same.
+      this.onWatchError({ code: 410, message: err.message });
+      return;
+    }
     const timedOut = err instanceof Error && err.name === "TimeoutError";
     if (err === null || err === undefined || timedOut) {
       // A clean end (the server's timeoutSeconds) or a quiet stream: watch on from where we were.
