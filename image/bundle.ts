@@ -84,6 +84,10 @@ await build({
   format: "esm",
   target: "node24",
   legalComments: "eof",
+  // Whitespace and comments out, identifiers kept: V8 keeps every module's source text in the heap
+  // (for lazy compilation), 2.7 → 1.9 MB here, ≈ 4 MB less RSS; stack traces keep their names.
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: "warning",
   plugins: [clientNodeUnusedModulesDrop, clientNodeUndiciLeftOut],
   // The CommonJS packages inside call `require`.

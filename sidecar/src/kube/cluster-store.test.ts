@@ -111,3 +111,36 @@ test("snapshots keep only our annotations", () => {
   });
   assert.deepEqual(n.annotations, { "frr-advertiser.io/drain": "true" });
 });
+
+test("a Service's slices: several, each replaced by name, moved to another Service, deleted", () => {
+  const store = new ClusterStore();
+  const named = (name: string, service: string, ip: string, namespace = "shop") =>
+    toEndpointSliceSnapshot({
+      metadata: { name, namespace, labels: { "kubernetes.io/service-name": service } },
+      addressType: "IPv4",
+      endpoints: [{ addresses: [ip], conditions: { ready: true }, nodeName: "n1" }],
+    });
+  const ips = (key: string) =>
+    store.slicesOf(key).map((s) => `${s.name}=${s.endpoints[0]?.addresses[0] ?? ""}`);
+  store.upsertSlice(named("web-1", "web", "10.244.0.1"));
+  store.upsertSlice(named("web-2", "web", "10.244.0.2"));
+  store.upsertSlice(named("web-1", "web", "10.244.0.1", "other")); // same names, another namespace
+  assert.deepEqual(ips("shop/web"), ["web-1=10.244.0.1", "web-2=10.244.0.2"]);
+  assert.deepEqual(ips("other/web"), ["web-1=10.244.0.1"]);
+  store.takeDirty();
+
+  store.upsertSlice(named("web-1", "web", "10.244.0.9"));
+  assert.deepEqual(ips("shop/web").sort(), ["web-1=10.244.0.9", "web-2=10.244.0.2"]);
+  assert.deepEqual(store.takeDirty().keys, ["shop/web"]);
+
+  store.upsertSlice(named("web-2", "api", "10.244.0.2")); // its service-name label changed
+  assert.deepEqual(ips("shop/web"), ["web-1=10.244.0.9"]);
+  assert.deepEqual(ips("shop/api"), ["web-2=10.244.0.2"]);
+  assert.deepEqual(store.takeDirty().keys.sort(), ["shop/api", "shop/web"]);
+
+  store.deleteSlice("shop", "web-1");
+  store.retainSlices(new Set(["other/web-1"]));
+  assert.deepEqual(ips("shop/web"), []);
+  assert.deepEqual(ips("shop/api"), []);
+  assert.deepEqual(ips("other/web"), ["web-1=10.244.0.1"]);
+});

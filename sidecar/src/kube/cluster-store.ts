@@ -9,11 +9,16 @@ import type {
   NodeSnapshot,
   ServiceSnapshot,
 } from "../model/snapshot.js";
+import { exactSize } from "../model/exact-size.js";
 
 export class ClusterStore {
   private readonly services = new Map<string, ServiceSnapshot>();
-  /** service key → slice key → slice; slices belong to the Service in their own namespace. */
-  private readonly slicesByService = new Map<string, Map<string, EndpointSliceSnapshot>>();
+  /**
+   * service key → its slices (replaced, not changed, on every write); slices belong to the Service
+   * in their own namespace. An array rather than a Map per Service: most have one slice, and a Map
+   * costs 184 bytes before its first entry (docs/memory.md).
+   */
+  private readonly slicesByService = new Map<string, readonly EndpointSliceSnapshot[]>();
   private readonly serviceOfSlice = new Map<string, string>();
   private nodeSnapshot: NodeSnapshot | undefined;
   /**
@@ -49,17 +54,20 @@ export class ClusterStore {
   upsertSlice(slice: EndpointSliceSnapshot): void {
     const sliceKey = `${slice.namespace}/${slice.name}`;
     const svcOf = this.serviceOfSlice.get(sliceKey);
-    const before = svcOf === undefined ? undefined : this.slicesByService.get(svcOf)?.get(sliceKey);
+    const before =
+      svcOf === undefined ? undefined : this.slicesByService.get(svcOf)?.find((s) => s.name === slice.name);
     if (isDeepStrictEqual(before, slice)) return;
     this.removeSlice(sliceKey);
     if (slice.serviceName === undefined) return;
     const svcKey = `${slice.namespace}/${slice.serviceName}`;
-    let slices = this.slicesByService.get(svcKey);
-    if (slices === undefined) {
-      slices = new Map();
-      this.slicesByService.set(svcKey, slices);
-    }
-    slices.set(sliceKey, { ...slice, endpoints: slice.endpoints.map((e) => this.internNode(e)) });
+    const kept: EndpointSliceSnapshot = {
+      namespace: slice.namespace,
+      name: slice.name,
+      serviceName: slice.serviceName,
+      addressType: slice.addressType,
+      endpoints: slice.endpoints.map((e) => this.internNode(e)),
+    };
+    this.slicesByService.set(svcKey, exactSize([...(this.slicesByService.get(svcKey) ?? []), kept]));
     this.serviceOfSlice.set(sliceKey, svcKey);
     this.touch(svcKey);
   }
@@ -106,8 +114,8 @@ export class ClusterStore {
     return this.services.get(key);
   }
 
-  slicesOf(key: string): EndpointSliceSnapshot[] {
-    return [...(this.slicesByService.get(key)?.values() ?? [])];
+  slicesOf(key: string): readonly EndpointSliceSnapshot[] {
+    return this.slicesByService.get(key) ?? [];
   }
 
   serviceKeys(): IterableIterator<string> {
@@ -118,9 +126,10 @@ export class ClusterStore {
     const svcKey = this.serviceOfSlice.get(sliceKey);
     if (svcKey === undefined) return;
     this.serviceOfSlice.delete(sliceKey);
-    const slices = this.slicesByService.get(svcKey);
-    slices?.delete(sliceKey);
-    if (slices?.size === 0) this.slicesByService.delete(svcKey);
+    const name = sliceKey.slice(sliceKey.indexOf("/") + 1);
+    const left = (this.slicesByService.get(svcKey) ?? []).filter((s) => s.name !== name);
+    if (left.length === 0) this.slicesByService.delete(svcKey);
+    else this.slicesByService.set(svcKey, exactSize(left));
     this.touch(svcKey);
   }
 

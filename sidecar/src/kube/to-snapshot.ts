@@ -10,11 +10,14 @@ import type {
   ServiceSnapshot,
   TrafficPolicy,
 } from "../model/snapshot.js";
+import { exactRecord, exactSize, knownString, knownStrings } from "../model/exact-size.js";
 import { ANNOTATION_PREFIX } from "../model/policy.js";
 
 type Obj = Record<string, unknown>;
 
 const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+const SERVICE_TYPES = knownStrings("ClusterIP", "NodePort", "LoadBalancer", "ExternalName");
+const ADDRESS_TYPES = knownStrings("IPv4", "IPv6", "FQDN");
 
 function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -25,20 +28,22 @@ function obj(v: unknown): Obj {
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
-function strings(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+// Snapshots live as long as their object does (10k of each): exact-size arrays, one shared empty
+// array and record, known enumeration values as the program's own strings (docs/memory.md).
+function strings(v: unknown): readonly string[] {
+  return exactSize(Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
 }
-function stringMap(v: unknown): Record<string, string> {
+function stringMap(v: unknown): Readonly<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(obj(v))) if (typeof val === "string") out[k] = val;
-  return out;
+  return exactRecord(out);
 }
 /** Only our annotations: others (kubectl's last-applied copy) can be kilobytes per object. */
-function ourAnnotations(v: unknown): Record<string, string> {
+function ourAnnotations(v: unknown): Readonly<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(obj(v)))
     if (k.startsWith(ANNOTATION_PREFIX) && typeof val === "string") out[k] = val;
-  return out;
+  return exactRecord(out);
 }
 
 function bool(v: unknown): boolean | undefined {
@@ -65,16 +70,23 @@ export function toServiceSnapshot(raw: unknown): ServiceSnapshot {
   const ingress = Array.isArray(obj(obj(o["status"])["loadBalancer"])["ingress"])
     ? (obj(obj(o["status"])["loadBalancer"])["ingress"] as unknown[])
     : [];
+  const { namespace, name } = identity(o, "Service", true);
+  // One object literal with every field (no spread): its fields stay inside the object.
   return {
-    ...identity(o, "Service", true),
+    namespace,
+    name,
     uid: str(meta["uid"]),
-    type: str(spec["type"]) ?? "ClusterIP",
+    type: knownString(str(spec["type"]) ?? "ClusterIP", SERVICE_TYPES),
     clusterIPs:
-      clusterIPs.length > 0 ? clusterIPs : clusterIP !== undefined && clusterIP !== "" ? [clusterIP] : [],
+      clusterIPs.length > 0
+        ? clusterIPs
+        : clusterIP !== undefined && clusterIP !== ""
+          ? [clusterIP]
+          : exactSize([]),
     // Hostname-only ingress entries (cloud LBs) carry nothing we can advertise.
-    loadBalancerIPs: ingress
-      .map((i) => str(obj(i)["ip"]))
-      .filter((ip): ip is string => ip !== undefined && ip !== ""),
+    loadBalancerIPs: exactSize(
+      ingress.map((i) => str(obj(i)["ip"])).filter((ip): ip is string => ip !== undefined && ip !== ""),
+    ),
     externalIPs: strings(spec["externalIPs"]),
     externalTrafficPolicy: policy(spec["externalTrafficPolicy"]),
     internalTrafficPolicy: policy(spec["internalTrafficPolicy"]),
@@ -99,11 +111,13 @@ function toEndpoint(raw: unknown): EndpointSnapshot {
 export function toEndpointSliceSnapshot(raw: unknown): EndpointSliceSnapshot {
   const o = obj(raw);
   const labels = stringMap(obj(o["metadata"])["labels"]);
+  const { namespace, name } = identity(o, "EndpointSlice", true);
   return {
-    ...identity(o, "EndpointSlice", true),
+    namespace,
+    name,
     serviceName: labels[SERVICE_NAME_LABEL],
-    addressType: str(o["addressType"]) ?? "IPv4",
-    endpoints: Array.isArray(o["endpoints"]) ? (o["endpoints"] as unknown[]).map(toEndpoint) : [],
+    addressType: knownString(str(o["addressType"]) ?? "IPv4", ADDRESS_TYPES),
+    endpoints: Array.isArray(o["endpoints"]) ? (o["endpoints"] as unknown[]).map(toEndpoint) : exactSize([]),
   };
 }
 

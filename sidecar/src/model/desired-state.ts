@@ -2,6 +2,7 @@
 // this node announces, with which BGP attributes, and why. Pure: evaluateService depends only on its arguments, so the live
 // reconciler can cache one evaluation per Service and re-run combineEvaluations on any change.
 
+import { exactSize } from "./exact-size.js";
 import { neighborsForNode } from "./neighbors.js";
 import { parseServiceAnnotations, type ServiceAnnotations } from "./annotations.js";
 import { claimWinner, type Claim } from "./prefix-claims.js";
@@ -204,8 +205,14 @@ function judgeService(
     }
   }
   const problems = scope === undefined ? inputProblems(service, policy, annotations) : [];
-  // Sorted here, once per change: combineEvaluations then only orders whole Services.
-  return { service: key, decisions: sortDecisions(decisions), prefixes, problems };
+  // Sorted here, once per change: combineEvaluations then only orders whole Services. Kept until
+  // the Service changes (10k of them): at their exact size.
+  return {
+    service: key,
+    decisions: exactSize(sortDecisions(decisions)),
+    prefixes: exactSize(prefixes),
+    problems: exactSize(problems),
+  };
 }
 
 function weightedEcmpAnnotation(annotations: ServiceAnnotations | undefined): boolean | undefined {

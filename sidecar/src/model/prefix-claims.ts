@@ -4,6 +4,7 @@
 // combineEvaluations uses (claimWinner), so both paths decide alike.
 
 import { attributesKey } from "./attribute-sets.js";
+import { exactSize } from "./exact-size.js";
 import type { BgpAttributes } from "./desired-state-types.js";
 import type { IpAddress } from "./ip.js";
 import type { IpFamily } from "./snapshot.js";
@@ -41,7 +42,7 @@ export interface PrefixChange {
 
 export class PrefixClaims {
   /** prefix → service → its claim. */
-  private readonly claims = new Map<string, Map<string, Claim>>();
+  private readonly claims = new Map<string, readonly Claim[]>();
   /** What each Service claims now (to undo it when the Service changes). */
   private readonly byService = new Map<string, readonly Claim["wanted"][]>();
   /** Prefixes touched since take(): what was advertised for them before, and their IP. */
@@ -57,18 +58,16 @@ export class PrefixClaims {
       if (!this.touched.has(w.prefix))
         this.touched.set(w.prefix, { before: this.advertisedKey(w.prefix), ip: w.ip });
     }
+    // An array per prefix, replaced on change: nearly every prefix has one claimant, and a Map
+    // costs 184 bytes before its first entry (10k prefixes; docs/memory.md).
     for (const w of before) {
-      const claims = this.claims.get(w.prefix);
-      claims?.delete(service);
-      if (claims?.size === 0) this.claims.delete(w.prefix);
+      const left = (this.claims.get(w.prefix) ?? []).filter((c) => c.service !== service);
+      if (left.length === 0) this.claims.delete(w.prefix);
+      else this.claims.set(w.prefix, exactSize(left));
     }
     for (const w of wanted) {
-      let claims = this.claims.get(w.prefix);
-      if (claims === undefined) {
-        claims = new Map();
-        this.claims.set(w.prefix, claims);
-      }
-      claims.set(service, { service, wanted: w });
+      const others = (this.claims.get(w.prefix) ?? []).filter((c) => c.service !== service);
+      this.claims.set(w.prefix, exactSize([...others, { service, wanted: w }]));
     }
     if (wanted.length === 0) this.byService.delete(service);
     else this.byService.set(service, wanted);
@@ -107,6 +106,6 @@ export class PrefixClaims {
   }
 
   private winner(prefix: string): Claim | undefined {
-    return claimWinner(this.claims.get(prefix)?.values() ?? []);
+    return claimWinner(this.claims.get(prefix) ?? []);
   }
 }
