@@ -411,7 +411,17 @@ interface SoakResult {
   readonly rssGrowthPct: number;
   readonly heapUsedStartMb: number | undefined;
   readonly heapUsedEndMb: number | undefined;
+  /** One sample a minute during the soak: a trend, not two points of the GC's saw-tooth. */
+  readonly samples: readonly SoakSample[];
   readonly load: LoadResult;
+}
+
+interface SoakSample {
+  /** Seconds since the soak began. */
+  readonly atS: number;
+  readonly rssMb: number;
+  readonly heapUsedMb: number | undefined;
+  readonly heapTotalMb: number | undefined;
 }
 
 // ------------------------------------------------------------------------------------------ the run
@@ -1214,21 +1224,42 @@ async function runSoak(
   random: () => number,
 ): Promise<SoakResult> {
   log(`soak: ${opts.soakRate} changes/s for ${opts.soakMinutes} min`);
+  const began = performance.now();
   const start = await sampleMem(s);
-  const load = await runLoad(
-    fib,
-    bgp,
-    env,
-    s.s,
-    n,
-    { ...opts, rate: opts.soakRate, loadSeconds: opts.soakMinutes * 60 },
-    random,
-  );
+  const samples: SoakSample[] = [];
+  const sampler = everyMinute(async () => {
+    const m = await sampleMem(s);
+    const sample = {
+      atS: round((performance.now() - began) / 1000),
+      rssMb: m.rssMb,
+      heapUsedMb: m.heapUsedMb,
+      heapTotalMb: m.heapTotalMb,
+    };
+    samples.push(sample);
+    log(
+      `  ${sample.atS} s: RSS ${sample.rssMb} MB, JS heap used ${sample.heapUsedMb} of ${sample.heapTotalMb}`,
+    );
+  });
+  let load: LoadResult;
+  try {
+    load = await runLoad(
+      fib,
+      bgp,
+      env,
+      s.s,
+      n,
+      { ...opts, rate: opts.soakRate, loadSeconds: opts.soakMinutes * 60 },
+      random,
+    );
+  } finally {
+    await sampler.stop();
+  }
   await sleep(2000);
   const end = await sampleMem(s);
   const rssGrowthPct = round(((end.rssMb - start.rssMb) / start.rssMb) * 100, 1);
+  const used = samples.map((x) => x.heapUsedMb).filter((x): x is number => x !== undefined);
   log(
-    `  RSS ${start.rssMb} → ${end.rssMb} MB (${rssGrowthPct} %), JS heap used ${start.heapUsedMb} → ${end.heapUsedMb} MB; FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms`,
+    `  RSS ${start.rssMb} → ${end.rssMb} MB (${rssGrowthPct} %), JS heap used ${start.heapUsedMb} → ${end.heapUsedMb} MB (minute samples ${used.length === 0 ? "none" : `${Math.min(...used)}–${Math.max(...used)}`}); FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms`,
   );
   return {
     minutes: opts.soakMinutes,
@@ -1238,7 +1269,31 @@ async function runSoak(
     rssGrowthPct,
     heapUsedStartMb: start.heapUsedMb,
     heapUsedEndMb: end.heapUsedMb,
+    samples,
     load,
+  };
+}
+
+/** Runs `take` a minute apart (never two at once) until stopped; stop() waits for one under way. */
+function everyMinute(take: () => Promise<void>): { stop(): Promise<void> } {
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const tick = (): void => {
+    running = take()
+      .catch((err: unknown) => {
+        log(`  sample failed: ${String(err)}`);
+      })
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, 60_000);
+      });
+  };
+  let timer = setTimeout(tick, 60_000);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
   };
 }
 

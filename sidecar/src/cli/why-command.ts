@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, type Config } from "../config/load-config.js";
 import { parseBgpSummary } from "../frr/bgp-status.js";
 import type { FrrClient } from "../frr/frr-client.js";
+import { familyOfText } from "../model/ip.js";
 import { loadNodeConfig, vtyshFrrClient } from "./node-cli.js";
 import type { DecisionsView, DecisionView } from "../reconcile/decisions-view.js";
 import type { CliIo } from "./render-command.js";
@@ -112,7 +113,7 @@ export async function explain(
   const sentTo = new Map<string, Set<string>>();
   for (const s of sessions) sentTo.set(`${s.peer} ${s.family}`, await frr.advertisedRoutes(s.peer, s.family));
   const addresses = decisions.map((d): WhyAddress => {
-    const family: PeerSend["family"] = d.address.includes(":") ? "ipv6" : "ipv4";
+    const family: PeerSend["family"] = familyOfText(d.address);
     const prefix = d.prefix ?? `${d.address}/${family === "ipv6" ? 128 : 32}`;
     const peers = sessions
       .filter((s) => s.family === family)

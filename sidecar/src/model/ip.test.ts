@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import {
   cidrContains,
   compareIps,
+  familyOfText,
   hostPrefix,
   hostPrefixesOf,
   parseCidr,
@@ -165,4 +166,15 @@ void test("compareIps sorts IPv4 before IPv6, then numerically (not as text)", (
     sorted.map((a) => a.text),
     ["9.255.255.255", "10.0.0.9", "10.0.0.10", "::1", "fd00::", "fd00::1"],
   );
+});
+
+void test("familyOfText names the family of a valid address or prefix text", () => {
+  for (const [text, family] of [
+    ["10.0.0.1", "ipv4"],
+    ["10.0.0.1/32", "ipv4"],
+    ["2001:db8::1", "ipv6"],
+    ["2001:db8::1/128", "ipv6"],
+    ["::", "ipv6"],
+  ] as const)
+    assert.equal(familyOfText(text), family, text);
 });

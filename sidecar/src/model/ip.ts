@@ -42,6 +42,14 @@ export function familyBits(family: IpFamily): number {
 }
 
 /**
+ * The family of an address or prefix text that is already known to be valid (canonical texts,
+ * prefixes this program made): only IPv6 has colons. Not a validation.
+ */
+export function familyOfText(text: string): IpFamily {
+  return text.includes(":") ? "ipv6" : "ipv4";
+}
+
+/**
  * Parses one IPv4 or IPv6 address. Refused: leading zeros in IPv4 octets (octal or decimal?),
  * zones ("%eth0"), brackets, whitespace, IPv4-mapped IPv6 ("::ffff:10.0.0.1": which family?),
  * and the short IPv4 forms ("10.1", "0x0a.0.0.1") that inet_aton would accept.
@@ -49,7 +57,7 @@ export function familyBits(family: IpFamily): number {
 export function parseIp(text: string): IpResult<IpAddress> {
   if (text.includes("%")) return fail("zone identifiers are not allowed");
   if (!/^[0-9a-fA-F:.]{2,45}$/.test(text)) return fail("want a plain IPv4 or IPv6 address");
-  return text.includes(":") ? parseIpv6(text) : parseIpv4(text);
+  return familyOfText(text) === "ipv6" ? parseIpv6(text) : parseIpv4(text);
 }
 
 function parseIpv4(text: string): IpResult<IpAddress> {
@@ -165,7 +173,7 @@ export function* hostPrefixesOf(
   addresses: Iterable<string>,
 ): Generator<{ prefix: string; family: IpFamily }> {
   for (const text of addresses) {
-    const family: IpFamily = text.includes(":") ? "ipv6" : "ipv4";
+    const family = familyOfText(text);
     yield { prefix: hostPrefixOfText(text, family), family };
   }
 }

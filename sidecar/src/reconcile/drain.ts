@@ -4,6 +4,7 @@
 
 import { parseBgpSummary } from "../frr/bgp-status.js";
 import type { DesiredState } from "../model/desired-state-types.js";
+import { familyOfText } from "../model/ip.js";
 import type { IpFamily } from "../model/snapshot.js";
 import { withTimeout } from "../timeout.js";
 import type { AddressSync, FrrApplier } from "./reconciler.js";
@@ -227,7 +228,7 @@ function countByFamily(prefixes: readonly string[]): Map<IpFamily, number> {
     ["ipv6", 0],
   ]);
   for (const p of prefixes) {
-    const family: IpFamily = p.includes(":") ? "ipv6" : "ipv4";
+    const family = familyOfText(p);
     m.set(family, (m.get(family) ?? 0) + 1);
   }
   return m;

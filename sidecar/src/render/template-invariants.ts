@@ -3,7 +3,15 @@
 // advertise.allowedCidrs / excludedIps (FRR's route-map and prefix-list rules evaluated
 // statically), and the file is complete enough that frr-reload.py keeps the BGP sessions.
 
-import { cidrContains, familyBits, formatIp, parseIp, parseIpOrCidr, type Cidr } from "../model/ip.js";
+import {
+  cidrContains,
+  familyBits,
+  familyOfText,
+  formatIp,
+  parseIp,
+  parseIpOrCidr,
+  type Cidr,
+} from "../model/ip.js";
 import type { IpFamily } from "../model/snapshot.js";
 import {
   evaluateRouteMap,
@@ -167,7 +175,7 @@ function checkExport(
     );
   }
   for (const ex of input.excludedIps) {
-    const c = cidr(ex.includes("/") ? ex : `${ex}/${String(familyBits(ex.includes(":") ? "ipv6" : "ipv4"))}`);
+    const c = cidr(ex.includes("/") ? ex : `${ex}/${String(familyBits(familyOfText(ex)))}`);
     if (c.family !== family) continue;
     const last = c.network + (1n << BigInt(familyBits(family) - c.length)) - 1n;
     for (const h of [...new Set([c.network, last])]) {
