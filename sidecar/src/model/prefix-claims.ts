@@ -41,7 +41,7 @@ export interface PrefixChange {
 }
 
 export class PrefixClaims {
-  /** prefix → service → its claim. */
+  /** prefix → the claims on it, one per Service. */
   private readonly claims = new Map<string, readonly Claim[]>();
   /** What each Service claims now (to undo it when the Service changes). */
   private readonly byService = new Map<string, readonly Claim["wanted"][]>();
