@@ -243,13 +243,20 @@ interface HeapSample {
   readonly heapUsedMb: number | undefined;
   readonly heapTotalMb: number | undefined;
   readonly externalMb: number | undefined;
+  /** V8's committed size per heap space ("new", "old", "code", "large_object", …), MB. */
+  readonly spacesMb: Readonly<Record<string, number>>;
 }
 
 interface MemSample extends ProcSample, HeapSample {}
 
 async function sampleMem(r: Running): Promise<MemSample> {
   const proc = sampleProc(r.hostPid);
-  let heap: HeapSample = { heapUsedMb: undefined, heapTotalMb: undefined, externalMb: undefined };
+  let heap: HeapSample = {
+    heapUsedMb: undefined,
+    heapTotalMb: undefined,
+    externalMb: undefined,
+    spacesMb: {},
+  };
   try {
     // In image mode the harness fetches through `ip netns exec NODE curl` (its server listens in
     // the node's namespace).
@@ -262,6 +269,11 @@ async function sampleMem(r: Running): Promise<MemSample> {
       heapUsedMb: metric("nodejs_heap_size_used_bytes"),
       heapTotalMb: metric("nodejs_heap_size_total_bytes"),
       externalMb: metric("nodejs_external_memory_bytes"),
+      spacesMb: Object.fromEntries(
+        [...body.matchAll(/^frr_advertiser_nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)/gm)].map(
+          (m) => [m[1] ?? "", round(Number(m[2]) / 2 ** 20, 1)],
+        ),
+      ),
     };
   } catch {
     /* metrics unavailable: RSS only */
@@ -271,6 +283,7 @@ async function sampleMem(r: Running): Promise<MemSample> {
     ...heap,
     rssMb: round(proc.rssMb, 1),
     hwmMb: round(proc.hwmMb, 1),
+    rssAnonMb: round(proc.rssAnonMb, 1),
     schedCpuMs: round(proc.schedCpuMs, 1),
   };
 }
@@ -409,6 +422,12 @@ interface SoakResult {
   readonly rssEndMb: number;
   /** (end − start) / start, in %. */
   readonly rssGrowthPct: number;
+  /**
+   * The same over the soak's second half only (from the first minute sample at or past half
+   * time; undefined under two minutes): growth that stops early is warm-up (the JIT's code, V8
+   * sizing its heap for the settle passes), growth that goes on is a leak.
+   */
+  readonly rssGrowthSecondHalfPct: number | undefined;
   readonly heapUsedStartMb: number | undefined;
   readonly heapUsedEndMb: number | undefined;
   /** One sample a minute during the soak: a trend, not two points of the GC's saw-tooth. */
@@ -420,8 +439,11 @@ interface SoakSample {
   /** Seconds since the soak began. */
   readonly atS: number;
   readonly rssMb: number;
+  readonly rssAnonMb: number;
   readonly heapUsedMb: number | undefined;
   readonly heapTotalMb: number | undefined;
+  /** Where V8's committed pages are: which space grows, if the heap does. */
+  readonly spacesMb: Readonly<Record<string, number>>;
 }
 
 // ------------------------------------------------------------------------------------------ the run
@@ -1226,18 +1248,21 @@ async function runSoak(
   log(`soak: ${opts.soakRate} changes/s for ${opts.soakMinutes} min`);
   const began = performance.now();
   const start = await sampleMem(s);
+  log(`  0 s: RSS ${start.rssMb} MB (anonymous ${start.rssAnonMb}), ${spacesText(start.spacesMb)}`);
   const samples: SoakSample[] = [];
   const sampler = everyMinute(async () => {
     const m = await sampleMem(s);
     const sample = {
       atS: round((performance.now() - began) / 1000),
       rssMb: m.rssMb,
+      rssAnonMb: m.rssAnonMb,
       heapUsedMb: m.heapUsedMb,
       heapTotalMb: m.heapTotalMb,
+      spacesMb: m.spacesMb,
     };
     samples.push(sample);
     log(
-      `  ${sample.atS} s: RSS ${sample.rssMb} MB, JS heap used ${sample.heapUsedMb} of ${sample.heapTotalMb}`,
+      `  ${sample.atS} s: RSS ${sample.rssMb} MB (anonymous ${sample.rssAnonMb}), JS heap used ${sample.heapUsedMb} of ${sample.heapTotalMb} (${spacesText(m.spacesMb)})`,
     );
   });
   let load: LoadResult;
@@ -1257,9 +1282,14 @@ async function runSoak(
   await sleep(2000);
   const end = await sampleMem(s);
   const rssGrowthPct = round(((end.rssMb - start.rssMb) / start.rssMb) * 100, 1);
+  const half = samples.find((x) => x.atS >= (opts.soakMinutes * 60) / 2);
+  const rssGrowthSecondHalfPct =
+    half === undefined || opts.soakMinutes < 2
+      ? undefined
+      : round(((end.rssMb - half.rssMb) / half.rssMb) * 100, 1);
   const used = samples.map((x) => x.heapUsedMb).filter((x): x is number => x !== undefined);
   log(
-    `  RSS ${start.rssMb} → ${end.rssMb} MB (${rssGrowthPct} %), JS heap used ${start.heapUsedMb} → ${end.heapUsedMb} MB (minute samples ${used.length === 0 ? "none" : `${Math.min(...used)}–${Math.max(...used)}`}); FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms`,
+    `  RSS ${start.rssMb} → ${end.rssMb} MB (${rssGrowthPct} %; second half ${rssGrowthSecondHalfPct ?? "–"} %), JS heap used ${start.heapUsedMb} → ${end.heapUsedMb} MB (minute samples ${used.length === 0 ? "none" : `${Math.min(...used)}–${Math.max(...used)}`}); FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms`,
   );
   return {
     minutes: opts.soakMinutes,
@@ -1267,11 +1297,20 @@ async function runSoak(
     rssStartMb: start.rssMb,
     rssEndMb: end.rssMb,
     rssGrowthPct,
+    rssGrowthSecondHalfPct,
     heapUsedStartMb: start.heapUsedMb,
     heapUsedEndMb: end.heapUsedMb,
     samples,
     load,
   };
+}
+
+/** V8's spaces of at least 1 MB, e.g. "new 16, old 52.3, code 3.1". */
+function spacesText(spacesMb: Readonly<Record<string, number>>): string {
+  return Object.entries(spacesMb)
+    .filter(([, mb]) => mb >= 1)
+    .map(([space, mb]) => `${space} ${mb}`)
+    .join(", ");
 }
 
 /** Runs `take` a minute apart (never two at once) until stopped; stop() waits for one under way. */
@@ -1617,6 +1656,7 @@ function table(
     row("soak: RSS at start (MB)", (s) => s.soak?.rssStartMb, undefined, 1);
     row("soak: RSS at end (MB)", (s) => s.soak?.rssEndMb, undefined, 1);
     row("soak: RSS growth (%)", (s) => s.soak?.rssGrowthPct, undefined, 1);
+    row("soak: RSS growth, second half (%)", (s) => s.soak?.rssGrowthSecondHalfPct, undefined, 1);
     row("soak: change → FIB p99 (ms)", (s) => s.soak?.load.all.fib.p99);
   }
   row("CPU start+sync (ms, self)", (s) => s.procAfterSync.cpuMs);

@@ -24,6 +24,8 @@ export interface ProcSample {
   readonly rssMb: number;
   /** Peak RSS so far. */
   readonly hwmMb: number;
+  /** The anonymous part of RSS (heaps, stacks): what grows if anything leaks; the rest is mapped files. */
+  readonly rssAnonMb: number;
   /** utime + stime of the process (all threads), ms, 10 ms resolution. */
   readonly cpuMs: number;
   /** CPU of waited-for children (vtysh, ip, frr-reload.py), ms. */
@@ -45,6 +47,7 @@ export function sampleProc(pid: number): ProcSample {
     at: performance.now(),
     rssMb: kb("VmRSS") / 1024,
     hwmMb: kb("VmHWM") / 1024,
+    rssAnonMb: kb("RssAnon") / 1024,
     cpuMs: (field(14) + field(15)) * tick,
     childCpuMs: (field(16) + field(17)) * tick,
     schedCpuMs: schedCpuMs(pid),
