@@ -288,6 +288,39 @@ async function sampleMem(r: Running): Promise<MemSample> {
   };
 }
 
+/** The sidecar's memory trims so far (frr_advertiser_memory_trims_total); undefined: no metrics. */
+async function trimCount(r: Running): Promise<number | undefined> {
+  try {
+    const { body } = await r.s.get("/metrics");
+    const m = /^frr_advertiser_memory_trims_total (\S+)$/m.exec(body);
+    return m?.[1] === undefined ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits for the sidecar's next memory trim (timings.memoryTrimSeconds of quiet after its last
+ * apply, ADR 0015) and samples memory then. Measuring memory once the process has given back
+ * what the work before it freed, and keeping the trim's own collection out of the CPU windows
+ * that follow (quiet, idle). Undefined trimMs: none came within the wait (trim off).
+ */
+async function sampleMemTrimmed(r: Running, waitMs = 15_000): Promise<{ mem: MemSample; trimMs?: number }> {
+  const began = performance.now();
+  const before = await trimCount(r);
+  if (before !== undefined) {
+    while (performance.now() - began < waitMs) {
+      await sleep(250);
+      const now = await trimCount(r);
+      if (now !== undefined && now > before) {
+        await sleep(100);
+        return { mem: await sampleMem(r), trimMs: round(performance.now() - began) };
+      }
+    }
+  }
+  return { mem: await sampleMem(r) };
+}
+
 interface SyncResult {
   /**
    * --frr image only: spawn of `podman run` → the container's process started (podman's
@@ -398,8 +431,13 @@ interface SizeResult {
   readonly n: number;
   readonly syncCold: SyncResult;
   readonly syncWarm: SyncResult;
+  /** 3 s after the sync's routes are all at the peer. */
   readonly procAfterSync: MemSample;
+  /** After the memory trim that follows (ADR 0015): what the sidecar holds once work pauses. */
+  readonly procAfterSyncTrimmed: MemSample;
+  /** 2 s after the load phase. */
   readonly procAfterChurn: MemSample;
+  readonly procAfterChurnTrimmed: MemSample;
   readonly procAfterWarmSync: MemSample;
   readonly sequential: ChangeResult;
   readonly load: LoadResult;
@@ -419,13 +457,16 @@ interface SoakResult {
   readonly minutes: number;
   readonly rate: number;
   readonly rssStartMb: number;
+  /** Both ends once the sidecar has trimmed (the start follows the churn phase's trim). */
   readonly rssEndMb: number;
+  /** 2 s after the soak's last change, before the trim. */
+  readonly rssEndUntrimmedMb: number;
   /** (end − start) / start, in %. */
   readonly rssGrowthPct: number;
   /**
-   * The same over the soak's second half only (from the first minute sample at or past half
-   * time; undefined under two minutes): growth that stops early is warm-up (the JIT's code, V8
-   * sizing its heap for the settle passes), growth that goes on is a leak.
+   * Growth between minute samples over the soak's second half only (the first at or past half
+   * time → the last; undefined under two minutes): growth that stops early is warm-up (the JIT's
+   * code, V8 sizing its heap), growth that goes on is a leak.
    */
   readonly rssGrowthSecondHalfPct: number | undefined;
   readonly heapUsedStartMb: number | undefined;
@@ -765,6 +806,9 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     log(
       `  RSS ${procAfterSync.rssMb} MB (peak ${procAfterSync.hwmMb}, JS heap used ${procAfterSync.heapUsedMb} of ${procAfterSync.heapTotalMb}), CPU ${procAfterSync.cpuMs} ms + children ${procAfterSync.childCpuMs} ms`,
     );
+    const afterSyncTrim = await sampleMemTrimmed(s1);
+    const procAfterSyncTrimmed = afterSyncTrim.mem;
+    log(`  ${trimmedText(afterSyncTrim)}`);
 
     // Background CPU over an idle window without resyncs (interval 60 s; we are < 60 s in).
     phase("settle", pid1);
@@ -797,6 +841,9 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     log(
       `  RSS after churn ${procAfterChurn.rssMb} MB (peak ${procAfterChurn.hwmMb}, JS heap used ${procAfterChurn.heapUsedMb} of ${procAfterChurn.heapTotalMb})`,
     );
+    const afterChurnTrim = await sampleMemTrimmed(s1);
+    const procAfterChurnTrimmed = afterChurnTrim.mem;
+    log(`  ${trimmedText(afterChurnTrim)}`);
     const soak =
       opts.soakMinutes > 0 && n === Math.max(...opts.sizes)
         ? await runSoak(fib, bgp, env, s1, n, opts, random)
@@ -825,6 +872,8 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     );
     await sleep(3000);
     const procAfterWarmSync = await sampleMem(s2);
+    // The restart's own trim comes after its sync, not in the idle window.
+    log(`  ${trimmedText(await sampleMemTrimmed(s2))}`);
 
     // 4. idle reconcile cost
     log(`idle: ${opts.idleSeconds} s with resync every 1 s`);
@@ -875,7 +924,9 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
       syncCold,
       syncWarm,
       procAfterSync,
+      procAfterSyncTrimmed,
       procAfterChurn,
+      procAfterChurnTrimmed,
       procAfterWarmSync,
       sequential,
       load,
@@ -1280,13 +1331,18 @@ async function runSoak(
     await sampler.stop();
   }
   await sleep(2000);
-  const end = await sampleMem(s);
+  const endUntrimmed = await sampleMem(s);
+  // Like the start (after the churn phase's trim): once the sidecar has given back what it freed.
+  const endTrim = await sampleMemTrimmed(s);
+  log(`  ${trimmedText(endTrim)}`);
+  const end = endTrim.mem;
   const rssGrowthPct = round(((end.rssMb - start.rssMb) / start.rssMb) * 100, 1);
   const half = samples.find((x) => x.atS >= (opts.soakMinutes * 60) / 2);
+  const last = samples.at(-1);
   const rssGrowthSecondHalfPct =
-    half === undefined || opts.soakMinutes < 2
+    half === undefined || last === undefined || last === half || opts.soakMinutes < 2
       ? undefined
-      : round(((end.rssMb - half.rssMb) / half.rssMb) * 100, 1);
+      : round(((last.rssMb - half.rssMb) / half.rssMb) * 100, 1);
   const used = samples.map((x) => x.heapUsedMb).filter((x): x is number => x !== undefined);
   log(
     `  RSS ${start.rssMb} → ${end.rssMb} MB (${rssGrowthPct} %; second half ${rssGrowthSecondHalfPct ?? "–"} %), JS heap used ${start.heapUsedMb} → ${end.heapUsedMb} MB (minute samples ${used.length === 0 ? "none" : `${Math.min(...used)}–${Math.max(...used)}`}); FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms`,
@@ -1296,6 +1352,7 @@ async function runSoak(
     rate: opts.soakRate,
     rssStartMb: start.rssMb,
     rssEndMb: end.rssMb,
+    rssEndUntrimmedMb: endUntrimmed.rssMb,
     rssGrowthPct,
     rssGrowthSecondHalfPct,
     heapUsedStartMb: start.heapUsedMb,
@@ -1303,6 +1360,11 @@ async function runSoak(
     samples,
     load,
   };
+}
+
+function trimmedText(t: { mem: MemSample; trimMs?: number }): string {
+  const when = t.trimMs === undefined ? "no memory trim within the wait" : `memory trim after ${t.trimMs} ms`;
+  return `${when}: RSS ${t.mem.rssMb} MB (anonymous ${t.mem.rssAnonMb}, JS heap used ${t.mem.heapUsedMb} of ${t.mem.heapTotalMb})`;
 }
 
 /** V8's spaces of at least 1 MB, e.g. "new 16, old 52.3, code 3.1". */
@@ -1509,8 +1571,8 @@ function checks(sizes: readonly SizeResult[]): Check[] {
         : round(s.syncCold.fibAllMs - s.syncCold.sessionMs);
     le(`${k}: cold start → all in FIB, after the session is up`, afterSession, t.coldAfterSessionMs, "ms");
     le(
-      `${k}: RSS (max of after sync / after churn)`,
-      round(Math.max(s.procAfterSync.rssMb, s.procAfterChurn.rssMb)),
+      `${k}: RSS once trimmed (max of after sync / after churn)`,
+      round(Math.max(s.procAfterSyncTrimmed.rssMb, s.procAfterChurnTrimmed.rssMb)),
       t.rssMb,
       "MB",
     );
@@ -1640,8 +1702,10 @@ function table(
     row("attributes: frr-reload.py runs", (s) => s.attributes?.reloads);
   }
   row("RSS after sync (MB)", (s) => s.procAfterSync.rssMb, undefined, 1);
+  row("  once trimmed (MB)", (s) => s.procAfterSyncTrimmed.rssMb, undefined, 1);
   row("  JS heap used after sync (MB)", (s) => s.procAfterSync.heapUsedMb, undefined, 1);
   row("RSS after churn (MB)", (s) => s.procAfterChurn.rssMb, undefined, 1);
+  row("  once trimmed (MB)", (s) => s.procAfterChurnTrimmed.rssMb, undefined, 1);
   text(
     "  JS heap used / total after churn (MB)",
     (s) => `${fmt(s.procAfterChurn.heapUsedMb)} / ${fmt(s.procAfterChurn.heapTotalMb)}`,

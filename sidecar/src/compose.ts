@@ -20,6 +20,7 @@ import { ClusterWatch, loadKubeConfig } from "./kube/cluster-watch.js";
 import { apiEventPoster, EventRecorder } from "./kube/event-recorder.js";
 import type { Logger } from "./log.js";
 import { Metrics } from "./metrics.js";
+import { MemoryTrim, memoryReducingCollector } from "./memory-trim.js";
 import { combineEvaluations } from "./model/desired-state.js";
 import { hostPrefixesOf } from "./model/ip.js";
 import { AddressMonitor } from "./netif/address-monitor.js";
@@ -54,6 +55,8 @@ export interface LiveSidecar {
   readonly sessions: Loop;
   /** The periodic read-back (announcementCheckSeconds; 0 = only after applies). */
   readonly readback: Loop;
+  /** Gives the JS heap's emptied pages back once applies pause (ADR 0015). */
+  readonly memoryTrim: MemoryTrim;
   /** /healthz /readyz /metrics, listening already. */
   readonly server: Server;
   /** The drain sets frr_advertiser_graceful_shutdown. */
@@ -153,6 +156,7 @@ export async function composeSidecar(
         // Once applies pause: bgpd needs a moment to send, and under churn the periodic check looks.
         announcements.checkWhenQuiet(config.timings.announcementStuckMs);
         sessions.pollWhileWaiting();
+        memoryTrim.workDone();
       }
     },
     onWithdrawalHold: (e) => {
@@ -161,6 +165,23 @@ export async function composeSidecar(
     },
     now: clock.now,
   });
+  const memoryLog = log.child({ component: "memory" });
+  const memoryTrim = new MemoryTrim({
+    clock,
+    quietMs: config.timings.memoryTrimSeconds * 1000,
+    collect: memoryReducingCollector(),
+    rss: () => process.memoryUsage.rss(),
+    elapsedMs: () => performance.now(),
+    report: (r) => {
+      metrics.observeMemoryTrim(r);
+      memoryLog.debug(
+        { ms: Math.round(r.ms), rssBeforeMb: mb(r.rssBeforeBytes), rssAfterMb: mb(r.rssAfterBytes) },
+        "memory trimmed",
+      );
+    },
+  });
+  if (!memoryTrim.enabled && config.timings.memoryTrimSeconds > 0)
+    memoryLog.info({}, "memory trim off: node runs without --expose-gc (the image's entrypoint has it)");
   const announcements = new AnnouncementCheck({
     wanted: () => (reconciler.healthy ? hostPrefixesOf(reconciler.announcedAddresses) : undefined),
     sessions: async () => parseBgpSummary(await frr.bgpSummary()),
@@ -303,9 +324,14 @@ export async function composeSidecar(
     readback: new Periodic(clock, config.timings.announcementCheckSeconds * 1000, () => {
       void announcements.check();
     }),
+    memoryTrim,
     server,
     metrics,
   };
+}
+
+function mb(bytes: number): number {
+  return Math.round(bytes / 2 ** 20);
 }
 
 /** Where FRR's daemons keep their pid files and vty sockets (the pathspace is a subdirectory). */

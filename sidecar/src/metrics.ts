@@ -3,6 +3,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { SessionStatus } from "./frr/bgp-status.js";
+import type { MemoryTrimReport } from "./memory-trim.js";
 import type { DesiredState } from "./model/desired-state-types.js";
 import type { ReconcileReport } from "./reconcile/reconciler.js";
 
@@ -118,6 +119,22 @@ export class Metrics {
     help: "1 while FRR announces this node's routes with the GRACEFUL_SHUTDOWN community (RFC 8326), before a drain withdraws them",
     registers: [this.registry],
   });
+  readonly memoryTrims = new Counter({
+    name: "frr_advertiser_memory_trims_total",
+    help: "Memory-reducing collections after applies paused (timings.memoryTrimSeconds): the JS heap's emptied pages given back to the OS",
+    registers: [this.registry],
+  });
+  readonly memoryTrimDuration = new Histogram({
+    name: "frr_advertiser_memory_trim_duration_seconds",
+    help: "How long a memory trim held the event loop",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly memoryTrimReleased = new Gauge({
+    name: "frr_advertiser_memory_trim_released_bytes",
+    help: "Resident memory the last memory trim gave back (RSS before minus after)",
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "frr_advertiser_" });
@@ -127,6 +144,12 @@ export class Metrics {
   observeApply(method: "delta" | "reload" | "rollback", seconds: number, ok: boolean): void {
     this.reloadDuration.observe({ method }, seconds);
     this.frrApplies.inc({ method, result: ok ? "ok" : "error" });
+  }
+
+  observeMemoryTrim(r: MemoryTrimReport): void {
+    this.memoryTrims.inc();
+    this.memoryTrimDuration.observe(r.ms / 1000);
+    this.memoryTrimReleased.set(Math.max(0, r.rssBeforeBytes - r.rssAfterBytes));
   }
 
   observeSessions(rows: readonly SessionStatus[]): void {

@@ -30,10 +30,12 @@ const SECRET_DIR = "/etc/frr-advertiser/secrets";
 
 /** The metrics the advertiser exports (sidecar/src/metrics.ts and prom-client's process metrics). */
 /** Every series the sidecar exports: alerts and the dashboard may only use these. */
-const KNOWN_METRICS = new Set(
-  (await new Metrics().registry.getMetricsAsJSON()).map((m) => m.name),
-);
-const HISTOGRAMS = ["frr_advertiser_reconcile_duration_seconds", "frr_advertiser_reload_duration_seconds"];
+const METRICS_JSON = await new Metrics().registry.getMetricsAsJSON();
+const KNOWN_METRICS = new Set(METRICS_JSON.map((m) => m.name));
+// The sidecar's own histograms (its _bucket series need a p50 and a p99 panel each).
+const HISTOGRAMS = METRICS_JSON.filter(
+  (m) => m.type === "histogram" && !/^frr_advertiser_(process_|nodejs_)/.test(m.name),
+).map((m) => m.name);
 
 // ---- minimal shapes of the rendered objects (only what the tests read) ----
 

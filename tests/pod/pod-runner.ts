@@ -141,6 +141,19 @@ export class PodRunner {
     throw new Error(`${name} ${kind}: neither exec nor httpGet`);
   }
 
+  /** GET `path` from the container's named port in the node's namespace (hostNetwork): the body. */
+  async httpGet(name: string, portName: string, path: string): Promise<string> {
+    const port = this.container(name).ports?.find((x) => x.name === portName)?.containerPort;
+    if (port === undefined) throw new Error(`${name} has no port ${portName}`);
+    const r = await execa(
+      "ip",
+      ["netns", "exec", this.o.netns, "curl", "-fsS", "-m", "5", `http://127.0.0.1:${port}${path}`],
+      { reject: false, stdin: "ignore" },
+    );
+    if (r.exitCode !== 0) throw new Error(`GET ${path} from ${name}: ${r.stderr}`);
+    return r.stdout;
+  }
+
   /** Exit code (and when) of a container that has exited, else undefined. */
   async exitOf(name: string): Promise<{ code: number; finishedAt: number } | undefined> {
     const r = await this.podman(

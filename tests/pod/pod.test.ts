@@ -209,6 +209,22 @@ void describe("the chart's pod from the image", { skip: SKIP }, () => {
   );
 
   void test(
+    "the image's node has --expose-gc: once applies pause, a memory trim gives heap pages back",
+    { timeout: 120_000 },
+    diagnosed(async () => {
+      const p = pod!;
+      // The flip above applied; timings.memoryTrimSeconds (5 s) of quiet later the trim runs.
+      const trims = async () => {
+        const body = await p.httpGet("advertiser", "metrics", "/metrics");
+        return Number(/^frr_advertiser_memory_trims_total (\S+)$/m.exec(body)?.[1] ?? "0");
+      };
+      await waitUntil(async () => (await trims()) >= 1, WAIT, "frr_advertiser_memory_trims_total ≥ 1");
+      const logs = (await p.logs("advertiser")).stdout;
+      assert.doesNotMatch(logs, /memory trim off/);
+    }),
+  );
+
+  void test(
     "FRR's daemons killed inside the frr container: watchfrr restarts them, the advertiser re-applies",
     { timeout: 240_000 },
     diagnosed(async () => {

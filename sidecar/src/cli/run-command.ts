@@ -76,7 +76,9 @@ async function runSidecar(config: Config, log: Logger, stop: StopSignals, clock:
   s.drift.start();
   s.sessions.start();
   s.readback.start();
+  s.memoryTrim.start();
   const signal = await stop.requested;
+  s.memoryTrim.stop();
   s.readback.stop();
   s.announcements.stop();
   log.info({ signal, stage: stageOf(s) }, "shutting down: draining");

@@ -201,6 +201,11 @@ export const configSchema = z.strictObject({
       announcementCheckSeconds: z.number().min(0).max(3600).default(10),
       /** A prefix missing at a peer for this long is repaired (announcements take ≈ 0.1 s). */
       announcementStuckMs: z.number().int().min(500).max(600000).default(3000),
+      /**
+       * After applies, once quiet this long (at the latest a minute after the first), a
+       * memory-reducing collection gives the JS heap's emptied pages back; 0 = never.
+       */
+      memoryTrimSeconds: z.number().min(0).max(3600).default(5),
     })
     .default({
       batchWindowMs: 50,
@@ -213,6 +218,7 @@ export const configSchema = z.strictObject({
       sessionPollSeconds: 10,
       announcementCheckSeconds: 10,
       announcementStuckMs: 3000,
+      memoryTrimSeconds: 5,
     }),
   templates: z
     .strictObject({
