@@ -32,10 +32,12 @@ const SECRET_DIR = "/etc/frr-advertiser/secrets";
 /** Every series the sidecar exports: alerts and the dashboard may only use these. */
 const METRICS_JSON = await new Metrics().registry.getMetricsAsJSON();
 const KNOWN_METRICS = new Set(METRICS_JSON.map((m) => m.name));
-// The sidecar's own histograms (its _bucket series need a p50 and a p99 panel each).
+// The sidecar's own histograms (its _bucket series need a p50 and a p99 panel each). prom-client
+// declares `type` as a numeric enum; at run time it is the exposition format's name.
 const HISTOGRAMS = METRICS_JSON.filter(
-  (m) => m.type === "histogram" && !/^frr_advertiser_(process_|nodejs_)/.test(m.name),
+  (m) => (m.type as unknown) === "histogram" && !/^frr_advertiser_(process_|nodejs_)/.test(m.name),
 ).map((m) => m.name);
+assert.ok(HISTOGRAMS.includes("frr_advertiser_reconcile_duration_seconds"), "histograms found by type");
 
 // ---- minimal shapes of the rendered objects (only what the tests read) ----
 
