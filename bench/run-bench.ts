@@ -288,15 +288,24 @@ async function sampleMem(r: Running): Promise<MemSample> {
   };
 }
 
-/** The sidecar's memory trims so far (frr_advertiser_memory_trims_total); undefined: no metrics. */
-async function trimCount(r: Running): Promise<number | undefined> {
+/** The sidecar's memory trims so far and their summed duration (/metrics); undefined: no metrics. */
+async function trimStats(r: Running): Promise<{ count: number; seconds: number } | undefined> {
   try {
     const { body } = await r.s.get("/metrics");
-    const m = /^frr_advertiser_memory_trims_total (\S+)$/m.exec(body);
-    return m?.[1] === undefined ? undefined : Number(m[1]);
+    const value = (name: string): number | undefined => {
+      const m = new RegExp(`^${name} (\\S+)$`, "m").exec(body);
+      return m?.[1] === undefined ? undefined : Number(m[1]);
+    };
+    const count = value("frr_advertiser_memory_trims_total");
+    const seconds = value("frr_advertiser_memory_trim_duration_seconds_sum");
+    return count === undefined ? undefined : { count, seconds: seconds ?? 0 };
   } catch {
     return undefined;
   }
+}
+
+async function trimCount(r: Running): Promise<number | undefined> {
+  return (await trimStats(r))?.count;
 }
 
 /**
@@ -461,6 +470,8 @@ interface SoakResult {
   readonly rssEndMb: number;
   /** 2 s after the soak's last change, before the trim. */
   readonly rssEndUntrimmedMb: number;
+  /** Memory trims the sidecar ran during the soak (and its final one), with their mean duration. */
+  readonly trims?: { readonly count: number; readonly meanMs: number | undefined };
   /** (end − start) / start, in %. */
   readonly rssGrowthPct: number;
   /**
@@ -1307,6 +1318,7 @@ async function runSoak(
   random: () => number,
 ): Promise<SoakResult> {
   log(`soak: ${opts.soakRate} changes/s for ${opts.soakMinutes} min`);
+  const trimsBefore = await trimStats(s);
   const began = performance.now();
   const start = await sampleMem(s);
   log(`  0 s: RSS ${start.rssMb} MB (anonymous ${start.rssAnonMb}), ${spacesText(start.spacesMb)}`);
@@ -1346,6 +1358,23 @@ async function runSoak(
   const endTrim = await sampleMemTrimmed(s);
   log(`  ${trimmedText(endTrim)}`);
   const end = endTrim.mem;
+  const trimsAfter = await trimStats(s);
+  const trims =
+    trimsBefore === undefined || trimsAfter === undefined
+      ? undefined
+      : {
+          count: trimsAfter.count - trimsBefore.count,
+          meanMs:
+            trimsAfter.count === trimsBefore.count
+              ? undefined
+              : round(
+                  ((trimsAfter.seconds - trimsBefore.seconds) * 1000) /
+                    (trimsAfter.count - trimsBefore.count),
+                  1,
+                ),
+        };
+  if (trims !== undefined)
+    log(`  memory trims during the soak: ${trims.count}, mean ${trims.meanMs ?? "–"} ms`);
   const rssGrowthPct = round(((end.rssMb - start.rssMb) / start.rssMb) * 100, 1);
   const half = samples.find((x) => x.atS >= (opts.soakMinutes * 60) / 2);
   const last = samples.at(-1);
@@ -1365,6 +1394,7 @@ async function runSoak(
     rssEndUntrimmedMb: endUntrimmed.rssMb,
     rssGrowthPct,
     rssGrowthSecondHalfPct,
+    ...(trims === undefined ? {} : { trims }),
     heapUsedStartMb: start.heapUsedMb,
     heapUsedEndMb: end.heapUsedMb,
     samples,
