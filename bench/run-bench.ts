@@ -262,8 +262,8 @@ async function sampleMem(r: Running): Promise<MemSample> {
     // the node's namespace).
     const { body } = await r.s.get("/metrics");
     const metric = (name: string): number | undefined => {
-      const m = new RegExp(`^frr_advertiser_${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(body);
-      return m?.[1] === undefined ? undefined : round(Number(m[1]) / 2 ** 20, 1);
+      const bytes = metricValue(body, name);
+      return bytes === undefined ? undefined : round(bytes / 2 ** 20, 1);
     };
     heap = {
       heapUsedMb: metric("nodejs_heap_size_used_bytes"),
@@ -288,39 +288,47 @@ async function sampleMem(r: Running): Promise<MemSample> {
   };
 }
 
+/** The first sample of frr_advertiser_`name` (any labels) in a /metrics body. */
+function metricValue(body: string, name: string): number | undefined {
+  const m = new RegExp(`^frr_advertiser_${name}(?:\\{[^}]*\\})? (\\S+)`, "m").exec(body);
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
 /** The sidecar's memory trims so far and their summed duration (/metrics); undefined: no metrics. */
 async function trimStats(r: Running): Promise<{ count: number; seconds: number } | undefined> {
   try {
     const { body } = await r.s.get("/metrics");
-    const value = (name: string): number | undefined => {
-      const m = new RegExp(`^${name} (\\S+)$`, "m").exec(body);
-      return m?.[1] === undefined ? undefined : Number(m[1]);
-    };
-    const count = value("frr_advertiser_memory_trims_total");
-    const seconds = value("frr_advertiser_memory_trim_duration_seconds_sum");
+    const count = metricValue(body, "memory_trims_total");
+    const seconds = metricValue(body, "memory_trim_duration_seconds_sum");
     return count === undefined ? undefined : { count, seconds: seconds ?? 0 };
   } catch {
     return undefined;
   }
 }
 
-async function trimCount(r: Running): Promise<number | undefined> {
+/** The sidecar's trim count now: read when a phase's last change has been made. */
+async function trimsSoFar(r: Running): Promise<number | undefined> {
   return (await trimStats(r))?.count;
 }
 
 /**
- * Waits for the sidecar's next memory trim (timings.memoryTrimSeconds of quiet after its last
- * apply, ADR 0015) and samples memory then. Measuring memory once the process has given back
- * what the work before it freed, and keeping the trim's own collection out of the CPU windows
- * that follow (quiet, idle). Undefined trimMs: none came within the wait (trim off).
+ * Waits for the sidecar's first memory trim after `before` (trimsSoFar, read when the phase's
+ * last change was made: the trim comes timings.memoryTrimSeconds after the last apply, ADR 0015,
+ * and one that ran earlier was followed by an apply that arms the next) and samples memory then.
+ * Measuring memory once the process has given back what the work before it freed, and keeping
+ * the trim's own collection out of the CPU windows that follow (quiet, idle). Undefined trimMs:
+ * none came within the wait (trim off).
  */
-async function sampleMemTrimmed(r: Running, waitMs = 15_000): Promise<{ mem: MemSample; trimMs?: number }> {
+async function sampleMemTrimmed(
+  r: Running,
+  before: number | undefined,
+  waitMs = 15_000,
+): Promise<{ mem: MemSample; trimMs?: number }> {
   const began = performance.now();
-  const before = await trimCount(r);
   if (before !== undefined) {
     while (performance.now() - began < waitMs) {
       await sleep(250);
-      const now = await trimCount(r);
+      const now = (await trimStats(r))?.count;
       if (now !== undefined && now > before) {
         await sleep(100);
         return { mem: await sampleMem(r), trimMs: round(performance.now() - began) };
@@ -487,15 +495,12 @@ interface SoakResult {
   readonly load: LoadResult;
 }
 
-interface SoakSample {
+/** The memory figures a soak sample keeps (spacesMb: which of V8's spaces grows, if the heap does). */
+type MemFigures = Pick<MemSample, "rssMb" | "rssAnonMb" | "heapUsedMb" | "heapTotalMb" | "spacesMb">;
+
+interface SoakSample extends MemFigures {
   /** Seconds since the soak began. */
   readonly atS: number;
-  readonly rssMb: number;
-  readonly rssAnonMb: number;
-  readonly heapUsedMb: number | undefined;
-  readonly heapTotalMb: number | undefined;
-  /** Where V8's committed pages are: which space grows, if the heap does. */
-  readonly spacesMb: Readonly<Record<string, number>>;
 }
 
 // ------------------------------------------------------------------------------------------ the run
@@ -812,12 +817,13 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     log(
       `  wire all ${syncCold.wireAllMs} ms, FIB all ${syncCold.fibAllMs} ms (session ${syncCold.sessionMs} ms, applied ${syncCold.appliedMs} ms)`,
     );
+    const trimsAfterSync = await trimsSoFar(s1);
     await sleep(3000);
     const procAfterSync = await sampleMem(s1);
     log(
       `  RSS ${procAfterSync.rssMb} MB (peak ${procAfterSync.hwmMb}, JS heap used ${procAfterSync.heapUsedMb} of ${procAfterSync.heapTotalMb}), CPU ${procAfterSync.cpuMs} ms + children ${procAfterSync.childCpuMs} ms`,
     );
-    const afterSyncTrim = await sampleMemTrimmed(s1);
+    const afterSyncTrim = await sampleMemTrimmed(s1, trimsAfterSync);
     const procAfterSyncTrimmed = afterSyncTrim.mem;
     log(`  ${trimmedText(afterSyncTrim)}`);
 
@@ -847,12 +853,13 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     log(
       `  achieved ${load.achievedRate}/s; FIB p50/p99 ${load.all.fib.p50}/${load.all.fib.p99} ms, wire ${load.all.wire.p50}/${load.all.wire.p99} ms; ${load.applies} applies`,
     );
+    const trimsAfterChurn = await trimsSoFar(s1);
     await sleep(2000);
     const procAfterChurn = await sampleMem(s1);
     log(
       `  RSS after churn ${procAfterChurn.rssMb} MB (peak ${procAfterChurn.hwmMb}, JS heap used ${procAfterChurn.heapUsedMb} of ${procAfterChurn.heapTotalMb})`,
     );
-    const afterChurnTrim = await sampleMemTrimmed(s1);
+    const afterChurnTrim = await sampleMemTrimmed(s1, trimsAfterChurn);
     const procAfterChurnTrimmed = afterChurnTrim.mem;
     log(`  ${trimmedText(afterChurnTrim)}`);
     const soak =
@@ -881,10 +888,11 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     log(
       `  wire all ${syncWarm.wireAllMs} ms, FIB all ${syncWarm.fibAllMs} ms (applied ${syncWarm.appliedMs} ms)`,
     );
+    const trimsAfterWarmSync = await trimsSoFar(s2);
     await sleep(3000);
     const procAfterWarmSync = await sampleMem(s2);
     // The restart's own trim comes after its sync, not in the idle window.
-    log(`  ${trimmedText(await sampleMemTrimmed(s2))}`);
+    log(`  ${trimmedText(await sampleMemTrimmed(s2, trimsAfterWarmSync))}`);
 
     // 4. idle reconcile cost
     log(`idle: ${opts.idleSeconds} s with resync every 1 s`);
@@ -1321,7 +1329,7 @@ async function runSoak(
   const trimsBefore = await trimStats(s);
   const began = performance.now();
   const start = await sampleMem(s);
-  log(`  0 s: RSS ${start.rssMb} MB (anonymous ${start.rssAnonMb}), ${spacesText(start.spacesMb)}`);
+  log(`  0 s: ${memText(start)}`);
   const samples: SoakSample[] = [];
   const sampler = everyMinute(async () => {
     const m = await sampleMem(s);
@@ -1334,9 +1342,7 @@ async function runSoak(
       spacesMb: m.spacesMb,
     };
     samples.push(sample);
-    log(
-      `  ${sample.atS} s: RSS ${sample.rssMb} MB (anonymous ${sample.rssAnonMb}), JS heap used ${sample.heapUsedMb} of ${sample.heapTotalMb} (${spacesText(m.spacesMb)})`,
-    );
+    log(`  ${sample.atS} s: ${memText(m)}`);
   });
   let load: LoadResult;
   try {
@@ -1352,27 +1358,15 @@ async function runSoak(
   } finally {
     await sampler.stop();
   }
+  const trimsAtLastChange = await trimsSoFar(s);
   await sleep(2000);
   const endUntrimmed = await sampleMem(s);
   // Like the start (after the churn phase's trim): once the sidecar has given back what it freed.
-  const endTrim = await sampleMemTrimmed(s);
+  const endTrim = await sampleMemTrimmed(s, trimsAtLastChange);
   log(`  ${trimmedText(endTrim)}`);
   const end = endTrim.mem;
   const trimsAfter = await trimStats(s);
-  const trims =
-    trimsBefore === undefined || trimsAfter === undefined
-      ? undefined
-      : {
-          count: trimsAfter.count - trimsBefore.count,
-          meanMs:
-            trimsAfter.count === trimsBefore.count
-              ? undefined
-              : round(
-                  ((trimsAfter.seconds - trimsBefore.seconds) * 1000) /
-                    (trimsAfter.count - trimsBefore.count),
-                  1,
-                ),
-        };
+  const trims = trimsBetween(trimsBefore, trimsAfter);
   if (trims !== undefined)
     log(`  memory trims during the soak: ${trims.count}, mean ${trims.meanMs ?? "–"} ms`);
   const rssGrowthPct = round(((end.rssMb - start.rssMb) / start.rssMb) * 100, 1);
@@ -1402,17 +1396,31 @@ async function runSoak(
   };
 }
 
-function trimmedText(t: { mem: MemSample; trimMs?: number }): string {
-  const when = t.trimMs === undefined ? "no memory trim within the wait" : `memory trim after ${t.trimMs} ms`;
-  return `${when}: RSS ${t.mem.rssMb} MB (anonymous ${t.mem.rssAnonMb}, JS heap used ${t.mem.heapUsedMb} of ${t.mem.heapTotalMb})`;
+/** How many trims ran between two readings of trimStats, and their mean duration. */
+function trimsBetween(
+  before: { count: number; seconds: number } | undefined,
+  after: { count: number; seconds: number } | undefined,
+): SoakResult["trims"] {
+  if (before === undefined || after === undefined) return undefined;
+  const count = after.count - before.count;
+  return {
+    count,
+    meanMs: count === 0 ? undefined : round(((after.seconds - before.seconds) * 1000) / count, 1),
+  };
 }
 
-/** V8's spaces of at least 1 MB, e.g. "new 16, old 52.3, code 3.1". */
-function spacesText(spacesMb: Readonly<Record<string, number>>): string {
-  return Object.entries(spacesMb)
+function trimmedText(t: { mem: MemSample; trimMs?: number }): string {
+  const when = t.trimMs === undefined ? "no memory trim within the wait" : `memory trim after ${t.trimMs} ms`;
+  return `${when}: ${memText(t.mem)}`;
+}
+
+/** "RSS 121 MB (anonymous 69), JS heap used 47 of 50 (new 8, old 33.4, …)": V8's spaces ≥ 1 MB. */
+function memText(m: MemFigures): string {
+  const spaces = Object.entries(m.spacesMb)
     .filter(([, mb]) => mb >= 1)
     .map(([space, mb]) => `${space} ${mb}`)
     .join(", ");
+  return `RSS ${m.rssMb} MB (anonymous ${m.rssAnonMb}), JS heap used ${m.heapUsedMb} of ${m.heapTotalMb} (${spaces})`;
 }
 
 /** Runs `take` a minute apart (never two at once) until stopped; stop() waits for one under way. */
