@@ -71,6 +71,26 @@ const clientNodeUndiciLeftOut: Plugin = {
   },
 };
 
+/**
+ * Node's ESM face of a built-in module reads every export once, and node:http's exports include
+ * lazy getters (WebSocket, CloseEvent, MessageEvent) that load Node's internal copy of undici, its
+ * fetch implementation: ≈ 760 KB of source compiled and ≈ 3 MB RSS in the sidecar, for classes it
+ * never uses. `require` (and `process.getBuiltinModule`) hand out the exports object without
+ * reading them, so every `import … from "node:http"` in the bundle (client-node's and ours)
+ * resolves to a CommonJS module that returns it (docs/memory.md).
+ */
+const HTTP_WITHOUT_FACADE = "http-without-esm-facade";
+const httpWithoutEsmFacade: Plugin = {
+  name: "http-without-esm-facade",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?http$/ }, () => ({ path: "node:http", namespace: HTTP_WITHOUT_FACADE }));
+    b.onLoad({ filter: /.*/, namespace: HTTP_WITHOUT_FACADE }, () => ({
+      contents: 'module.exports = process.getBuiltinModule("node:http");',
+      loader: "js",
+    }));
+  },
+};
+
 await build({
   entryPoints: { [basename(out, ".mjs")]: "sidecar/src/main.ts" },
   outdir: dirname(out),
@@ -89,7 +109,7 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: "warning",
-  plugins: [clientNodeUnusedModulesDrop, clientNodeUndiciLeftOut],
+  plugins: [clientNodeUnusedModulesDrop, clientNodeUndiciLeftOut, httpWithoutEsmFacade],
   // The CommonJS packages inside call `require`.
   banner: {
     js: "import { createRequire as __faRequire } from 'node:module'; const require = __faRequire(import.meta.url);",

@@ -332,6 +332,31 @@ void test("the bundle leaves out client-node's generated API classes, model seri
   }
 });
 
+void test("loading the bundle's run command leaves Node's internal undici unloaded", () => {
+  // image/bundle.ts: an ESM import of node:http reads its lazy WebSocket getter, which loads
+  // Node's own fetch implementation (≈ 3 MB RSS in the sidecar); the bundle imports it through
+  // require's exports object instead.
+  const chunks = join(rootfs, "app", "chunks");
+  const run = readdirSync(chunks).find((f) => f.startsWith("run-command-"));
+  assert.ok(run, "a run-command chunk");
+  const probe = spawnSync(
+    process.execPath,
+    [
+      "--input-type=module",
+      "-e",
+      `await import(${JSON.stringify(join(chunks, run))});
+       const loaded = process.moduleLoadList;
+       console.log(JSON.stringify({ http: loaded.includes("NativeModule http"),
+         undici: loaded.filter((m) => m.includes("undici")) }));`,
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(probe.status, 0, probe.stderr);
+  const seen = JSON.parse(probe.stdout) as { http: boolean; undici: string[] };
+  assert.ok(seen.http, "the run command loads node:http (else this test proves nothing)");
+  assert.deepEqual(seen.undici, []);
+});
+
 void test("the entry point, the bundle alone, runs: --help, render, run", () => {
   assert.equal(
     process.versions.node.split(".")[0],
