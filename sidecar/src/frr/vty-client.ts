@@ -68,7 +68,8 @@ export class VtyClient {
   private sock: Socket | undefined;
   /** The connection is in enable mode (a new vtysh connection starts in view mode). */
   private enabled = false;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** The tail of the commands in order; settles to nothing, so it never holds an answer. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     readonly path: string,
@@ -149,7 +150,12 @@ export class VtyClient {
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(work);
-    this.queue = run.catch(() => undefined);
+    // Not run.catch(…): that settles to run's own value, and the tail would keep the last answer
+    // (a 10k-prefix JSON from bgpd is megabytes) alive until the next command.
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
