@@ -4,6 +4,7 @@
 // (docs/adr/0002).
 
 import { createConnection, type Socket } from "node:net";
+import { SerialQueue } from "../serial-queue.js";
 
 export class VtyCommandError extends Error {
   override name = "VtyCommandError";
@@ -68,8 +69,8 @@ export class VtyClient {
   private sock: Socket | undefined;
   /** The connection is in enable mode (a new vtysh connection starts in view mode). */
   private enabled = false;
-  /** The tail of the commands in order; settles to nothing, so it never holds an answer. */
-  private queue: Promise<void> = Promise.resolve();
+  /** Commands in order, one batch at a time. */
+  private readonly queue = new SerialQueue();
 
   constructor(
     readonly path: string,
@@ -149,14 +150,7 @@ export class VtyClient {
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work);
-    // Not run.catch(…): that settles to run's own value, and the tail would keep the last answer
-    // (a 10k-prefix JSON from bgpd is megabytes) alive until the next command.
-    this.queue = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+    return this.queue.run(work);
   }
 
   private async connect(): Promise<Socket> {

@@ -2,6 +2,7 @@
 // ownership, apply in one batch, verify. The caller orders the phases around FRR. A step told which
 // addresses changed costs O(those), not O(all addresses).
 
+import { SerialQueue } from "../serial-queue.js";
 import type { AddressEvent } from "./address-monitor.js";
 import type { AddressChange, AddressFailure, ApplyResult } from "./ip-addresses.js";
 import {
@@ -79,7 +80,7 @@ export class AddressReconciler {
   #owned: ReadonlySet<string> | undefined;
   /** The interface's host addresses as last listed (or verified after a batch); see trustLastListing. */
   #present: Set<string> | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   readonly #parser = new AddressParser();
   /** The batch ip(8) is running now: its own events are expected. */
   #inflight: { readonly add: ReadonlySet<string>; readonly remove: ReadonlySet<string> } | undefined;
@@ -301,9 +302,7 @@ export class AddressReconciler {
   }
 
   #serial<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(task);
-    this.#tail = result.catch(() => undefined);
-    return result;
+    return this.#queue.run(task);
   }
 }
 
