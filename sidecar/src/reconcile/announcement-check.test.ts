@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { SessionStatus } from "../frr/bgp-status.js";
-import { AnnouncementCheck, LIST_EVERY_CHECKS, type CheckReport } from "./announcement-check.js";
+import {
+  AnnouncementCheck,
+  LIST_EVERY_CHECKS,
+  LISTING_DEFERRAL_MAX_MS,
+  type CheckReport,
+} from "./announcement-check.js";
 
 function setup(wanted = ["10.96.0.10/32", "10.96.0.11/32", "fd00:96::1/128"]) {
   let t = 0;
@@ -134,20 +139,25 @@ test("FRR restarting while bgpd answers (nothing applied any more): the look end
 
 test("after applies: one check once they pause, not one per burst of churn", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout"] });
-  const { check, reports } = setup();
+  const { check, reports, tick } = setup();
+  // The injected clock and the timers move together.
+  const elapse = (ms: number) => {
+    tick(ms);
+    t.mock.timers.tick(ms);
+  };
   try {
     for (let i = 0; i < 5; i++) {
       check.checkWhenQuiet(3000);
-      t.mock.timers.tick(1000);
+      elapse(1000);
       await Promise.resolve();
     }
     assert.equal(reports.length, 0, "applies every second: no read-back yet");
-    t.mock.timers.tick(2000);
+    elapse(2000);
     for (let i = 0; i < 20; i++) await Promise.resolve();
     assert.equal(reports.length, 1, "3 s after the last apply: one read-back");
     check.checkWhenQuiet(3000);
     check.stop();
-    t.mock.timers.tick(5000);
+    elapse(5000);
     for (let i = 0; i < 20; i++) await Promise.resolve();
     assert.equal(reports.length, 1, "none after stop()");
   } finally {
@@ -155,8 +165,9 @@ test("after applies: one check once they pause, not one per burst of churn", asy
   }
 });
 
-/** One IPv4 peer that bgpd sends our two prefixes and one route of its own. */
+/** One IPv4 peer that bgpd sends our two prefixes and one route of its own; a fake clock. */
 function countedCheck() {
+  let t = 0;
   const wanted = ["10.96.0.10/32", "10.96.0.11/32"];
   const sent = new Set([...wanted, "192.0.2.100/32"]);
   let prefixesSent = 3;
@@ -172,9 +183,16 @@ function countedCheck() {
     fullApply: () => undefined,
     report: () => undefined,
     stuckAfterMs: 0,
+    now: () => t,
   });
   const listed = () => listings.length;
-  return { check, sent, listed, setSentCount: (n: number) => (prefixesSent = n) };
+  return {
+    check,
+    sent,
+    listed,
+    setSentCount: (n: number) => (prefixesSent = n),
+    tick: (ms: number) => (t += ms),
+  };
 }
 
 test("bgpd's counts stand in for the listing while they add up; a count that does not is listed", async () => {
@@ -212,6 +230,63 @@ test(`a missing prefix hidden by an extra route in the count is found by the lis
     assert.ok(stuck.every((s) => s.length === 0));
     assert.deepEqual((await check.check())?.stuck, ["10.96.0.10/32"]);
     assert.equal(listed(), 2);
+  } finally {
+    check.stop();
+  }
+});
+
+test("while changes are applied, a count that does not add up is listed once they pause", async () => {
+  const { check, listed, setSentCount, tick } = countedCheck();
+  try {
+    await check.check();
+    assert.equal(listed(), 1);
+    // An apply, and bgpd's count one short of ours: an update still in flight, most likely.
+    check.checkWhenQuiet(3000);
+    setSentCount(2);
+    tick(1000);
+    assert.equal(await check.check(), undefined, "no verdict while applies are recent");
+    assert.equal(listed(), 1, "bgpd is not made to list 10k routes between two changes");
+    tick(2000);
+    await check.check();
+    assert.equal(listed(), 2, "quiet for the quiet period: listed");
+  } finally {
+    check.stop();
+  }
+});
+
+test(`the listing due every ${String(LIST_EVERY_CHECKS)} checks waits for a pause, but never longer than ${String(LISTING_DEFERRAL_MAX_MS / 1000)} s`, async () => {
+  const { check, listed, tick } = countedCheck();
+  try {
+    await check.check();
+    for (let i = 2; i < LIST_EVERY_CHECKS; i++) await check.check();
+    assert.equal(listed(), 1, "the counts vouched in between");
+    // Churn that never pauses: an apply before every periodic check (10 s apart).
+    let waited = 0;
+    while (listed() === 1 && waited <= LISTING_DEFERRAL_MAX_MS) {
+      check.checkWhenQuiet(3000);
+      await check.check();
+      tick(10_000);
+      waited += 10_000;
+    }
+    assert.equal(listed(), 2, "listed under churn after all");
+    assert.equal(waited, LISTING_DEFERRAL_MAX_MS + 10_000, "put off for the longest allowed, no longer");
+  } finally {
+    check.stop();
+  }
+});
+
+test("a prefix known missing is listed at once, applies or not: its repair needs the listing", async () => {
+  const { check, sent, listed, setSentCount, tick } = countedCheck();
+  try {
+    await check.check();
+    sent.delete("10.96.0.11/32");
+    setSentCount(2);
+    assert.deepEqual((await check.check())?.stuck, ["10.96.0.11/32"]);
+    assert.equal(listed(), 2);
+    check.checkWhenQuiet(3000);
+    tick(1000);
+    assert.deepEqual((await check.check())?.stuck, ["10.96.0.11/32"], "still listed, still stuck");
+    assert.equal(listed(), 3);
   } finally {
     check.stop();
   }

@@ -48,6 +48,17 @@ export interface CheckReport {
  */
 export const LIST_EVERY_CHECKS = 6;
 
+/**
+ * While changes are being applied, a listing is put off until they pause (the check
+ * `checkWhenQuiet` schedules), for at most this long. Listing 10k routes holds bgpd for over a
+ * hundred milliseconds on a slow machine, and a change sent meanwhile waits for it; under churn
+ * bgpd's counts lag ours by the updates in flight, so they would ask for one at most checks.
+ */
+export const LISTING_DEFERRAL_MAX_MS = 60_000;
+
+/** A check that learned nothing: its listing was put off. */
+const DEFERRED = Symbol("deferred");
+
 interface Missing {
   since: number;
   /** Repairs tried so far: 0 none, 1 re-announced, 2 full apply. */
@@ -68,6 +79,11 @@ export class AnnouncementCheck {
   private readonly others = new Map<string, number>();
   /** Checks since the last one that listed every peer's routes. */
   private sinceListing = 0;
+  /** When the last apply was reported (checkWhenQuiet), and how long after it counts as quiet. */
+  private lastApplyAt = Number.NEGATIVE_INFINITY;
+  private quietAfterMs = 0;
+  /** When a listing was first put off since the last one made. */
+  private deferredSince: number | undefined;
 
   constructor(private readonly deps: AnnouncementCheckDeps) {}
 
@@ -108,6 +124,8 @@ export class AnnouncementCheck {
    * periodic check (timings.announcementCheckSeconds) is the one that looks.
    */
   checkWhenQuiet(delayMs: number): void {
+    this.lastApplyAt = this.now();
+    this.quietAfterMs = delayMs;
     if (this.quiet !== undefined) clearTimeout(this.quiet);
     this.quiet = setTimeout(() => {
       this.quiet = undefined;
@@ -141,17 +159,14 @@ export class AnnouncementCheck {
 
   private async checkOnce(): Promise<CheckReport | undefined> {
     const notSent = await this.notAdvertised();
+    // Put off until applies pause: nothing learned, nothing changes.
+    if (notSent === DEFERRED) return undefined;
     if (notSent === undefined) {
       // Nothing applied (start, FRR restarting): what was missing before says nothing now.
       this.missing.clear();
       return undefined;
     }
-    const recovered: string[] = [];
-    for (const [p, m] of this.missing)
-      if (!notSent.has(p)) {
-        this.missing.delete(p);
-        if (m.attempts > 0) recovered.push(p);
-      }
+    const recovered = this.forgetSentAgain(notSent);
     const now = this.now();
     for (const p of notSent)
       if (!this.missing.has(p)) this.missing.set(p, { since: now, attempts: 0, repairedAt: 0 });
@@ -176,25 +191,58 @@ export class AnnouncementCheck {
     return report;
   }
 
-  /** Wanted prefixes some established peer of their family is not sent (undefined: nothing applied). */
-  private async notAdvertised(): Promise<Set<string> | undefined> {
+  /** Drops the prefixes bgpd sends again from `missing`; returns those a repair had been tried for. */
+  private forgetSentAgain(notSent: ReadonlySet<string>): string[] {
+    const recovered: string[] = [];
+    for (const [p, m] of this.missing)
+      if (!notSent.has(p)) {
+        this.missing.delete(p);
+        if (m.attempts > 0) recovered.push(p);
+      }
+    return recovered;
+  }
+
+  /**
+   * Wanted prefixes some established peer of their family is not sent (undefined: nothing
+   * applied; DEFERRED: a listing was needed and put off while changes are applied).
+   */
+  private async notAdvertised(): Promise<Set<string> | undefined | typeof DEFERRED> {
     if (this.deps.wanted() === undefined) return undefined;
     const out = new Set<string>();
     const sessions = (await this.deps.sessions()).filter((s) => s.established);
     // Counted once, as of the summary the sessions' counts come from.
     const ours = countByFamily(this.deps.wanted());
     const listAll = ++this.sinceListing >= LIST_EVERY_CHECKS;
-    if (listAll) this.sinceListing = 0;
+    let checkedDeferral = false;
     for (const s of sessions) {
       const count = ours.get(s.family) ?? 0;
       if (count === 0 || (!listAll && this.countsVouch(s, count))) continue;
+      if (!checkedDeferral) {
+        checkedDeferral = true;
+        // sinceListing stays where it is: a listing that was due is still due after the pause.
+        if (this.listingPutOff()) return DEFERRED;
+      }
       const sent = await this.deps.advertised(s.peer, s.family);
       // What is wanted now, after the wait: FRR may have restarted meanwhile.
       const wanted = this.deps.wanted();
       if (wanted === undefined) return undefined;
       for (const prefix of this.missingAt(s, sent, wanted)) out.add(prefix);
     }
+    if (listAll) this.sinceListing = 0;
+    this.deferredSince = undefined;
     return out;
+  }
+
+  /**
+   * True while a listing waits for applies to pause: changes were applied within the quiet
+   * period, nothing is known to be missing (a repair needs the listing now), and no listing has
+   * waited LISTING_DEFERRAL_MAX_MS yet (churn that never pauses still gets one).
+   */
+  private listingPutOff(): boolean {
+    const now = this.now();
+    if (this.missing.size > 0 || now - this.lastApplyAt >= this.quietAfterMs) return false;
+    this.deferredSince ??= now;
+    return now - this.deferredSince < LISTING_DEFERRAL_MAX_MS;
   }
 
   /**
