@@ -354,6 +354,23 @@ void describe("AddressReconciler", () => {
     assert.equal(lists(), before + 1);
   });
 
+  void test("a full sync lists once: a batch ip accepted in full is not listed again to verify it", async () => {
+    const nd = node();
+    const r = nd.start();
+    const lists = () => nd.ip.calls.filter((c) => c.argv.includes("show")).length;
+    await r.syncAddresses(["10.0.0.7", "10.0.0.8"]);
+    assert.equal(lists(), 1, "start: one listing, then the batch");
+    nd.ip.addresses.add(`${FOREIGN}/32`);
+    // The drain's step: everything ours goes, the foreign address stays, one listing (10k: ≈ 0.1 s).
+    const drained = await r.syncAddresses(new Set(), [], "remove");
+    assert.deepEqual(drained.remove, ["10.0.0.7", "10.0.0.8"]);
+    assert.equal(drained.ownedCount, 0);
+    assert.equal(lists(), 2);
+    assert.deepEqual(nd.onIface(), [FOREIGN]);
+    // What it believes afterwards is the interface: the foreign address is not drift.
+    assert.equal(r.observe({ op: "add", address: FOREIGN }), false);
+  });
+
   void test("trustLastListing: drift is repaired by the next call without it", async () => {
     const nd = node();
     const r = nd.start();
