@@ -21,7 +21,7 @@ import type { Lab } from "../tests/lab/netns-lab.js";
 import type { DebounceReloadResult } from "./lib/debounce-reload.js";
 import type { BulkResult } from "./lib/frr-floor.js";
 import type { SeedResult } from "./lib/seed.js";
-import { imageNodeLaunch } from "./lib/image-node-flags.js";
+import { imageNodeLaunch, type ImageNodeLaunch } from "./lib/image-node-flags.js";
 import { sampleProc, type ProcSample } from "./lib/proc.js";
 import { round, rng, summarize, type Summary } from "./lib/stats.js";
 import {
@@ -517,6 +517,8 @@ interface Ctx {
   readonly mainJs: string | undefined;
   /** --frr image: the image whose FRR and sidecar run. */
   readonly image: ImageInfo | undefined;
+  /** How the bundle is started (mainJs set): as the image's ENTRYPOINT, its compile cache under tmp. */
+  readonly launch: ImageNodeLaunch | undefined;
 }
 
 async function main(): Promise<void> {
@@ -541,7 +543,8 @@ async function main(): Promise<void> {
         : (opts.mainJs ?? (opts.runtime === "bundle" ? await buildSidecar(tmp) : undefined));
     if (opts.cpuProf !== undefined) await mkdir(opts.cpuProf, { recursive: true });
     await mkdir(opts.logsDir, { recursive: true });
-    const ctx: Ctx = { opts, tmp, counter, mainJs, image };
+    const launch = mainJs === undefined ? undefined : await hostLaunch(mainJs, tmp);
+    const ctx: Ctx = { opts, tmp, counter, mainJs, image, launch };
     const meta = await environment(opts, image);
     log(
       `frr-advertiser benchmark: sizes ${opts.sizes.join(", ")}, node FRR ${meta.frr} (${meta.frrFrom}), sidecar ${meta.sidecar}, ${meta.cpus} CPUs, load ${meta.loadavg.join(" ")}`,
@@ -630,6 +633,23 @@ async function buildSidecar(tmp: string): Promise<string> {
   return out;
 }
 
+/**
+ * The image's ENTRYPOINT for the bundle on the host. Its compile cache (/app/compile-cache in the
+ * image) goes under tmp, made as the Dockerfile makes it: the same command up to its config check.
+ */
+async function hostLaunch(mainJs: string, tmp: string): Promise<ImageNodeLaunch> {
+  const launch = imageNodeLaunch(REPO);
+  if (launch.env["NODE_COMPILE_CACHE"] === undefined) return launch;
+  const env = { ...launch.env, NODE_COMPILE_CACHE: join(tmp, "compile-cache") };
+  const warm = await execa(
+    process.execPath,
+    [...launch.flags, mainJs, "run", "--config", "/nonexistent/config.yaml"],
+    { env: { ...process.env, ...env }, reject: false },
+  );
+  if (warm.exitCode !== 2) throw new Error(`compile cache warm-up exited ${warm.exitCode}: ${warm.stderr}`);
+  return { ...launch, env };
+}
+
 function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
   if (ctx.image !== undefined) {
     // The image's sidecar in its container (the harness's startInImage): the wrappers' directory
@@ -652,8 +672,10 @@ function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
       restoreEnv("NODE_OPTIONS", saved.NODE_OPTIONS);
     }
   }
-  // As the image's ENTRYPOINT starts it: its environment for node (glibc's allocator) and flags.
-  const launch = imageNodeLaunch(REPO);
+  // As the image's ENTRYPOINT starts it: its environment for node (glibc's allocator, the compile
+  // cache) and flags.
+  const launch = ctx.launch;
+  if (launch === undefined) throw new Error("a bundle without its launch");
   const child = spawn(
     process.execPath,
     [...prof, ...launch.flags, ...ctx.opts.nodeFlags, ctx.mainJs, "run", "--config", env.configPath],

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface ImageNodeLaunch {
-  /** NAME=value words between /usr/bin/env and node (glibc allocator settings). */
+  /** NAME=value words between /usr/bin/env and node (glibc allocator settings, node's compile cache). */
   readonly env: Readonly<Record<string, string>>;
   /** The words between the node binary and the bundle. */
   readonly flags: readonly string[];

@@ -116,8 +116,10 @@ void test("ENTRYPOINT is tini, then node, then the CLI where the image has it; C
   if (nodeAt > 0) {
     assert.equal(afterTini[0], "/usr/bin/env", "only env(1) may come between tini and node");
     assert.ok(
-      afterTini.slice(1, nodeAt).every((w) => /^MALLOC_[A-Z_]+=\d+$/.test(w)),
-      `env sets only glibc's MALLOC_* tunables: ${afterTini.slice(1, nodeAt).join(" ")}`,
+      afterTini
+        .slice(1, nodeAt)
+        .every((w) => /^MALLOC_[A-Z_]+=\d+$/.test(w) || /^NODE_COMPILE_CACHE=\/app\/[a-z-]+$/.test(w)),
+      `env sets only glibc's MALLOC_* tunables and node's compile cache under /app: ${afterTini.slice(1, nodeAt).join(" ")}`,
     );
   }
   const [node, ...rest] = afterTini.slice(Math.max(0, nodeAt));
@@ -138,6 +140,36 @@ void test("ENTRYPOINT is tini, then node, then the CLI where the image has it; C
   assert.equal(files.get(posix.dirname(bin!)), "build:/out/", `${bin} comes with the build stage's bundle`);
   assert.deepEqual(cmd.slice(0, 2), ["run", "--config"]);
   assert.equal(cmd[2], "/etc/frr-advertiser/config.yaml", "the default path of the README");
+});
+
+void test("the compile cache is made by the ENTRYPOINT's own command, word for word, as the image's user", () => {
+  // Node accepts a cache only for the same V8 flags and user id: a warm-up with other flags or
+  // run as another user would leave a cache the sidecar never reads (the pod test shows it is read).
+  const entry = only(runtime, "ENTRYPOINT")[0]!.json!;
+  const cacheWord = entry.find((w) => w.startsWith("NODE_COMPILE_CACHE="));
+  assert.ok(cacheWord !== undefined, "the ENTRYPOINT sets NODE_COMPILE_CACHE");
+  const cacheDir = cacheWord.slice("NODE_COMPILE_CACHE=".length);
+  const command = `${entry.slice(2).join(" ")} run --config /nonexistent/config.yaml`;
+  const runs = only(runtime, "RUN");
+  const warmAt = runs.findIndex((r) => r.args.includes(command));
+  assert.ok(warmAt >= 0, `a RUN runs the ENTRYPOINT's command: ${command}`);
+  const warm = runs[warmAt]!;
+  assert.ok(
+    warm.args.includes(`${command} >/dev/null 2>&1; then false; else test $? -eq 2; fi`),
+    "it stops at its config check (exit 2), with the module graph loaded",
+  );
+  assert.ok(warm.args.includes(`find ${cacheDir} -type f`), "the build fails when no cache was written");
+  // The user at that RUN: the last USER before it (none: root), and the ENTRYPOINT's is root too.
+  const users = runtime.instructions.filter((i) => i.keyword === "USER");
+  const before = users.filter((u) => u.line < warm.line).at(-1)?.args ?? "root";
+  const after = users.at(-1)?.args ?? "root";
+  assert.equal(before.split(":")[0], after.split(":")[0], "the warm-up runs as the ENTRYPOINT's user");
+  const laterCopies = only(runtime, "COPY").filter((c) => c.line > warm.line);
+  assert.deepEqual(
+    laterCopies.filter((c) => copyPaths(c).dest.startsWith("/app")).map((c) => c.raw),
+    [],
+    "nothing under /app changes after the cache was made",
+  );
 });
 
 void test("the USER is non-root, or root is justified next to it and in ADR 0007", () => {

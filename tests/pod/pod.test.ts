@@ -225,6 +225,39 @@ void describe("the chart's pod from the image", { skip: SKIP }, () => {
   );
 
   void test(
+    "the image's compile cache is read by the ENTRYPOINT's node, as the advertiser container runs it",
+    { timeout: 120_000 },
+    diagnosed(async () => {
+      const p = pod!;
+      // The ENTRYPOINT after tini, in the advertiser container (its user, its read-only root): a
+      // cache made with other V8 flags or by another user would be looked for in another directory.
+      const inspected = spawnSync(
+        "podman",
+        ["image", "inspect", IMAGE, "--format", "{{json .Config.Entrypoint}}"],
+        {
+          env: PODMAN_ENV,
+          encoding: "utf8",
+        },
+      );
+      const entry = JSON.parse(inspected.stdout) as string[];
+      assert.deepEqual(entry.slice(0, 2), ["/usr/bin/tini", "--"]);
+      const [env, ...rest] = entry.slice(2);
+      const probe = await p.exec("advertiser", [
+        env!,
+        "NODE_DEBUG_NATIVE=COMPILE_CACHE",
+        ...rest,
+        "run",
+        "--config",
+        "/nonexistent/config.yaml",
+      ]);
+      assert.equal(probe.exitCode, 2, probe.stderr);
+      assert.match(probe.stderr, /ESM file:\/\/\/app\/chunks\/run-command-\w+\.mjs was accepted/);
+      // A module without a usable entry: "… was not initialized, initializing the in-memory entry".
+      assert.doesNotMatch(probe.stderr, /was not initialized|rejected/);
+    }),
+  );
+
+  void test(
     "FRR's daemons killed inside the frr container: watchfrr restarts them, the advertiser re-applies",
     { timeout: 240_000 },
     diagnosed(async () => {
