@@ -213,15 +213,13 @@ export class AnnouncementCheck {
     // Counted once, as of the summary the sessions' counts come from.
     const ours = countByFamily(this.deps.wanted());
     const listAll = ++this.sinceListing >= LIST_EVERY_CHECKS;
-    let checkedDeferral = false;
-    for (const s of sessions) {
+    const toList = sessions.filter((s) => {
       const count = ours.get(s.family) ?? 0;
-      if (count === 0 || (!listAll && this.countsVouch(s, count))) continue;
-      if (!checkedDeferral) {
-        checkedDeferral = true;
-        // sinceListing stays where it is: a listing that was due is still due after the pause.
-        if (this.listingPutOff()) return DEFERRED;
-      }
+      return count > 0 && (listAll || !this.countsVouch(s, count));
+    });
+    // sinceListing stays where it is: a listing that was due is still due after the pause.
+    if (toList.length > 0 && this.listingPutOff()) return DEFERRED;
+    for (const s of toList) {
       const sent = await this.deps.advertised(s.peer, s.family);
       // What is wanted now, after the wait: FRR may have restarted meanwhile.
       const wanted = this.deps.wanted();
