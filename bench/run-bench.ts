@@ -368,6 +368,17 @@ interface ChangeResult {
   readonly all: LatencySet;
   readonly withdraw: LatencySet;
   readonly announce: LatencySet;
+  /** Sequential phase: where each change's time went, split at the sidecar's "applied" log line. */
+  readonly split?: { readonly withdraw: AppliedSplit; readonly announce: AppliedSplit };
+}
+
+/**
+ * change → the sidecar's "applied" (watch event, pass, address step, the vty delta accepted by
+ * bgpd) and "applied" → the tor's BGP table (bgpd's update, the wire, the tor's bgpd).
+ */
+interface AppliedSplit {
+  readonly toApplied: Summary;
+  readonly appliedToWire: Summary;
 }
 
 /**
@@ -867,6 +878,13 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     log(
       `  FIB p50/p99 ${sequential.all.fib.p50}/${sequential.all.fib.p99} ms, wire ${sequential.all.wire.p50}/${sequential.all.wire.p99} ms`,
     );
+    for (const kind of ["withdraw", "announce"] as const) {
+      const x = sequential.split?.[kind];
+      if (x !== undefined)
+        log(
+          `  ${kind}: → sidecar applied p50/p99 ${x.toApplied.p50}/${x.toApplied.p99} ms, applied → wire ${x.appliedToWire.p50}/${x.appliedToWire.p99} ms`,
+        );
+    }
 
     // 2b. load: rate changes/s for loadSeconds.
     log(`load: ${opts.rate} changes/s for ${opts.loadSeconds} s`);
@@ -1202,7 +1220,32 @@ async function runSequential(
   } finally {
     tracker.stop();
   }
-  return changeResult(tracker.done);
+  const split = (present: boolean) =>
+    appliedSplit(
+      tracker.done.filter((c) => c.present === present),
+      env,
+    );
+  return { ...changeResult(tracker.done), split: { withdraw: split(false), announce: split(true) } };
+}
+
+/**
+ * Each change against the first "applied" line the sidecar logged at or after it (the phase's
+ * changes do not overlap; log times are whole milliseconds, hence the 1 ms of slack).
+ */
+function appliedSplit(changes: readonly Change[], env: SidecarLab): AppliedSplit {
+  const applied = (env.sidecar?.logs ?? [])
+    .filter((l) => l.msg === "applied")
+    .map(logTime)
+    .filter((t): t is number => t !== undefined);
+  const at = changes.map((c) =>
+    applied.find((t) => t >= c.t0 - 1 && (c.wireAt === undefined || t <= c.wireAt + 1)),
+  );
+  return {
+    toApplied: summarize(changes.map((c, i) => (at[i] === undefined ? undefined : at[i] - c.t0))),
+    appliedToWire: summarize(
+      changes.map((c, i) => (at[i] === undefined || c.wireAt === undefined ? undefined : c.wireAt - at[i])),
+    ),
+  };
 }
 
 /**
@@ -1726,6 +1769,20 @@ function table(
   text(
     "  withdraw / announce → FIB p99 (ms)",
     (s) => `${fmt(s.sequential.withdraw.fib.p99)} / ${fmt(s.sequential.announce.fib.p99)}`,
+  );
+  const split = (pick: (x: AppliedSplit) => Summary) => (s: SizeResult) => {
+    const w = s.sequential.split?.withdraw;
+    const a = s.sequential.split?.announce;
+    if (w === undefined || a === undefined) return "";
+    return `${fmt(pick(w).p50)}/${fmt(pick(w).p99)} · ${fmt(pick(a).p50)}/${fmt(pick(a).p99)}`;
+  };
+  text(
+    "  withdraw · announce: → sidecar applied p50/p99",
+    split((x) => x.toApplied),
+  );
+  text(
+    "  withdraw · announce: applied → wire p50/p99",
+    split((x) => x.appliedToWire),
   );
   if (sizes.some((s) => s.floor !== undefined)) {
     // Measured in this run, per size: the same flips through bgpd's vty with no sidecar.
