@@ -644,6 +644,51 @@ void test("a settle pass gives way to a change that arrives during it, at most M
   await reconciler.stop();
 });
 
+void test("a change that waited for a settle pass runs right after it: the batching window counts from the last pass that applied", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const { store, rec, reconciler } = setup(await config());
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  addService(store, "b", "10.96.0.11");
+  reconciler.schedule();
+  await settleLoop();
+  t.mock.timers.tick(1000); // b's fast pass (mocked time: it ends at 1000)
+  await settleLoop();
+  t.mock.timers.tick(100); // past the 50 ms window since then, before the settle timer (2000)
+  await settleLoop();
+  const fast = () => rec.calls.filter((c) => c.startsWith("frr fast"));
+  const before = fast().length;
+  // A settle pass starts (its timer), and a change arrives while it runs: it gives way to it.
+  reconciler.requestSettle();
+  t.mock.timers.tick(1);
+  addService(store, "c", "10.96.0.12");
+  reconciler.schedule();
+  await settleLoop();
+  t.mock.timers.tick(1); // no window after a settle pass that gave way (timers fire after ≥ 1 ms)
+  await settleLoop();
+  assert.deepEqual(fast().slice(before), ["frr fast -[] +[10.96.0.12/32]"], rec.calls.join("; "));
+  // A settle pass that wrote frr.conf (after the window since c's pass): the same.
+  reconciler.requestSettle();
+  t.mock.timers.tick(50);
+  await settleLoop();
+  assert.ok(rec.calls.includes("settle written"), rec.calls.join("; "));
+  addService(store, "d", "10.96.0.13");
+  reconciler.schedule();
+  t.mock.timers.tick(1);
+  await settleLoop();
+  assert.deepEqual(fast().slice(before), ["frr fast -[] +[10.96.0.12/32]", "frr fast -[] +[10.96.0.13/32]"]);
+  // After a pass that applied, the window holds: the next change waits 50 ms.
+  addService(store, "e", "10.96.0.14");
+  reconciler.schedule();
+  t.mock.timers.tick(1);
+  await settleLoop();
+  assert.equal(fast().length, before + 2, "within the window");
+  t.mock.timers.tick(49);
+  await settleLoop();
+  assert.equal(fast().length, before + 3);
+  await reconciler.stop();
+});
+
 void test("settle timing: after a second of quiet, and under steady churn at the latest SETTLE_MAX_DELAY_MS after the first fast pass", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   const { store, rec, reconciler } = setup(await config(), true);

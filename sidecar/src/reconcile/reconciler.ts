@@ -160,8 +160,15 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private rerun = false;
-  /** When the last pass ended (deps.now); the batching window counts from there. */
+  /**
+   * When the last pass that acted on changes ended (deps.now); the batching window counts from
+   * there. Not a settle pass that only wrote frr.conf or gave way: the window bounds the rate of
+   * passes that events cause, and a change that waited for a settle pass has waited already
+   * (at 10k Services a settle pass's steps took 40–60 ms each here, and the window added 50 more).
+   */
   private lastPassEnd = Number.NEGATIVE_INFINITY;
+  /** The pass in flight is a settle pass that applies nothing (see lastPassEnd). */
+  private settleOnly = false;
   private stopped = false;
   /** Set while stop() waits: the pass in flight returns after its current step. */
   private cutShort = false;
@@ -241,7 +248,7 @@ export class Reconciler {
         .then(this.deps.report)
         .finally(() => {
           this.running = undefined;
-          this.lastPassEnd = this.now();
+          if (!this.settleOnly) this.lastPassEnd = this.now();
           if (this.rerun) {
             this.rerun = false;
             this.schedule();
@@ -467,6 +474,7 @@ export class Reconciler {
 
   async reconcileOnce(): Promise<ReconcileReport> {
     const started = this.now();
+    this.settleOnly = false;
     const done = (r: Omit<ReconcileReport, "durationMs" | "state">): ReconcileReport => ({
       ...r,
       durationMs: this.now() - started,
@@ -539,6 +547,7 @@ export class Reconciler {
   ): Promise<ReconcileReport> {
     // It wrote nothing: the settle pass that does reports the state.
     const gaveWay = (): ReconcileReport => ({ ...done({ outcome: "unchanged" }), state: undefined });
+    this.settleOnly = true;
     if (await this.givesWay()) return gaveWay();
     let text: string;
     try {
@@ -550,7 +559,10 @@ export class Reconciler {
     // It goes through now (written, or applied where FRR differs): the next one may give way again.
     this.settleDeferrals = 0;
     this.settleBy = undefined;
-    return (await this.settle(state, text, done)) ?? this.apply(state, text, done);
+    const settled = await this.settle(state, text, done);
+    if (settled !== undefined) return settled;
+    this.settleOnly = false; // FRR differs from the render: this pass applies
+    return this.apply(state, text, done);
   }
 
   /**
