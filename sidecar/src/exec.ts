@@ -100,3 +100,49 @@ export function spawnLines(argv: readonly string[], onLine: (line: string) => vo
     },
   };
 }
+
+/** A long-lived process fed through its stdin, whose stderr is read line by line. */
+export interface Coprocess {
+  readonly pid: number | undefined;
+  /** Writes to its stdin (it reads and acts on each line as it arrives). */
+  write(text: string): void;
+  /** Resolves when it ended, with why (exit code or signal); also when it never started. */
+  readonly ended: Promise<string>;
+  /** Closes its stdin: a batch reader ends after what it was sent. */
+  end(): void;
+  kill(): void;
+}
+
+/**
+ * Starts argv with stdin and stderr as pipes (stdout is read and dropped). No timeout: the caller
+ * times each request and kills it. Not tied to this process's exit handlers, like spawnLines.
+ */
+export function spawnCoprocess(argv: readonly string[], onStderrLine: (line: string) => void): Coprocess {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error("empty command");
+  const child = execa(file, args, {
+    buffer: false,
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: "pipe",
+    reject: false,
+    cleanup: false,
+  });
+  child.stdout.resume();
+  createInterface({ input: child.stderr }).on("line", onStderrLine);
+  // A write after it died must not throw (EPIPE): `ended` tells the caller what happened.
+  child.stdin.on("error", () => undefined);
+  return {
+    pid: child.pid,
+    write: (text) => {
+      if (child.stdin.writable) child.stdin.write(text);
+    },
+    ended: child.then((r) => String(r.exitCode ?? r.signal ?? r.message ?? "?")),
+    end: () => {
+      child.stdin.end();
+    },
+    kill: () => {
+      child.kill("SIGKILL");
+    },
+  };
+}

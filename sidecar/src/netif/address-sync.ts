@@ -3,11 +3,12 @@
 
 import { basename, dirname, join } from "node:path";
 import type { Config } from "../config/load-config.js";
-import type { Runner } from "../exec.js";
+import { spawnCoprocess, type Runner } from "../exec.js";
 import type { Logger } from "../log.js";
 import type { AddressSync } from "../reconcile/reconciler.js";
 import { AddressReconciler, type AddressSyncOutcome } from "./address-reconciler.js";
 import { DEFAULT_IP_TIMEOUT_MS, IpAddressAdapter, type AddressFailure } from "./ip-addresses.js";
+import { IpBatchSession } from "./ip-batch-session.js";
 import { OwnedAddressStore } from "./owned-state.js";
 
 // advertise.stateFile must survive the pod, not just the container: addresses on a hostNetwork
@@ -22,6 +23,12 @@ export function createAddressSync(runner: Runner, config: Config, log: Logger): 
   const iface = config.interface;
   // `ip -n NS` when the interface lives in another network namespace (labs, tests).
   const netns = config.netns === "" ? [] : ["-n", config.netns];
+  // Every address change is a line to one long-lived ip: no process per change (at 10k Services
+  // here an ip run took ≈ 19 ms of fork, exec and exit, on the path of each announcement).
+  const session = new IpBatchSession({
+    spawn: (onStderrLine) => spawnCoprocess(["ip", ...netns, "-force", "-batch", "-"], onStderrLine),
+    timeoutMs: DEFAULT_IP_TIMEOUT_MS,
+  });
   const adapter = new IpAddressAdapter({
     iface,
     run: (argv, options) =>
@@ -29,6 +36,7 @@ export function createAddressSync(runner: Runner, config: Config, log: Logger): 
         timeoutMs: DEFAULT_IP_TIMEOUT_MS,
         ...options,
       }),
+    batch: (input) => session.run(input),
   });
   const stateDir = dirname(config.stateFile);
   const store = new OwnedAddressStore({

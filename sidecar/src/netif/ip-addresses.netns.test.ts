@@ -8,11 +8,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createRunner } from "../exec.js";
+import { createRunner, spawnCoprocess, type Coprocess } from "../exec.js";
 import { AddressMonitor, parseMonitorLine } from "./address-monitor.js";
 import { AddressReconciler } from "./address-reconciler.js";
 import type { Runner } from "../exec.js";
 import { IpAddressAdapter, IpCommandError } from "./ip-addresses.js";
+import { IpBatchSession } from "./ip-batch-session.js";
 import { OwnedAddressStore } from "./owned-state.js";
 
 const NS = `faip${randomBytes(4).toString("hex")}`;
@@ -36,16 +37,40 @@ async function createNamespace(): Promise<string> {
 let unavailable = "";
 let created = false;
 let stateDir = "";
-let batchProcesses = 0;
+let batches = 0;
+let ipProcesses = 0;
+/** The last batch ip started (ours: the test may kill it by its PID). */
+let lastIp: Coprocess | undefined;
+const sessions: IpBatchSession[] = [];
 
-/** The production adapter's argv, run inside the namespace; counts `ip -batch` processes. */
-const inNamespace: Runner = (argv, options) => {
-  if (argv.includes("-batch")) batchProcesses++;
-  return host(["ip", "netns", "exec", NS, ...argv], options);
-};
+/** The production adapter's argv, run inside the namespace. */
+const inNamespace: Runner = (argv, options) => host(["ip", "netns", "exec", NS, ...argv], options);
 
+/** One long-lived `ip -n NS -force -batch -`, as address-sync.ts makes it; counts processes. */
+function session(timeoutMs = 30_000): IpBatchSession {
+  const s = new IpBatchSession({
+    spawn: (onLine) => {
+      ipProcesses++;
+      lastIp = spawnCoprocess(["ip", "-n", NS, "-force", "-batch", "-"], onLine);
+      return lastIp;
+    },
+    timeoutMs,
+  });
+  sessions.push(s);
+  return s;
+}
+
+/** The adapter as `run` wires it: its batches to one ip session; counts batches. */
 function adapter(iface = "lo"): IpAddressAdapter {
-  return new IpAddressAdapter({ iface, run: inNamespace });
+  const s = session();
+  return new IpAddressAdapter({
+    iface,
+    run: inNamespace,
+    batch: (input) => {
+      batches++;
+      return s.run(input);
+    },
+  });
 }
 
 /** What the kernel holds, independently of the adapter: local → flags. */
@@ -71,6 +96,7 @@ before(async () => {
 });
 
 after(async () => {
+  await Promise.all(sessions.map((s) => s.close()));
   // Only our uniquely named namespace; its addresses vanish with it.
   if (created) await host(["ip", "netns", "del", NS]);
   if (stateDir !== "") await rm(stateDir, { recursive: true, force: true });
@@ -83,10 +109,10 @@ void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
       return;
     }
     await flushGlobal();
-    batchProcesses = 0;
+    batches = 0;
     const a = adapter();
     const result = await a.apply({ add: ["10.0.0.7", "fd00::7", "2001:db8::1:0:0:1"], remove: [] });
-    assert.equal(batchProcesses, 1);
+    assert.equal(batches, 1);
     assert.deepEqual(result.failed, []);
     assert.deepEqual(result.rejected, []);
     assert.deepEqual([...(await a.list())].sort(), ["10.0.0.7", "2001:db8::1:0:0:1", "fd00::7"]);
@@ -105,12 +131,12 @@ void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
     await flushGlobal();
     await ip("-n", NS, "address", "add", "10.0.0.8/32", "dev", "lo");
     await ip("-n", NS, "address", "add", "fd00::8/128", "dev", "lo", "nodad");
-    batchProcesses = 0;
+    batches = 0;
     const result = await adapter().apply({
       add: ["10.0.0.8", "10.0.0.9", "fd00::8", "fd00::9"],
       remove: ["10.0.0.200", "fd00::200"],
     });
-    assert.equal(batchProcesses, 1);
+    assert.equal(batches, 1);
     assert.deepEqual([...result.present].sort(), ["10.0.0.8", "10.0.0.9", "fd00::8", "fd00::9"]);
     assert.deepEqual(result.failed, []);
     t.diagnostic(`ip's messages: ${JSON.stringify(result.rejected)}`);
@@ -152,19 +178,55 @@ void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
     const v4 = Array.from({ length: 500 }, (_, i) => `10.77.${i >> 8}.${i & 255}`);
     const v6 = Array.from({ length: 500 }, (_, i) => `fd00:77::${(i + 1).toString(16)}`);
     const a = adapter();
-    batchProcesses = 0;
+    batches = 0;
     let started = performance.now();
     const added = await a.apply({ add: [...v4, ...v6], remove: [] });
     t.diagnostic(`add 1,000: ${(performance.now() - started).toFixed(0)} ms (batch + re-list)`);
-    assert.equal(batchProcesses, 1);
+    assert.equal(batches, 1);
     assert.deepEqual(added.failed, []);
     assert.equal(added.present.size, 1_000);
     started = performance.now();
     const removed = await a.apply({ add: [], remove: [...v4, ...v6] });
     t.diagnostic(`remove 1,000: ${(performance.now() - started).toFixed(0)} ms`);
-    assert.equal(batchProcesses, 2);
+    assert.equal(batches, 2);
     assert.deepEqual(removed.failed, []);
     assert.equal(removed.present.size, 0);
+  });
+
+  void test("one ip process for every batch; each batch's rejections are its own; a killed ip is replaced", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    const a = adapter();
+    const processes = ipProcesses;
+    const first = await a.apply({ add: ["10.0.0.21", "fd00::21"], remove: [] });
+    assert.deepEqual(first.rejected, []);
+    await ip("-n", NS, "address", "add", "10.0.0.23/32", "dev", "lo");
+    // Its third line fails: reported as this batch's third line, not the process's fifth.
+    const second = await a.apply({ add: ["10.0.0.22", "fd00::22", "10.0.0.23"], remove: ["10.0.0.21"] });
+    assert.deepEqual(
+      second.rejected.map((r) => `${r.op} ${r.address}`),
+      ["add 10.0.0.23"],
+    );
+    assert.deepEqual(second.failed, []);
+    assert.equal(ipProcesses - processes, 1, "one ip for both batches");
+    // ip killed between batches (as by the OOM killer): the next batch starts another.
+    const pid = lastIp?.pid;
+    assert.ok(pid !== undefined);
+    process.kill(pid, "SIGKILL");
+    await lastIp?.ended;
+    const third = await a.apply({ add: ["10.0.0.24"], remove: [] });
+    assert.deepEqual(third.failed, []);
+    assert.equal(ipProcesses - processes, 2);
+    assert.deepEqual([...(await a.list())].sort(), [
+      "10.0.0.22",
+      "10.0.0.23",
+      "10.0.0.24",
+      "fd00::21",
+      "fd00::22",
+    ]);
   });
 
   void test("a missing interface is an error, not an empty list", async (t) => {

@@ -1,6 +1,7 @@
-// Host addresses (/32, /128) on one interface through iproute2: `ip -j addr show` to list, one
-// `ip -force -batch -` per chunk to change. The only code that writes ip(8) input: every address is
-// re-validated here, so nothing that came from the cluster can smuggle in a command.
+// Host addresses (/32, /128) on one interface through iproute2: `ip -j addr show` to list,
+// `ip -force -batch -` lines to change (in `run`, all sent to one long-lived ip: IpBatchSession).
+// The only code that writes ip(8) input: every address is re-validated here, so nothing that came
+// from the cluster can smuggle in a command.
 
 import { isIP } from "node:net";
 import { createRunner, type RunResult, type Runner } from "../exec.js";
@@ -13,8 +14,13 @@ export interface IpAddressAdapterOptions {
   readonly iface: string;
   /** Default: exec.ts (execa) with DEFAULT_IP_TIMEOUT_MS. Tests inject fakes; the netns test prefixes `ip netns exec NS`. */
   readonly run?: Runner;
-  /** Lines per `ip -batch` process (default DEFAULT_MAX_LINES_PER_BATCH). */
+  /** Lines per `ip -batch` run (default DEFAULT_MAX_LINES_PER_BATCH). */
   readonly maxLinesPerBatch?: number;
+  /**
+   * Runs a batch's lines as `ip -force -batch -` would (IpBatchSession: one long-lived ip for
+   * every batch). Default: a `run` of its own per batch.
+   */
+  readonly batch?: (input: string) => Promise<RunResult>;
 }
 
 export interface AddressChange {
@@ -73,6 +79,7 @@ export interface BatchLine {
 export class IpAddressAdapter {
   readonly iface: string;
   readonly #run: Runner;
+  readonly #batch: (input: string) => Promise<RunResult>;
   readonly #maxLines: number;
 
   constructor(options: IpAddressAdapterOptions) {
@@ -81,7 +88,9 @@ export class IpAddressAdapter {
     if (!Number.isInteger(maxLines) || maxLines < 1)
       throw new Error(`maxLinesPerBatch must be ≥ 1, got ${maxLines}`);
     this.iface = options.iface;
-    this.#run = options.run ?? createRunner(DEFAULT_IP_TIMEOUT_MS);
+    const run = options.run ?? createRunner(DEFAULT_IP_TIMEOUT_MS);
+    this.#run = run;
+    this.#batch = options.batch ?? ((input) => run(["ip", "-force", "-batch", "-"], { input }));
     this.#maxLines = maxLines;
   }
 
@@ -97,7 +106,7 @@ export class IpAddressAdapter {
   }
 
   /**
-   * Adds, then removes, in as few `ip -force -batch -` processes as the chunk size allows (one for
+   * Adds, then removes, in as few `ip -force -batch -` runs as the chunk size allows (one for
    * up to maxLinesPerBatch changes). -force keeps going past a failing line; the re-list afterwards
    * says what really happened. Every address is validated before anything runs: all or nothing.
    *
@@ -123,7 +132,7 @@ export class IpAddressAdapter {
 
   async #runBatch(chunk: readonly BatchLine[]): Promise<AddressFailure[]> {
     const input = chunk.map((line) => `${line.text}\n`).join("");
-    const result = await this.#run(["ip", "-force", "-batch", "-"], { input });
+    const result = await this.#batch(input);
     if (result.exitCode === 0) return [];
     return rejectedLines(chunk, result.stderr);
   }
