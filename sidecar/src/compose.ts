@@ -219,6 +219,8 @@ export async function composeSidecar(
     },
     log: log.child({ component: "kube" }),
   });
+  // Read while FRR's daemons are checked: the first apply waits for the version check.
+  void frr.toolsVersion().catch(() => undefined);
   const versionGate = new VersionGate({
     clock,
     versions: () => frr.versions(join(frrStateDir(config), "bgpd.vty")),

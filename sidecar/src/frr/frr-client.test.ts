@@ -2,7 +2,8 @@
 // the ASN of the BGP instance bgpd runs.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isEmptyDiff, parseReloadDiff, runningAsn } from "./frr-client.js";
+import type { Runner } from "../exec.js";
+import { FrrClient, isEmptyDiff, parseReloadDiff, runningAsn } from "./frr-client.js";
 
 // Seen on FRR 10.3 (Debian 13) in containers right after a reload of the same file.
 const FRR_10_3_NOOP = `
@@ -39,4 +40,30 @@ test("the running ASN is the default instance's, never a VRF's", () => {
     "frr version 8.4.4\n!\nrouter bgp 65010 vrf blue\nexit\n!\nrouter bgp 65001\n bgp router-id 192.0.2.0\nexit\n";
   assert.equal(runningAsn(conf), 65001);
   assert.throws(() => runningAsn("frr version 8.4.4\n!\n"), /no default BGP instance/);
+});
+
+test("this container's vtysh version is read once; a failed read is tried again", async () => {
+  const calls: string[] = [];
+  let fail = true;
+  const run: Runner = (argv) => {
+    calls.push(argv.join(" "));
+    if (fail) return Promise.resolve({ stdout: "", stderr: "vtysh: not found", exitCode: 127 });
+    return Promise.resolve({
+      stdout: "Usage : vtysh [OPTION...]\n\n(version 10.3)\n",
+      stderr: "",
+      exitCode: 0,
+    });
+  };
+  const frr = new FrrClient(run, {
+    vtysh: "/usr/bin/vtysh",
+    reloadScript: "/usr/lib/frr/frr-reload.py",
+    pathspace: "",
+    workDir: "/tmp",
+    reloadTimeoutMs: 1000,
+  });
+  await assert.rejects(frr.toolsVersion(), /cannot read the version/);
+  fail = false;
+  assert.equal(await frr.toolsVersion(), "10.3");
+  assert.equal(await frr.toolsVersion(), "10.3");
+  assert.deepEqual(calls, ["/usr/bin/vtysh --help", "/usr/bin/vtysh --help"]);
 });

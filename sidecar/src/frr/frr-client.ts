@@ -33,6 +33,7 @@ export class FrrCommandError extends Error {
 
 export class FrrClient {
   private readonly bgpd: VtyClient | undefined;
+  private tools: Promise<string> | undefined;
 
   constructor(
     private readonly run: Runner,
@@ -74,18 +75,28 @@ export class FrrClient {
    * version-specific, and a sidecar image one release off would half-apply configs.
    */
   async versions(bgpdVtySocket: string): Promise<{ readonly tools: string; readonly daemon: string }> {
+    const [tools, daemon] = await Promise.all([this.toolsVersion(), daemonVersion(bgpdVtySocket)]);
+    return { tools, daemon };
+  }
+
+  /**
+   * This container's vtysh's FRR version, read once: the binary does not change while the
+   * sidecar runs. compose.ts asks early, so the first apply after a start (which waits for the
+   * version check) does not wait for a vtysh process as well. A failed read is not kept.
+   */
+  toolsVersion(): Promise<string> {
+    this.tools ??= this.readToolsVersion().catch((err: unknown) => {
+      this.tools = undefined;
+      throw err;
+    });
+    return this.tools;
+  }
+
+  private async readToolsVersion(): Promise<string> {
     const help = await this.run([this.opts.vtysh, "--help"], { timeoutMs: 5000 });
     const tools = /\(version ([^)\s]+)\)/.exec(`${help.stdout}${help.stderr}`)?.[1];
     if (tools === undefined) throw new Error(`cannot read the version from ${this.opts.vtysh} --help`);
-    const vty = new VtyClient(bgpdVtySocket, 5000);
-    try {
-      const shown = await vty.command("show version");
-      const daemon = /FRRouting (\S+)/.exec(shown)?.[1];
-      if (daemon === undefined) throw new Error(`cannot read bgpd's version from: ${shown.slice(0, 200)}`);
-      return { tools, daemon };
-    } finally {
-      vty.close();
-    }
+    return tools;
   }
 
   /**
@@ -268,4 +279,17 @@ function summarise(r: RunResult): string {
 /** frr-reload echoes config lines: never let a BGP password reach a log (as frr-k8s does). */
 export function redactSecrets(text: string): string {
   return text.replace(/(\bpassword\s+)\S+/gi, "$1<redacted>");
+}
+
+/** The running bgpd's FRR version, over a connection of its own to bgpd's vty socket. */
+async function daemonVersion(bgpdVtySocket: string): Promise<string> {
+  const vty = new VtyClient(bgpdVtySocket, 5000);
+  try {
+    const shown = await vty.command("show version");
+    const daemon = /FRRouting (\S+)/.exec(shown)?.[1];
+    if (daemon === undefined) throw new Error(`cannot read bgpd's version from: ${shown.slice(0, 200)}`);
+    return daemon;
+  } finally {
+    vty.close();
+  }
 }

@@ -128,7 +128,6 @@ void describe("IpBatchSession", () => {
 
   void test("a hanging ip is killed at the timeout; what it prints later is not the next batch's", async () => {
     const { s, spawned } = session(30);
-    spawned.length = 0;
     const first = s.run(`${ADD_1}\n`);
     await new Promise((r) => setImmediate(r));
     spawned[0]!.hang = true;
