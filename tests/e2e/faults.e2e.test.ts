@@ -58,8 +58,14 @@ class ReadSampler<T> {
     })();
   }
 
-  /** Ends the loop, then reads once more: the window's end is always sampled, however short it was. */
-  async stop(): Promise<void> {
+  /**
+   * Ends the loop once it has read `minReads` times (at most 5 s more: a window shorter than two
+   * reads — the sidecar got there in a few milliseconds — is sampled a little past its end, which
+   * still holds what it asserts), then reads once more: the window's end is always sampled.
+   */
+  async stop(minReads = 2): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (this.samples.length + this.errors.length < minReads && Date.now() < deadline) await sleep(10);
     this.stopped = true;
     await this.loop;
     this.windowReads = this.samples.length;
