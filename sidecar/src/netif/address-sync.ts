@@ -28,6 +28,9 @@ export function createAddressSync(runner: Runner, config: Config, log: Logger): 
   const session = new IpBatchSession({
     spawn: (onStderrLine) => spawnCoprocess(["ip", ...netns, "-force", "-batch", "-"], onStderrLine),
     timeoutMs: DEFAULT_IP_TIMEOUT_MS,
+    onEnded: (why) => {
+      log.warn({ iface, why }, "ip -batch ended; the next address change starts another");
+    },
   });
   const adapter = new IpAddressAdapter({
     iface,

@@ -61,6 +61,7 @@ class FakeIp implements Coprocess {
 
 function session(timeoutMs = 1000) {
   const spawned: FakeIp[] = [];
+  const ended: string[] = [];
   const s = new IpBatchSession({
     spawn: (onLine) => {
       const ip = new FakeIp(onLine);
@@ -68,8 +69,9 @@ function session(timeoutMs = 1000) {
       return ip;
     },
     timeoutMs,
+    onEnded: (why) => ended.push(why),
   });
-  return { s, spawned };
+  return { s, spawned, ended };
 }
 
 const ADD_1 = "address add 10.0.0.1/32 dev lo";
@@ -103,7 +105,7 @@ void describe("IpBatchSession", () => {
   });
 
   void test("ip ending mid-batch fails the batch as a whole; the next batch starts a new ip", async () => {
-    const { s, spawned } = session();
+    const { s, spawned, ended } = session();
     await s.run(`${ADD_1}\n`);
     spawned[0]!.hang = true;
     const running = s.run(`${ADD_2}\n${ADD_3}\n`);
@@ -124,6 +126,7 @@ void describe("IpBatchSession", () => {
     assert.equal(next.exitCode, 0);
     assert.equal(spawned.length, 2);
     assert.deepEqual(spawned[1]!.received, [ADD_3, BATCH_END], "numbered from 1 again");
+    assert.deepEqual(ended, ["1"], "its end is told (the sidecar logs it)");
   });
 
   void test("a hanging ip is killed at the timeout; what it prints later is not the next batch's", async () => {
@@ -143,9 +146,11 @@ void describe("IpBatchSession", () => {
   });
 
   void test("close ends ip after the queued batches; a later run starts another", async () => {
-    const { s, spawned } = session();
+    const { s, spawned, ended } = session();
     const queued = s.run(`${ADD_1}\n`);
     await s.close();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(ended, [], "an end close() asked for is not told");
     assert.equal((await queued).exitCode, 0);
     assert.deepEqual(spawned[0]!.received, [ADD_1, BATCH_END]);
     await s.run(`${ADD_2}\n`);

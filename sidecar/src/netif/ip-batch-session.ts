@@ -20,6 +20,8 @@ export interface IpBatchSessionOptions {
   readonly spawn: (onStderrLine: (line: string) => void) => Coprocess;
   /** A batch not done by then: ip is killed, the batch fails as a whole (the caller re-lists). */
   readonly timeoutMs: number;
+  /** An ip process ended other than by close() (it died, or was killed on a timeout). */
+  readonly onEnded?: (why: string) => void;
 }
 
 interface Pending {
@@ -46,6 +48,8 @@ export class IpBatchSession {
   /** Lines this ip process was sent. */
   #written = 0;
   #pending: Pending | undefined;
+  /** The process close() ended: its end is expected. */
+  #closing: Coprocess | undefined;
 
   constructor(options: IpBatchSessionOptions) {
     this.#opts = options;
@@ -61,6 +65,7 @@ export class IpBatchSession {
       const ip = this.#ip;
       this.#ip = undefined;
       if (ip === undefined) return;
+      this.#closing = ip;
       ip.end();
       await ip.ended;
     });
@@ -107,6 +112,7 @@ export class IpBatchSession {
     void ip.ended.then((why) => {
       if (this.#ip === ip) this.#ip = undefined;
       this.#abort(ip, `ip -batch ended (${why})`);
+      if (this.#closing !== ip) this.#opts.onEnded?.(why);
     });
     return ip;
   }
