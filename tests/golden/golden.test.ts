@@ -2,13 +2,15 @@
 // `frr-advertiser test-templates` also runs) is one behaviour (config.yaml + objects.yaml →
 // expected.conf), compared byte for byte; UPDATE_GOLDEN=1 rewrites them (review the diff like code).
 // Every expected.conf must also pass FRR's own parser (`vtysh --dryrun`), and broken/frr.conf
-// must fail it, which proves the check can fail.
+// must fail it, which proves the check can fail. So must each one written again from its kept
+// statements (ConfLayout: how the sidecar writes frr.conf under churn without a render).
 
 import { describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseConfig, type Config } from "../../sidecar/src/config/load-config.js";
 import { parseObjects } from "../../sidecar/src/cli/read-objects.js";
@@ -18,6 +20,8 @@ import { computeDesiredState } from "../../sidecar/src/model/desired-state.js";
 import { toTemplateContext } from "../../sidecar/src/render/context.js";
 import { compileTemplates, renderFrrConf } from "../../sidecar/src/render/renderer.js";
 import { loadTemplateDir } from "../../sidecar/src/templates/load-template-dir.js";
+import { ConfLayout } from "../../sidecar/src/frr/conf-layout.js";
+import { parseConf, sameConf } from "../../sidecar/src/frr/config-delta.js";
 import { IMAGE, PODMAN_ENV } from "../lab/image-frr.js";
 import { missingOf, skippedWithout, type Requirement } from "../support/require-tool.js";
 
@@ -212,4 +216,51 @@ void describe("golden: the image's FRR accepts every expected.conf too", () => {
     assert.ok(result);
     assert.notEqual(result.status, 0, "FRR 10.3's vtysh --dryrun accepted a misspelled keyword");
   });
+});
+
+/**
+ * expected.conf written again from its own statements and attribute route-maps, in the reverse
+ * of the render's order (the order the applier keeps them in after fast changes differs too).
+ */
+function writtenFromKept(name: string): { readonly text: string; readonly file: string } {
+  const expected = readFileSync(join(CASES, name, "expected.conf"), "utf8");
+  const parsed = parseConf(expected);
+  assert.ok(parsed, `${name}: expected.conf parses for deltas`);
+  const text = ConfLayout.of(expected)?.write(
+    [...parsed.networks.values()].reverse(),
+    [...parsed.routeMaps.values()].reverse(),
+  );
+  assert.ok(text !== undefined, `${name}: no layout`);
+  const again = parseConf(text);
+  assert.ok(again && sameConf(again, parsed), `${name}: the written file holds something else:\n${text}`);
+  const file = join(keptDir(), `${name}.conf`);
+  writeFileSync(file, text);
+  return { text, file };
+}
+
+let keptDirPath: string | undefined;
+function keptDir(): string {
+  keptDirPath ??= mkdtempSync(join(tmpdir(), "fa-golden-kept-"));
+  return keptDirPath;
+}
+process.on("exit", () => {
+  if (keptDirPath !== undefined) rmSync(keptDirPath, { recursive: true, force: true });
+});
+
+void describe("golden: frr.conf written from kept statements holds the same and FRR accepts it", () => {
+  for (const name of caseNames) {
+    void it(name, (t) => {
+      const { file } = writtenFromKept(name);
+      const host = dryRunOrSkip(t, file);
+      if (host !== undefined) {
+        assert.deepEqual(host.errors, [], `${name}: FRR rejects lines of the written file`);
+        assert.equal(host.status, 0);
+      }
+      if (skippedWithout(t, IMAGE_FRR, NEEDS_IMAGE)) return;
+      const image = vtyshDryRun(file, IMAGE);
+      assert.ok(image);
+      assert.deepEqual(image.errors, [], `${name}: FRR 10.3 rejects lines of the written file`);
+      assert.equal(image.status, 0);
+    });
+  }
 });

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ConfigApplier } from "./config-applier.js";
-import { parseConf, type Placed } from "./config-delta.js";
+import { parseConf, sameConf, type Placed } from "./config-delta.js";
 import type { FrrClient } from "./frr-client.js";
 
 let dir = "";
@@ -70,6 +70,39 @@ test("settle writes only a render that holds exactly what FRR runs", async () =>
   assert.equal(await applier.settle(conf(["10.0.0.3/32"])), true);
   assert.equal(await readFile(file, "utf8"), conf(["10.0.0.3/32"]));
   assert.ok(parseConf(applier.appliedConfig ?? ""));
+});
+
+test("writeRunning: after fast changes, frr.conf is written from what FRR runs, route-maps included, without a render", async () => {
+  const file = join(dir, "frr-kept.conf");
+  const { frr } = fakeFrr();
+  const applier = new ConfigApplier(frr, file, log);
+  const token = (): number | undefined => applier.inStep;
+  assert.equal(await applier.writeRunning(), false, "nothing applied: nothing to write from");
+  await applier.apply(conf(["10.0.0.1/32", "10.0.0.2/32"]), true);
+  assert.equal(await applier.writeRunning(), true, "nothing new: nothing to write");
+  const entry = { name: "FRRADV-A-7", header: "route-map FRRADV-A-7 permit 10", body: ["set metric 7"] };
+  await applier.applyNetworkChanges(
+    [placed("10.0.0.1/32")],
+    [placed("10.0.0.3/32"), placed("10.0.0.4/32 route-map FRRADV-A-7")],
+    { added: [entry], removed: [] },
+  );
+  assert.equal(token(), undefined, "the file lags FRR");
+  assert.equal(await applier.writeRunning(), true);
+  assert.notEqual(token(), undefined, "the file holds all FRR was told");
+  const written = await readFile(file, "utf8");
+  assert.equal(written, applier.appliedConfig);
+  const render = `route-map FRRADV-A-7 permit 10\n set metric 7\nexit\n${conf(["10.0.0.2/32", "10.0.0.3/32", "10.0.0.4/32 route-map FRRADV-A-7"])}`;
+  const [a, b] = [parseConf(written), parseConf(render)];
+  assert.ok(a && b && sameConf(a, b), written);
+  // A later render of the same state finds nothing to change in FRR, only the file's wording.
+  assert.equal((await applier.apply(render, false)).kind, "unchanged");
+  // A statement in a block the file lacks: written by a render instead.
+  await applier.applyNetworkChanges(
+    [],
+    [{ router: "router bgp 64512", af: "address-family ipv6 unicast", line: "network fd00::1/128" }],
+  );
+  assert.equal(await applier.writeRunning(), false);
+  assert.equal(await readFile(file, "utf8"), render);
 });
 
 test("inStep: a token while frr.conf holds all FRR was told, none while fast changes wait or a change runs", async () => {

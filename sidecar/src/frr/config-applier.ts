@@ -23,6 +23,7 @@ import {
   type RouteMapChanges,
   type RouteMapEntry,
 } from "./config-delta.js";
+import { ConfLayout } from "./conf-layout.js";
 import { configImpact, resetsSessions, type ConfigImpact } from "./session-impact.js";
 import {
   FrrCommandError,
@@ -101,6 +102,11 @@ export class ConfigApplier {
     | undefined;
   /** Network changes went to FRR after the file was last written; settle() writes it. */
   private pending = false;
+  /**
+   * `applied` without its statements and attribute route-maps (see writeRunning): made from the
+   * first file that needs it, kept for the files written from it (they share it).
+   */
+  private layout: { readonly of: string; readonly layout: ConfLayout | undefined } | undefined;
   /** Counts changes to FRR or the file, begun and ended; see inStep. */
   private changes = 0;
   /** Changes in flight (the read-back's repair may overlap a reconcile pass). */
@@ -241,6 +247,27 @@ export class ConfigApplier {
     if (parsed === undefined || this.running === undefined || !sameConf(parsed, this.running)) return false;
     await this.changing(() => writeFileAtomic(this.configFile, text, KEEP_OWNER));
     this.applied = text;
+    this.pending = false;
+    return true;
+  }
+
+  /**
+   * After fast changes, without a render: writes frr.conf from what FRR runs (the last written
+   * file's other lines, the statements and attribute route-maps kept since). O(statements).
+   * False when the kept state cannot be written that way (a statement in a block the file does
+   * not have, nothing applied): the caller renders and settles instead.
+   */
+  async writeRunning(): Promise<boolean> {
+    if (!this.pending) return this.applied !== undefined;
+    const running = this.running;
+    const applied = this.applied;
+    if (running === undefined || applied === undefined) return false;
+    if (this.layout?.of !== applied) this.layout = { of: applied, layout: ConfLayout.of(applied) };
+    const text = this.layout.layout?.write(running.networks.values(), running.routeMaps.values());
+    if (text === undefined) return false;
+    await this.changing(() => writeFileAtomic(this.configFile, text, KEEP_OWNER));
+    this.applied = text;
+    this.layout = { of: text, layout: this.layout.layout };
     this.pending = false;
     return true;
   }

@@ -32,6 +32,11 @@ export interface ParsedConf {
 }
 
 const NETWORK_LINE = /^network \S+( route-map \S+)?$/;
+
+/** True for a (trimmed) line that is a BGP network statement a delta can patch. */
+export function isNetworkLine(line: string): boolean {
+  return NETWORK_LINE.test(line);
+}
 const ROUTE_MAP_SUFFIX = / route-map (\S+)$/;
 const ROUTE_MAP_HEADER = /^route-map (\S+) (permit|deny) \d+$/;
 
@@ -190,7 +195,7 @@ function detached(s: string): string {
 }
 
 /** The router block and address-family a line of a config sits in. */
-class Position {
+export class Position {
   private router = "";
   private af = "";
 
@@ -212,7 +217,7 @@ class Position {
 }
 
 /** The route-map entries nothing but network statements names, and the lines they span. */
-function attributeRouteMaps(lines: readonly string[]): {
+export function attributeRouteMaps(lines: readonly string[]): {
   routeMaps: Map<string, RouteMapEntry>;
   lineIndexes: Set<number>;
 } {

@@ -8,6 +8,7 @@ import { loadTemplateDir } from "../templates/load-template-dir.js";
 import { ClusterStore } from "../kube/cluster-store.js";
 import {
   MAX_SETTLE_DEFERRALS,
+  RENDER_CHECK_MAX_DELAY_MS,
   SETTLE_MAX_DELAY_MS,
   SETTLE_QUIET_MS,
   Reconciler,
@@ -43,6 +44,8 @@ function networkLines(text: string): Set<string> {
 
 class Recorder implements FrrApplier, AddressSync {
   readonly calls: string[] = [];
+  /** Renders made (templates asked for). */
+  renders = 0;
   appliedConfig: string | undefined;
   failNext = false;
   running = new Set<string>();
@@ -99,6 +102,12 @@ class Recorder implements FrrApplier, AddressSync {
     if (same) this.appliedConfig = text;
     return Promise.resolve(same);
   }
+  /** False: the applier cannot write its statements without a render. */
+  canWriteRunning = true;
+  writeRunning(): Promise<boolean> {
+    this.calls.push(`write kept${this.canWriteRunning ? "" : " (cannot)"}`);
+    return Promise.resolve(this.canWriteRunning);
+  }
   sync(desired: ReadonlySet<string>, phase: "add" | "remove"): Promise<void> {
     this.calls.push(`${phase} [${[...desired].sort().join(",")}]`);
     return Promise.resolve();
@@ -116,18 +125,28 @@ class Recorder implements FrrApplier, AddressSync {
 function setup(cfg: Config, synced = true, report: (r: ReconcileReport) => void = () => undefined) {
   const store = new ClusterStore();
   const rec = new Recorder();
+  // The loop's clock: Date.now (mocked where a test mocks timers) plus the pauses a test makes.
+  let paused = 0;
   const reconciler = new Reconciler({
     store,
     config: cfg,
-    templates: () => templates,
+    templates: () => {
+      rec.renders++;
+      return templates;
+    },
     applier: rec,
     addresses: rec,
     isSynced: () => synced,
     runningNetworks: () => Promise.resolve(rec.running),
     report,
+    now: () => Date.now() + paused,
   });
   store.setNode(toNodeSnapshot({ kind: "Node", metadata: { name: "n1" } }));
-  return { store, rec, reconciler };
+  /** Fast passes paused: the next settle pass renders and checks the render against FRR. */
+  const pause = (): void => {
+    paused += SETTLE_QUIET_MS;
+  };
+  return { store, rec, reconciler, pause };
 }
 
 /** Lets timer-started passes run to their end (the settle pass yields to the event loop once). */
@@ -206,7 +225,7 @@ void test("network mode: addresses added, then FRR, then addresses removed", asy
 
 void test("fast path: a settle pass renders once, writes what FRR runs, and reports the state", async () => {
   const reports: ReconcileReport[] = [];
-  const { store, rec, reconciler } = setup(await config(), true, (r) => reports.push(r));
+  const { store, rec, reconciler, pause } = setup(await config(), true, (r) => reports.push(r));
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
   rec.calls.length = 0;
@@ -224,6 +243,7 @@ void test("fast path: a settle pass renders once, writes what FRR runs, and repo
   );
   // The read-back's list: the same addresses, kept by the fast pass without building the state.
   assert.deepEqual([...reconciler.announcedAddresses].sort(), ["10.96.0.10", "10.96.0.11"]);
+  pause();
   reconciler.requestSettle();
   const settled = await reconciler.reconcileOnce();
   assert.equal(settled.outcome, "unchanged");
@@ -237,7 +257,7 @@ void test("fast path: a settle pass renders once, writes what FRR runs, and repo
 });
 
 void test("fast path: a new attribute set goes with its route-map, rendered alone; the Node takes the full path", async () => {
-  const { store, rec, reconciler } = setup(await config());
+  const { store, rec, reconciler, pause } = setup(await config());
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
   rec.calls.length = 0;
@@ -263,6 +283,7 @@ void test("fast path: a new attribute set goes with its route-map, rendered alon
     rec.calls.join("\n"),
   );
   // The settle render holds exactly what the fast passes sent.
+  pause();
   reconciler.requestSettle();
   await reconciler.reconcileOnce();
   assert.equal(rec.calls.at(-1), "settle written");
@@ -278,6 +299,7 @@ void test("fast path: a new attribute set goes with its route-map, rendered alon
     ["frr fast -[10.96.0.13/32] +[]", `frr fast -[10.96.0.12/32] +[] maps-[${setName}]`],
   );
   assert.equal(rec.runningRouteMaps.size, 0);
+  pause();
   reconciler.requestSettle();
   await reconciler.reconcileOnce();
   assert.equal(rec.calls.at(-1), "settle written");
@@ -297,7 +319,7 @@ void test("fast path: a new attribute set goes with its route-map, rendered alon
 });
 
 void test("fast path failures: a rejected batch is retried as a full reload; a settle that differs is applied from FRR's state", async () => {
-  const { store, rec, reconciler } = setup(await config());
+  const { store, rec, reconciler, pause } = setup(await config());
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
   rec.calls.length = 0;
@@ -315,6 +337,7 @@ void test("fast path failures: a rejected batch is retried as a full reload; a s
   addService(store, "c", "10.96.0.12");
   await reconciler.reconcileOnce();
   rec.networks.delete("network 10.96.0.12/32"); // FRR lost it: what it runs is not the render
+  pause();
   reconciler.requestSettle();
   await reconciler.reconcileOnce();
   assert.deepEqual(
@@ -626,13 +649,14 @@ void test("a settle pass gives way to a change that arrives during it, at most M
     t.mock.timers.tick(100); // the change's pass, after the batching window
     await settleLoop();
   }
+  // Under churn the settle pass writes what FRR runs without a render (see the next tests).
   assert.deepEqual(
-    rec.calls.filter((c) => c.startsWith("frr fast") || c === "settle written"),
+    rec.calls.filter((c) => c.startsWith("frr fast") || c === "write kept"),
     [
       "frr fast -[] +[10.96.1.0/32]",
       "frr fast -[10.96.1.0/32] +[10.96.1.1/32]",
       "frr fast -[10.96.1.1/32] +[10.96.1.2/32]",
-      "settle written",
+      "write kept",
       "frr fast -[10.96.1.2/32] +[10.96.1.3/32]",
     ],
   );
@@ -671,7 +695,7 @@ void test("a change that waited for a settle pass runs right after it: the batch
   reconciler.requestSettle();
   t.mock.timers.tick(50);
   await settleLoop();
-  assert.ok(rec.calls.includes("settle written"), rec.calls.join("; "));
+  assert.ok(rec.calls.includes("write kept"), rec.calls.join("; "));
   addService(store, "d", "10.96.0.13");
   reconciler.schedule();
   t.mock.timers.tick(1);
@@ -701,7 +725,8 @@ void test("settle timing: after a second of quiet, and under steady churn at the
     t.mock.timers.tick(100); // the batching window
     await settleLoop();
   };
-  const settled = () => rec.calls.filter((c) => c === "settle written").length;
+  const written = (c: string) => c === "settle written" || c === "write kept";
+  const settled = () => rec.calls.filter(written).length;
   rec.calls.length = 0;
   await fastPass("b", "10.96.0.11");
   t.mock.timers.tick(SETTLE_QUIET_MS - 200);
@@ -725,6 +750,60 @@ void test("settle timing: after a second of quiet, and under steady churn at the
     (at[0] ?? 0) >= SETTLE_MAX_DELAY_MS - 400,
     `first settle at ${String(at[0])} ms: not before its deadline`,
   );
+  // Those wrote what FRR runs without a render; the render check comes once the churn pauses.
+  assert.deepEqual(
+    rec.calls.filter(written),
+    at.map(() => "write kept"),
+  );
+  const renders = rec.renders;
+  t.mock.timers.tick(SETTLE_QUIET_MS);
+  await settleLoop();
+  assert.equal(rec.calls.filter(written).at(-1), "settle written");
+  assert.equal(rec.renders, renders + 1, "one render");
+  await reconciler.stop();
+});
+
+void test("under churn a settle pass renders no more than once a RENDER_CHECK_MAX_DELAY_MS", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const { store, rec, reconciler } = setup(await config(), true);
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  const renders = rec.renders;
+  // A change every 400 ms for a bit more than the longest a render check waits.
+  const changes = Math.ceil(RENDER_CHECK_MAX_DELAY_MS / 400) + Math.ceil(SETTLE_MAX_DELAY_MS / 400) + 1;
+  for (let i = 0; i < changes; i++) {
+    addService(store, `c${String(i)}`, `10.96.${String(Math.floor(i / 200))}.${String(20 + (i % 200))}`);
+    reconciler.schedule();
+    await settleLoop();
+    t.mock.timers.tick(100);
+    await settleLoop();
+    t.mock.timers.tick(300);
+    await settleLoop();
+  }
+  const kinds = rec.calls.filter((c) => c === "settle written" || c === "write kept");
+  assert.equal(kinds.filter((c) => c === "settle written").length, 1, kinds.join(", "));
+  assert.ok(
+    kinds.filter((c) => c === "write kept").length >= RENDER_CHECK_MAX_DELAY_MS / SETTLE_MAX_DELAY_MS - 1,
+    kinds.join(", "),
+  );
+  assert.equal(rec.calls.filter((c) => c.startsWith("frr") && !c.startsWith("frr fast")).length, 0);
+  // The fast passes render nothing: the one render is the check's.
+  assert.equal(rec.renders, renders + 1);
+  await reconciler.stop();
+});
+
+void test("a settle pass renders when the applier cannot write its statements without a render", async () => {
+  const { store, rec, reconciler } = setup(await config());
+  addService(store, "a", "10.96.0.10");
+  await reconciler.reconcileOnce();
+  addService(store, "b", "10.96.0.11");
+  await reconciler.reconcileOnce();
+  rec.calls.length = 0;
+  rec.canWriteRunning = false;
+  reconciler.requestSettle();
+  await reconciler.reconcileOnce();
+  assert.deepEqual(rec.calls, ["write kept (cannot)", "settle written"]);
   await reconciler.stop();
 });
 

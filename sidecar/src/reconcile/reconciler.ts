@@ -2,7 +2,8 @@
 // Services that changed and applies in black-hole-free order (addresses added → FRR → addresses
 // removed). A pass that only moves prefixes takes the fast path: the prefix changes go to FRR as
 // statements shaped like the last render's, with no render of every prefix; a settle pass a
-// moment later renders once, writes frr.conf and reports. Failures keep the last good config.
+// moment later writes frr.conf and reports, and once changes pause renders once to check that
+// FRR runs what the templates say (ADR 0019). Failures keep the last good config.
 
 import type { Config } from "../config/load-config.js";
 import { desiredStateFor, ServiceEvaluator, type ServiceEvaluation } from "../model/desired-state.js";
@@ -40,6 +41,8 @@ export interface FrrApplier {
   ): Promise<void>;
   /** Writes `text` if it holds exactly what FRR runs; false: it does not (reload fully). */
   settle(text: string): Promise<boolean>;
+  /** Writes frr.conf from the statements FRR runs, without a render; false: it cannot (render). */
+  writeRunning(): Promise<boolean>;
 }
 
 /**
@@ -51,6 +54,12 @@ export const SETTLE_QUIET_MS = 1000;
 export const SETTLE_MAX_DELAY_MS = 5000;
 /** A settle pass gives way to changes that arrive during it at most this often in a row. */
 export const MAX_SETTLE_DEFERRALS = 3;
+/**
+ * A settle pass writes frr.conf from what FRR runs; it renders (and checks the render against
+ * FRR) only once fast passes have been quiet for SETTLE_QUIET_MS, or under steady churn this
+ * long after the first fast pass since the last render (ADR 0019).
+ */
+export const RENDER_CHECK_MAX_DELAY_MS = 60_000;
 
 export interface AddressSync {
   /**
@@ -145,6 +154,13 @@ export class Reconciler {
   private settleBy: number | undefined;
   /** Settle passes that gave way in a row (see givesWay). */
   private settleDeferrals = 0;
+  /** When the last fast pass ran (deps.now): a settle pass this long after it renders. */
+  private lastFastAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Set by the first fast pass since FRR last got a render: the latest a settle pass renders and
+   * checks the render against FRR, however busy the cluster (RENDER_CHECK_MAX_DELAY_MS).
+   */
+  private renderCheckBy: number | undefined;
   /** The Services the last refreshState re-evaluated. */
   private changedServices: readonly string[] = [];
   private lastText: string | undefined;
@@ -531,7 +547,7 @@ export class Reconciler {
       return this.fail(done, "render", err);
     }
     // After fast passes FRR runs more than lastText says: only the applier knows what differs.
-    const fastSinceRender = this.settleBy !== undefined;
+    const fastSinceRender = this.renderCheckBy !== undefined;
     if (text === this.lastText && !this.workPending && !fastSinceRender && !this.addressesDiffer(state))
       return done({ outcome: "unchanged" });
     return this.apply(state, text, done);
@@ -549,6 +565,10 @@ export class Reconciler {
     const gaveWay = (): ReconcileReport => ({ ...done({ outcome: "unchanged" }), state: undefined });
     this.settleOnly = true;
     if (await this.givesWay()) return gaveWay();
+    if (!this.renderCheckNow()) {
+      const written = await this.writeKept(state, done);
+      if (written !== undefined) return written;
+    }
     let text: string;
     try {
       text = this.renderOnce(state);
@@ -574,6 +594,33 @@ export class Reconciler {
     return state.prefixes.some((p) => !this.desiredAddresses.has(p.address));
   }
 
+  /** A settle pass renders once fast passes paused (SETTLE_QUIET_MS), or when it is overdue. */
+  private renderCheckNow(): boolean {
+    const now = this.now();
+    return now - this.lastFastAt >= SETTLE_QUIET_MS || now >= (this.renderCheckBy ?? Infinity);
+  }
+
+  /**
+   * A settle pass under churn: frr.conf is written from the statements FRR runs (O(statements),
+   * no render of every prefix, no parse), and the state reported. The render that checks them
+   * against the templates waits for a pause (see renderCheckNow); a timer makes sure one comes.
+   * Undefined: this pass renders (a hold or drain changed the state against what fast passes
+   * applied; a repair is due; the applier cannot write its statements without a render).
+   */
+  private async writeKept(
+    state: DesiredState,
+    done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
+  ): Promise<ReconcileReport | undefined> {
+    if (this.needFull || this.needAddresses || this.failing) return undefined;
+    if (this.hold !== undefined || this.drain !== undefined) return undefined;
+    if (!(await this.deps.applier.writeRunning())) return undefined;
+    this.settleDeferrals = 0;
+    this.settleBy = undefined;
+    this.learnState(state);
+    this.renderCheckWhenQuiet();
+    return this.addressesDue ? this.removeAfterGrace(done) : done({ outcome: "unchanged" });
+  }
+
   /**
    * After fast passes: writes the render if it holds what FRR runs; if not (a template that
    * places prefixes or names route-maps in a way the shapes did not capture), the
@@ -589,7 +636,7 @@ export class Reconciler {
     if (await this.deps.applier.settle(text)) {
       // The render is what FRR runs, and FRR got it from the shapes the fast passes used: they
       // hold already (learning them again would parse 10k lines more while the loop waits).
-      this.learn(state, text, "shapes hold");
+      this.learnRender(state, text, "shapes hold");
       // A grace period that ended meanwhile is served here too.
       return this.addressesDue ? this.removeAfterGrace(done) : done({ outcome: "unchanged" });
     }
@@ -632,6 +679,8 @@ export class Reconciler {
     done: (r: Omit<ReconcileReport, "durationMs" | "state">) => ReconcileReport,
   ): Promise<ReconcileReport> {
     this.stateStale = true;
+    this.lastFastAt = this.now();
+    this.renderCheckBy ??= this.lastFastAt + RENDER_CHECK_MAX_DELAY_MS;
     this.settleSoon();
     // Verdicts may have changed without a prefix (a bad annotation, a damped Service): told now.
     if (changes.length === 0) return done({ outcome: "unchanged", services: this.changedVerdicts() });
@@ -744,6 +793,19 @@ export class Reconciler {
     this.settleTimer.unref();
   }
 
+  /** After a settle pass that wrote without a render: one that renders once fast passes pause. */
+  private renderCheckWhenQuiet(): void {
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(
+      () => {
+        this.settleTimer = undefined;
+        this.requestSettle();
+      },
+      Math.max(0, this.lastFastAt + SETTLE_QUIET_MS - this.now()),
+    );
+    this.settleTimer.unref();
+  }
+
   /**
    * Between the settle pass's steps (building the state, rendering it: each ≈ 20 ms at 10k
    * Services, during which the loop serves nothing): if a change asked for a pass meanwhile, the
@@ -762,16 +824,22 @@ export class Reconciler {
     return true;
   }
 
-  /** After FRR got a render of `state`: how it places prefixes, and the addresses it wants. */
-  private learn(state: DesiredState, text: string, shapes?: "shapes hold"): void {
+  /** After FRR got a render of `state`: how it places prefixes, and what learnState learns. */
+  private learnRender(state: DesiredState, text: string, shapes?: "shapes hold"): void {
     if (shapes === undefined) {
       const parsed = parseConf(text);
       this.shapes = parsed === undefined ? NetworkShapes.none : NetworkShapes.learn(parsed, state.prefixes);
     }
+    this.learnState(state);
+    this.lastText = text;
+    this.renderCheckBy = undefined;
+  }
+
+  /** After FRR runs `state`: its attribute set names, and the addresses it wants. */
+  private learnState(state: DesiredState): void {
     this.setNames = new Map(state.attributeSets.map((s) => [attributesKey(s.attributes), s.name]));
     this.retiredNames.clear();
     this.desiredAddresses = new Set(state.prefixes.map((p) => p.address));
-    this.lastText = text;
   }
 
   private async apply(
@@ -829,7 +897,7 @@ export class Reconciler {
       return failed("addresses", err);
     }
     this.lastAttributes = new Map(state.prefixes.map((p) => [p.address, p.attributeSet ?? ""]));
-    this.learn(state, text);
+    this.learnRender(state, text);
     this.failing = false;
     this.failures = 0;
     return done({ outcome: frr.kind === "unchanged" ? "unchanged" : "applied", frr: frr.kind });
@@ -850,7 +918,7 @@ export class Reconciler {
       return;
     }
     if (addFirst !== undefined) await this.deps.addresses.sync(desired, "add", addFirst);
-    // Until learn(), desiredAddresses are those the previous pass announced.
+    // Until learnRender(), desiredAddresses are those the previous pass announced.
     const withdrawn = [...this.desiredAddresses].filter((a) => !desired.has(a));
     await this.deps.addresses.sync(this.keepDuringGrace(desired, withdrawn), "remove", later);
   }
