@@ -220,9 +220,12 @@ export async function networkLinesOnDisk(env: SidecarLab): Promise<string[]> {
     .filter((l) => l.startsWith("network "));
 }
 
-/** `frr-reload.py --test` of the node's frr.conf on disk against what FRR runs now. */
-export async function reloadTestDiff(env: SidecarLab): Promise<ReloadDiff> {
-  const [file, ...args] = env.lab.frrReloadArgs(env.lab.confFile, { mode: "test" });
+/**
+ * `frr-reload.py --test` of the node's frr.conf on disk (or of `conf`, a file in the lab's config
+ * directory) against what FRR runs now.
+ */
+export async function reloadTestDiff(env: SidecarLab, conf = env.lab.confFile): Promise<ReloadDiff> {
+  const [file, ...args] = env.lab.frrReloadArgs(conf, { mode: "test" });
   const r = await execa(file ?? "ip", args, { reject: false, stdin: "ignore" });
   assert.equal(r.exitCode, 0, `frr-reload.py --test failed (exit ${r.exitCode}):\n${r.stderr}\n${r.stdout}`);
   return parseReloadDiff(r.stdout);

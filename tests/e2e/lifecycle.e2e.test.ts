@@ -1,9 +1,13 @@
 // End to end, one lab: a Service's life as the tor sees it — endpoint readiness, deletion (route
 // first, address after the grace), a LoadBalancer IP assigned later, externalTrafficPolicy Local —
-// and, after those batched deltas, frr.conf on disk still equals what FRR runs.
+// and, after those batched deltas, frr.conf on disk still equals what FRR runs, also while
+// changes never pause (the file is then written from the statements FRR runs, not rendered).
 
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
 import { service, slice, type SidecarLab } from "./harness.js";
 import {
@@ -18,7 +22,9 @@ import {
   withDiagnostics,
   startedSidecarLab,
   assertNeverMissingDuring,
+  reloadTestDiff,
 } from "./e2e-helpers.js";
+import { ALWAYS_DELETED, ALWAYS_READDED } from "../../sidecar/src/frr/frr-client.js";
 
 const WEB = "10.96.0.10";
 const GONE = "10.96.0.11";
@@ -206,6 +212,55 @@ void describe("lifecycle", { skip: SKIP }, () => {
         ]);
         // No full reload snuck in to hide a drift.
         assert.equal(s.logs.filter((l) => l.msg === "applied" && l["frr"] === "reloaded").length, reloads);
+      }),
+  );
+
+  void test(
+    "under churn frr.conf follows FRR within the settle deadline, and what is written is what FRR runs",
+    { timeout: TEST_TIMEOUT },
+    () =>
+      withDiagnostics(env, async () => {
+        const e = env!;
+        const churnIp = (i: number) => `10.96.1.${String(10 + i)}`;
+        // A new Service every 300 ms for 8 s: never a second of quiet, so the settle pass comes by
+        // its 5 s deadline and writes the statements FRR runs, without a render.
+        const written: string[] = [];
+        let last = await readFile(e.lab.confFile, "utf8");
+        const started = Date.now();
+        let n = 0;
+        for (; Date.now() - started < 8000; n++) {
+          e.api.upsert(service(`churn${String(n)}`, { clusterIPs: [churnIp(n)] }));
+          e.api.upsert(slice(`churn${String(n)}`, [{ ready: true }]));
+          await sleep(300);
+          const now = await readFile(e.lab.confFile, "utf8");
+          if (now !== last) written.push(now);
+          last = now;
+        }
+        const churned = [...Array(n).keys()].map((i) => host(churnIp(i)));
+        assert.ok(written.length >= 1, "frr.conf was written while the changes went on");
+        // Each file written then, read by FRR's own tool against what FRR runs afterwards: the
+        // same config but for the Services that came after it was written.
+        await lab().waitForTorRoutes(hasAll(...churned), ROUTE_WAIT, { family: 4 });
+        for (const [i, text] of written.entries()) {
+          const copy = join(e.lab.confDir, `written-under-churn-${String(i)}.conf`);
+          await writeFile(copy, text);
+          const diff = await reloadTestDiff(e, copy);
+          const unexplained = [
+            ...diff.toDelete.filter((l) => !ALWAYS_DELETED.test(l)),
+            ...diff.toAdd.filter((l) => !ALWAYS_READDED.test(l)),
+          ]
+            // The diff names each line's context (router, address-family) as lines of its own.
+            .filter((l) => !/^(router bgp |address-family )/.test(l))
+            .filter((l) => !churned.some((p) => l.includes(`network ${p}`)));
+          assert.deepEqual(unexplained, [], `file ${String(i)} written under churn:\n${text}`);
+          assert.ok(
+            churned.some((p) => text.includes(`network ${p}`)),
+            `file ${String(i)} holds some of the changes`,
+          );
+        }
+        // (They stay: deleted at once they would be most of what the node announces, which the
+        // withdrawal breaker holds.)
+        await assertDiskEqualsRunning(e, "after the churn");
       }),
   );
 });
