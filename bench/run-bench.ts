@@ -398,6 +398,8 @@ interface FloorResult extends LatencySet {
   /** N `network` lines in one batch → all N at the tor; the same batch of `no network` → none. */
   readonly load: BulkResult;
   readonly clear: BulkResult;
+  /** With the attributes phase: new prefixes each with a route-map bgpd does not run yet. */
+  readonly newSet?: ChangeResult;
 }
 
 interface LoadResult extends ChangeResult {
@@ -1025,9 +1027,17 @@ async function measureFloor(
     flips: opts.flips,
     random: rng(opts.randomSeed + n),
     log,
+    attributes: {
+      services: opts.attributeServices,
+      sets: opts.attributeSets,
+      newPrefixes: Array.from({ length: NEW_SET_CHANGES }, (_, j) => prefixOf(n + j)),
+    },
   });
   const r = changeResult(run.changes);
   log(`  FIB p50/p99 ${r.all.fib.p50}/${r.all.fib.p99} ms, wire ${r.all.wire.p50}/${r.all.wire.p99} ms`);
+  const newSet = run.newSets === undefined ? undefined : changeResult(run.newSets);
+  if (newSet !== undefined)
+    log(`  new attribute set → FIB p50/p99 ${newSet.announce.fib.p50}/${newSet.announce.fib.p99} ms`);
   return {
     method: run.method,
     note: run.note,
@@ -1038,6 +1048,7 @@ async function measureFloor(
     announce: r.announce,
     load: run.load,
     clear: run.clear,
+    ...(newSet === undefined ? {} : { newSet }),
   };
 }
 
@@ -1248,6 +1259,9 @@ function appliedSplit(changes: readonly Change[], env: SidecarLab): AppliedSplit
   };
 }
 
+/** New Services one at a time, each with an attribute set FRR does not run yet (and FRR alone). */
+const NEW_SET_CHANGES = 20;
+
 /**
  * Services with BGP attributes: the first `attributeServices` get communities from
  * `attributeSets` distinct sets (not timed; the settle pass follows), then sequential readiness
@@ -1277,7 +1291,7 @@ async function runAttributes(p: {
   const flips = await runSequential(fib, bgp, env, k, Math.min(opts.flips, 50), random);
   const tracker = new ChangeTracker(fib, bgp, 2);
   try {
-    for (let j = 0; j < 20; j++) {
+    for (let j = 0; j < NEW_SET_CHANGES; j++) {
       const i = n + j;
       await tracker.track(prefixOf(i), true, () => {
         env.api.upsert(
@@ -1827,6 +1841,16 @@ function table(
     row("attributes: new set → FIB p50 (ms)", (s) => s.attributes?.newSet.announce.fib.p50, FLOOR_FIB_MS);
     row("attributes: new set → FIB p99 (ms)", (s) => s.attributes?.newSet.announce.fib.p99, FLOOR_FIB_MS);
     row("attributes: frr-reload.py runs", (s) => s.attributes?.reloads);
+    if (sizes.some((s) => s.floor?.newSet !== undefined)) {
+      row("FRR alone: new set → FIB p50 (ms)", (s) => s.floor?.newSet?.announce.fib.p50);
+      row("FRR alone: new set → FIB p99 (ms)", (s) => s.floor?.newSet?.announce.fib.p99);
+      text("ours / FRR alone: new set FIB p50 / p99", (s) => {
+        const ours = s.attributes?.newSet.announce.fib;
+        const frr = s.floor?.newSet?.announce.fib;
+        if (ours === undefined || frr === undefined || frr.p50 <= 0 || frr.p99 <= 0) return "–";
+        return `${fmt(ours.p50 / frr.p50, 2)}× / ${fmt(ours.p99 / frr.p99, 2)}×`;
+      });
+    }
   }
   row("RSS after sync (MB)", (s) => s.procAfterSync.rssMb, undefined, 1);
   row("  once trimmed (MB)", (s) => s.procAfterSyncTrimmed.rssMb, undefined, 1);

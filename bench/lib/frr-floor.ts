@@ -5,6 +5,11 @@
 //  - sequential flips: `no network X/32`, wait until the tor's table and FIB lost it, `network
 //    X/32`, wait until it is back; each timed like the sidecar's sequential phase (ChangeTracker:
 //    from just before the write to what the tor shows);
+//  - with --attribute-services: the first of those prefixes re-stated with route-maps from the
+//    same number of attribute sets as the sidecar's attributes phase (not timed), then 20 new
+//    prefixes one at a time, each with a route-map bgpd does not run yet (entry and statement in
+//    one batch, committed once as the applier sends them), each withdrawn again with its
+//    route-map, timed like that phase;
 //  - the N lines removed again in one batch, and wait until the tor has none.
 // Every line goes over ONE kept-open connection to the node bgpd's vty socket, through the
 // sidecar's own VtyClient, the way `frr.deltaTransport: vty` sends its deltas (same `router bgp` /
@@ -15,6 +20,7 @@
 
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { committedOnce } from "../../sidecar/src/frr/config-delta.js";
 import { runningAsn } from "../../sidecar/src/frr/frr-client.js";
 import { VtyClient } from "../../sidecar/src/frr/vty-client.js";
 import { LAB_FRR_IMAGE } from "../../tests/lab/image-frr.js";
@@ -53,6 +59,25 @@ export interface FloorRun {
   readonly clear: BulkResult;
   /** The timed flips, as the ChangeTracker recorded them (withdrawals and announcements). */
   readonly changes: readonly Change[];
+  /** New prefixes each with a new attribute set (and their withdrawals); see FloorAttributes. */
+  readonly newSets?: readonly Change[];
+}
+
+/** The attributes phase's shape, for FRR alone (the sidecar's attributes phase mirrors it). */
+export interface FloorAttributes {
+  /** The first this many of the prefixes get a route-map… */
+  readonly services: number;
+  /** …from this many distinct ones. */
+  readonly sets: number;
+  /** Prefixes the sidecar's phase adds one at a time, each with a set of its own. */
+  readonly newPrefixes: readonly string[];
+}
+
+const FLOOR_SET = "FRRADV-FLOOR-S";
+const FLOOR_NEW = "FRRADV-FLOOR-N";
+
+function routeMapEntry(name: string, community: string): string[] {
+  return [`route-map ${name} permit 10`, ` set community ${community} additive`, "exit"];
 }
 
 /** bgpd's config lines for `network` (present) or `no network` of these prefixes, in one batch. */
@@ -64,6 +89,78 @@ function networkLines(asn: number, prefixes: readonly string[], present: boolean
     " exit-address-family",
     "exit",
   ];
+}
+
+/** `network` lines with a route-map each (the name `setOf` gives for the prefix). */
+function networkLinesWithMaps(
+  asn: number,
+  prefixes: readonly string[],
+  setOf: (i: number) => string,
+): string[] {
+  return [
+    `router bgp ${asn}`,
+    " address-family ipv4 unicast",
+    ...prefixes.map((p, i) => `  network ${p} route-map ${setOf(i)}`),
+    " exit-address-family",
+    "exit",
+  ];
+}
+
+/**
+ * FRR alone, a new attribute set per change: the attribute sets set up (not timed), then each new
+ * prefix announced with a route-map of its own and withdrawn again with it, timed. The prefixes
+ * keep their route-maps until the floor's clear removes their statements; the route-maps go here.
+ */
+async function newAttributeSets(
+  p: { readonly fib: FibMonitor; readonly bgp: TorBgp },
+  vty: VtyClient,
+  asn: number,
+  prefixes: readonly string[],
+  a: FloorAttributes,
+): Promise<Change[]> {
+  const k = Math.min(prefixes.length, a.services);
+  const sets = Math.min(k, a.sets);
+  const setName = (i: number) => `${FLOOR_SET}-${String(i % sets)}`;
+  await vty.configure(
+    committedOnce([
+      ...[...Array(sets).keys()].flatMap((s) => routeMapEntry(setName(s), `65000:${String(s)}`)),
+      ...networkLinesWithMaps(asn, prefixes.slice(0, k), setName),
+    ]),
+  );
+  await sleep(3000); // past the re-announcement of the k prefixes with their communities
+  const tracker = new ChangeTracker(p.fib, p.bgp, 2);
+  try {
+    for (const [j, prefix] of a.newPrefixes.entries()) {
+      const name = `${FLOOR_NEW}-${String(j)}`;
+      let written: Promise<void> = Promise.resolve();
+      await tracker.track(prefix, true, () => {
+        written = vty.configure(
+          committedOnce([
+            ...routeMapEntry(name, `65001:${String(j)}`),
+            ...networkLinesWithMaps(asn, [prefix], () => name),
+          ]),
+        );
+        written.catch(() => undefined);
+      });
+      await written;
+      await sleep(300);
+      await tracker.track(prefix, false, () => {
+        // As the applier: the statement first, then the route-map nothing names any more.
+        written = vty
+          .configure(networkLines(asn, [prefix], false))
+          .then(() => vty.configure(committedOnce([`no route-map ${name} permit 10`])));
+        written.catch(() => undefined);
+      });
+      await written;
+      await sleep(300);
+    }
+  } finally {
+    tracker.stop();
+  }
+  await vty.configure(
+    committedOnce([...Array(sets).keys()].map((s) => `no route-map ${setName(s)} permit 10`)),
+  );
+  return tracker.done;
 }
 
 /** The `network` prefixes of `wanted` that bgpd runs now (`write terminal`, bgpd's own config). */
@@ -121,6 +218,8 @@ export async function runFrrFloor(p: {
   readonly flips: number;
   readonly random: () => number;
   readonly log: (s: string) => void;
+  /** With the sidecar's attributes phase: the same for FRR alone. */
+  readonly attributes?: FloorAttributes;
 }): Promise<FloorRun> {
   const { lab, bgp, prefixes, log } = p;
   const n = prefixes.length;
@@ -182,6 +281,11 @@ export async function runFrrFloor(p: {
       tracker.stop();
     }
 
+    const newSets =
+      p.attributes === undefined || p.attributes.services === 0
+        ? undefined
+        : await newAttributeSets(p, vty, lineAsn, prefixes, p.attributes);
+
     const left = await runningNetworks(vty, wanted);
     const clear = await bulk(
       p,
@@ -195,7 +299,16 @@ export async function runFrrFloor(p: {
     log(
       `  ${left.length} no-network lines in one batch (${clear.configureMs} ms to write): wire none ${clear.wireMs} ms, FIB none ${clear.fibMs} ms`,
     );
-    return { method: "vty", note, socket, asn, load, clear, changes: tracker.done };
+    return {
+      method: "vty",
+      note,
+      socket,
+      asn,
+      load,
+      clear,
+      changes: tracker.done,
+      ...(newSets === undefined ? {} : { newSets }),
+    };
   } finally {
     if (loaded && asn !== undefined) await cleanUp(vty, lab, bgp, asn, wanted, base, log);
     vty.close();
