@@ -74,15 +74,7 @@ export interface LineProcess {
  * is killed, the child dies with its pipe).
  */
 export function spawnLines(argv: readonly string[], onLine: (line: string) => void): LineProcess {
-  const [file, ...args] = argv;
-  if (file === undefined) throw new Error("empty command");
-  const child = execa(file, args, {
-    buffer: false,
-    stdin: "ignore",
-    stderr: "pipe",
-    reject: false,
-    cleanup: false,
-  });
+  const child = startLongLived(argv, "ignore");
   createInterface({ input: child.stdout }).on("line", onLine);
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => {
@@ -99,6 +91,23 @@ export function spawnLines(argv: readonly string[], onLine: (line: string) => vo
       child.kill("SIGTERM");
     },
   };
+}
+
+/**
+ * A long-lived child whose owner reads its pipes as they come and stops it: nothing buffered, an
+ * exit is no error, and execa leaves it alone at our exit (the owner's stop decides).
+ */
+function startLongLived<S extends "ignore" | "pipe">(argv: readonly string[], stdin: S) {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error("empty command");
+  return execa(file, args, {
+    buffer: false,
+    stdin,
+    stdout: "pipe",
+    stderr: "pipe",
+    reject: false,
+    cleanup: false,
+  });
 }
 
 /** A long-lived process fed through its stdin, whose stderr is read line by line. */
@@ -118,16 +127,7 @@ export interface Coprocess {
  * times each request and kills it. Not tied to this process's exit handlers, like spawnLines.
  */
 export function spawnCoprocess(argv: readonly string[], onStderrLine: (line: string) => void): Coprocess {
-  const [file, ...args] = argv;
-  if (file === undefined) throw new Error("empty command");
-  const child = execa(file, args, {
-    buffer: false,
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    reject: false,
-    cleanup: false,
-  });
+  const child = startLongLived(argv, "pipe");
   child.stdout.resume();
   createInterface({ input: child.stderr }).on("line", onStderrLine);
   // A write after it died must not throw (EPIPE): `ended` tells the caller what happened.

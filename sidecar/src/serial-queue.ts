@@ -14,9 +14,4 @@ export class SerialQueue {
     );
     return result;
   }
-
-  /** Settles once everything queued so far has settled, to what the tail holds: undefined. */
-  idle(): Promise<unknown> {
-    return this.#tail;
-  }
 }

@@ -111,13 +111,6 @@ export class TorSampler {
     await this.loop;
   }
 
-  /** Resolves once `count` samples were taken, or after `maxMs` (then assertNeverMissing says so). */
-  private async atLeast(count: number, maxMs: number): Promise<void> {
-    const deadline = performance.now() + maxMs;
-    while (!this.stopped && this.samples.length + this.errors.length < count && performance.now() < deadline)
-      await sleep(10);
-  }
-
   /** Samples in which at least one of the prefixes was missing. */
   gaps(prefixes: readonly string[]): TorSample[] {
     return this.samples.filter((s) => prefixes.some((p) => !s.routes.has(p)));
@@ -130,7 +123,11 @@ export class TorSampler {
    * still proves the prefixes stayed, right after the changes too.
    */
   async assertNeverMissing(prefixes: readonly string[], during: string): Promise<void> {
-    await this.atLeast(MIN_TOR_SAMPLES, 5_000);
+    // Once stopped it takes no more: nothing to wait for then (the assertion below says so).
+    await readsAtLeast(
+      () => (this.stopped ? Infinity : this.samples.length + this.errors.length),
+      MIN_TOR_SAMPLES,
+    );
     await this.stop();
     assert.ok(
       this.samples.length >= MIN_TOR_SAMPLES,
@@ -218,6 +215,16 @@ export async function networkLinesOnDisk(env: SidecarLab): Promise<string[]> {
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l.startsWith("network "));
+}
+
+/**
+ * Waits until a background sampler has read at least `count` times (`reads()`), at most `maxMs`:
+ * a window shorter than the reads a sampler's guard needs is sampled a little past its end, which
+ * still holds what the sampler asserts (the state it watches stays after the window too).
+ */
+export async function readsAtLeast(reads: () => number, count: number, maxMs = 5_000): Promise<void> {
+  const deadline = performance.now() + maxMs;
+  while (reads() < count && performance.now() < deadline) await sleep(10);
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   startedSidecarLab,
   assertNeverMissingDuring,
   loAddresses,
+  readsAtLeast,
 } from "./e2e-helpers.js";
 
 const A = "10.96.0.10/32";
@@ -64,8 +65,7 @@ class ReadSampler<T> {
    * still holds what it asserts), then reads once more: the window's end is always sampled.
    */
   async stop(minReads = 2): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    while (this.samples.length + this.errors.length < minReads && Date.now() < deadline) await sleep(10);
+    await readsAtLeast(() => this.samples.length + this.errors.length, minReads);
     this.stopped = true;
     await this.loop;
     this.windowReads = this.samples.length;

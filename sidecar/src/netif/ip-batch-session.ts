@@ -48,8 +48,8 @@ export class IpBatchSession {
   /** Lines this ip process was sent. */
   #written = 0;
   #pending: Pending | undefined;
-  /** The process close() ended: its end is expected. */
-  #closing: Coprocess | undefined;
+  /** Processes close() ended: their end is expected (weakly held: nothing keeps one alive). */
+  readonly #closed = new WeakSet<Coprocess>();
 
   constructor(options: IpBatchSessionOptions) {
     this.#opts = options;
@@ -65,7 +65,7 @@ export class IpBatchSession {
       const ip = this.#ip;
       this.#ip = undefined;
       if (ip === undefined) return;
-      this.#closing = ip;
+      this.#closed.add(ip);
       ip.end();
       await ip.ended;
     });
@@ -73,7 +73,7 @@ export class IpBatchSession {
 
   #run(input: string): Promise<RunResult> {
     const text = input.endsWith("\n") || input === "" ? input : `${input}\n`;
-    const count = text === "" ? 0 : text.split("\n").length - 1;
+    const count = newlines(text);
     const ip = this.#ensure();
     const first = this.#written;
     const marker = first + count + 1;
@@ -112,7 +112,7 @@ export class IpBatchSession {
     void ip.ended.then((why) => {
       if (this.#ip === ip) this.#ip = undefined;
       this.#abort(ip, `ip -batch ended (${why})`);
-      if (this.#closing !== ip) this.#opts.onEnded?.(why);
+      if (!this.#closed.has(ip)) this.#opts.onEnded?.(why);
     });
     return ip;
   }
@@ -141,4 +141,11 @@ export class IpBatchSession {
     if (p?.ip !== ip) return;
     p.resolve({ stdout: "", stderr: why, exitCode: 1 });
   }
+}
+
+/** How many lines `text` holds (its newlines), without an array of them (a batch has up to 5k). */
+function newlines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) n++;
+  return n;
 }
