@@ -526,12 +526,13 @@ interface Ctx {
   readonly opts: Options;
   readonly tmp: string;
   readonly counter: CallCounter;
-  /** bundle runtime: the bundled sidecar. */
-  readonly mainJs: string | undefined;
+  /**
+   * bundle runtime: the bundled sidecar, and how it is started (as the image's ENTRYPOINT, its
+   * compile cache under tmp).
+   */
+  readonly bundle: { readonly mainJs: string; readonly launch: ImageNodeLaunch } | undefined;
   /** --frr image: the image whose FRR and sidecar run. */
   readonly image: ImageInfo | undefined;
-  /** How the bundle is started (mainJs set): as the image's ENTRYPOINT, its compile cache under tmp. */
-  readonly launch: ImageNodeLaunch | undefined;
 }
 
 async function main(): Promise<void> {
@@ -556,8 +557,8 @@ async function main(): Promise<void> {
         : (opts.mainJs ?? (opts.runtime === "bundle" ? await buildSidecar(tmp) : undefined));
     if (opts.cpuProf !== undefined) await mkdir(opts.cpuProf, { recursive: true });
     await mkdir(opts.logsDir, { recursive: true });
-    const launch = mainJs === undefined ? undefined : await hostLaunch(mainJs, tmp);
-    const ctx: Ctx = { opts, tmp, counter, mainJs, image, launch };
+    const bundle = mainJs === undefined ? undefined : { mainJs, launch: await hostLaunch(mainJs, tmp) };
+    const ctx: Ctx = { opts, tmp, counter, bundle, image };
     const meta = await environment(opts, image);
     log(
       `frr-advertiser benchmark: sizes ${opts.sizes.join(", ")}, node FRR ${meta.frr} (${meta.frrFrom}), sidecar ${meta.sidecar}, ${meta.cpus} CPUs, load ${meta.loadavg.join(" ")}`,
@@ -673,7 +674,7 @@ function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
   }
   const PATH = `${ctx.counter.binDir}:${process.env["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"}`;
   const prof = ctx.opts.cpuProf === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${ctx.opts.cpuProf}`];
-  if (ctx.mainJs === undefined) {
+  if (ctx.bundle === undefined) {
     // The harness copies process.env at spawn time: lend it our PATH / NODE_OPTIONS for that moment.
     const saved = { PATH: process.env["PATH"], NODE_OPTIONS: process.env["NODE_OPTIONS"] };
     process.env["PATH"] = PATH;
@@ -687,11 +688,10 @@ function startSidecar(ctx: Ctx, env: SidecarLab): SidecarProcess {
   }
   // As the image's ENTRYPOINT starts it: its environment for node (glibc's allocator, the compile
   // cache) and flags.
-  const launch = ctx.launch;
-  if (launch === undefined) throw new Error("a bundle without its launch");
+  const { mainJs, launch } = ctx.bundle;
   const child = spawn(
     process.execPath,
-    [...prof, ...launch.flags, ...ctx.opts.nodeFlags, ctx.mainJs, "run", "--config", env.configPath],
+    [...prof, ...launch.flags, ...ctx.opts.nodeFlags, mainJs, "run", "--config", env.configPath],
     {
       cwd: REPO,
       env: {
