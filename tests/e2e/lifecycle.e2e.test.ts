@@ -249,8 +249,9 @@ void describe("lifecycle", { skip: SKIP }, () => {
             ...diff.toDelete.filter((l) => !ALWAYS_DELETED.test(l)),
             ...diff.toAdd.filter((l) => !ALWAYS_READDED.test(l)),
           ]
-            // The diff names each line's context (router, address-family) as lines of its own.
-            .filter((l) => !/^(router bgp |address-family )/.test(l))
+            // The diff names each line's context (router, address-family, and on FRR 10 their
+            // exits) as lines of its own.
+            .filter((l) => !/^(router bgp |address-family |exit$|exit-address-family$)/.test(l.trim()))
             .filter((l) => !churned.some((p) => l.includes(`network ${p}`)));
           assert.deepEqual(unexplained, [], `file ${String(i)} written under churn:\n${text}`);
           assert.ok(
