@@ -3,7 +3,11 @@
 
 import { join } from "node:path";
 import type { Runner, RunResult } from "../exec.js";
-import { advertisedRoutesCommand, parseAdvertisedRoutes } from "./advertised-routes.js";
+import {
+  advertisedRoutesCommand,
+  parseAdvertisedRoutes,
+  parseAdvertisedRoutesText,
+} from "./advertised-routes.js";
 import { committedOnce } from "./config-delta.js";
 import { VtyClient } from "./vty-client.js";
 
@@ -123,15 +127,24 @@ export class FrrClient {
 
   /** The prefixes bgpd sends `peer` in `family` (over the kept-open bgpd connection when there is one). */
   async advertisedRoutes(peer: string, family: "ipv4" | "ipv6"): Promise<Set<string>> {
-    return parseAdvertisedRoutes(await this.bgpdJson(advertisedRoutesCommand(family, peer), 15000));
+    const text = await this.bgpdShow(advertisedRoutesCommand(family, peer, "text"), 15000);
+    return (
+      parseAdvertisedRoutesText(text) ??
+      parseAdvertisedRoutes(await this.bgpdJson(advertisedRoutesCommand(family, peer, "json"), 15000))
+    );
   }
 
-  /** A JSON `show` command for bgpd: over the kept-open connection when there is one, else vtysh. */
+  /** A JSON `show` command for bgpd; see bgpdShow. */
   private async bgpdJson(cmd: string, timeoutMs: number): Promise<unknown> {
-    if (this.bgpd !== undefined) return JSON.parse(await this.bgpd.command(cmd)) as unknown;
+    return JSON.parse(await this.bgpdShow(cmd, timeoutMs)) as unknown;
+  }
+
+  /** A `show` command for bgpd: over the kept-open connection when there is one, else vtysh. */
+  private async bgpdShow(cmd: string, timeoutMs: number): Promise<string> {
+    if (this.bgpd !== undefined) return this.bgpd.command(cmd);
     const r = await this.run([...this.vtysh(), "-c", cmd], { timeoutMs });
     if (r.exitCode !== 0) throw new FrrCommandError(`vtysh ${cmd}`, r);
-    return JSON.parse(r.stdout) as unknown;
+    return r.stdout;
   }
 
   /** frr-reload.py --test: the lines it would change; throws when FRR's grammar rejects the file. */
