@@ -82,13 +82,10 @@ function routeMapEntry(name: string, community: string): string[] {
 
 /** bgpd's config lines for `network` (present) or `no network` of these prefixes, in one batch. */
 function networkLines(asn: number, prefixes: readonly string[], present: boolean): string[] {
-  return [
-    `router bgp ${asn}`,
-    " address-family ipv4 unicast",
-    ...prefixes.map((p) => `  ${present ? "" : "no "}network ${p}`),
-    " exit-address-family",
-    "exit",
-  ];
+  return inBgpIpv4(
+    asn,
+    prefixes.map((p) => `${present ? "" : "no "}network ${p}`),
+  );
 }
 
 /** `network` lines with a route-map each (the name `setOf` gives for the prefix). */
@@ -97,10 +94,18 @@ function networkLinesWithMaps(
   prefixes: readonly string[],
   setOf: (i: number) => string,
 ): string[] {
+  return inBgpIpv4(
+    asn,
+    prefixes.map((p, i) => `network ${p} route-map ${setOf(i)}`),
+  );
+}
+
+/** bgpd's config lines for these statements under `router bgp` / `address-family ipv4 unicast`. */
+function inBgpIpv4(asn: number, statements: readonly string[]): string[] {
   return [
     `router bgp ${asn}`,
     " address-family ipv4 unicast",
-    ...prefixes.map((p, i) => `  network ${p} route-map ${setOf(i)}`),
+    ...statements.map((l) => `  ${l}`),
     " exit-address-family",
     "exit",
   ];

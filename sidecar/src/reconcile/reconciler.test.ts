@@ -1,6 +1,6 @@
 // The reconcile loop with fake FRR and address ports: step order, skip-if-unchanged,
 // last good config on failure, the two-step first apply, and per-Service re-evaluation.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig, type Config } from "../config/load-config.js";
 import { compileTemplates } from "../render/renderer.js";
@@ -713,18 +713,27 @@ void test("a change that waited for a settle pass runs right after it: the batch
   await reconciler.stop();
 });
 
+/** A Service changes, the watch schedules, and its fast pass runs after the batching window (mocked timers). */
+async function changeAndPass(
+  t: TestContext,
+  store: ClusterStore,
+  reconciler: Reconciler,
+  name: string,
+  ip: string,
+): Promise<void> {
+  addService(store, name, ip);
+  reconciler.schedule(); // as the watch does when the Service changes
+  await settleLoop();
+  t.mock.timers.tick(100); // the batching window
+  await settleLoop();
+}
+
 void test("settle timing: after a second of quiet, and under steady churn at the latest SETTLE_MAX_DELAY_MS after the first fast pass", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   const { store, rec, reconciler } = setup(await config(), true);
   addService(store, "a", "10.96.0.10");
   await reconciler.reconcileOnce();
-  const fastPass = async (name: string, ip: string): Promise<void> => {
-    addService(store, name, ip);
-    reconciler.schedule(); // as the watch does when the Service changes
-    await settleLoop();
-    t.mock.timers.tick(100); // the batching window
-    await settleLoop();
-  };
+  const fastPass = (name: string, ip: string) => changeAndPass(t, store, reconciler, name, ip);
   const written = (c: string) => c === "settle written" || c === "write kept";
   const settled = () => rec.calls.filter(written).length;
   rec.calls.length = 0;
@@ -773,11 +782,8 @@ void test("under churn a settle pass renders no more than once a RENDER_CHECK_MA
   // A change every 400 ms for a bit more than the longest a render check waits.
   const changes = Math.ceil(RENDER_CHECK_MAX_DELAY_MS / 400) + Math.ceil(SETTLE_MAX_DELAY_MS / 400) + 1;
   for (let i = 0; i < changes; i++) {
-    addService(store, `c${String(i)}`, `10.96.${String(Math.floor(i / 200))}.${String(20 + (i % 200))}`);
-    reconciler.schedule();
-    await settleLoop();
-    t.mock.timers.tick(100);
-    await settleLoop();
+    const ip = `10.96.${String(Math.floor(i / 200))}.${String(20 + (i % 200))}`;
+    await changeAndPass(t, store, reconciler, `c${String(i)}`, ip);
     t.mock.timers.tick(300);
     await settleLoop();
   }

@@ -781,27 +781,23 @@ export class Reconciler {
   private settleSoon(): void {
     const now = this.now();
     this.settleBy ??= now + SETTLE_MAX_DELAY_MS;
-    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
-    const delay = Math.min(SETTLE_QUIET_MS, this.settleBy - now);
-    this.settleTimer = setTimeout(
-      () => {
-        this.settleTimer = undefined;
-        this.requestSettle();
-      },
-      Math.max(0, delay),
-    );
-    this.settleTimer.unref();
+    this.settleIn(Math.min(SETTLE_QUIET_MS, this.settleBy - now));
   }
 
   /** After a settle pass that wrote without a render: one that renders once fast passes pause. */
   private renderCheckWhenQuiet(): void {
+    this.settleIn(this.lastFastAt + SETTLE_QUIET_MS - this.now());
+  }
+
+  /** The one settle timer, (re)armed to ask for a settle pass in `delayMs`. */
+  private settleIn(delayMs: number): void {
     if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
     this.settleTimer = setTimeout(
       () => {
         this.settleTimer = undefined;
         this.requestSettle();
       },
-      Math.max(0, this.lastFastAt + SETTLE_QUIET_MS - this.now()),
+      Math.max(0, delayMs),
     );
     this.settleTimer.unref();
   }
