@@ -14,6 +14,7 @@ import { DriftCheck } from "./frr/drift-check.js";
 import { FrrClient } from "./frr/frr-client.js";
 import { FrrLiveness } from "./frr/frr-liveness.js";
 import { SessionPoll } from "./frr/session-poll.js";
+import { VerifiedRecord } from "./frr/verified-record.js";
 import { VersionGate } from "./frr/version-gate.js";
 import { ClusterStore } from "./kube/cluster-store.js";
 import { ClusterWatch, loadKubeConfig } from "./kube/cluster-watch.js";
@@ -88,6 +89,7 @@ export async function composeSidecar(
       metrics.observeApply(method, seconds, ok);
     },
     allowSessionReset: config.templates.allowSessionReset,
+    verified: new VerifiedRecord(`${config.frr.configFile}.verified`),
     onSessionResetRefused: (impact) => {
       metrics.sessionResetRefusals.inc();
       refusal = `refused a config change that would reset BGP sessions (${impact.peers
@@ -236,9 +238,9 @@ export async function composeSidecar(
     intervalMs: config.timings.frrPollIntervalMs,
     clock,
     isUp: () => frr.isUp(),
-    onUp: () => {
+    onUp: (again) => {
       frr.disconnect(); // a connection from before the restart is dead
-      applier.invalidate();
+      applier.invalidate(again);
       versionGate.check();
     },
     onDown: () => {

@@ -9,6 +9,7 @@ import { hasAll, hasNone } from "../lab/netns-lab.js";
 import type { KubeObject } from "../fakes/fake-kube-api.js";
 import { createSidecarLab, service, slice, type SidecarLab } from "./harness.js";
 import {
+  assertDiskEqualsRunning,
   loAddresses,
   networkLinesOnDisk,
   ownedAddresses,
@@ -41,6 +42,8 @@ function bulk(n: number): KubeObject[] {
   return out;
 }
 const BULK = 10_000;
+/** What the sidecar logs when its first full apply needs no frr-reload.py (ADR 0020). */
+const VERIFIED_MSG = "FRR runs this config already (as last verified): frr-reload.py not needed";
 const BULK_TIMEOUT = 240_000;
 
 /** The node's service addresses on lo (its own /32 loopback addresses of the lab excluded). */
@@ -177,6 +180,49 @@ void describe("drain at every stage", { skip: SKIP }, () => {
         }),
     );
   }
+
+  void test(
+    "a restart after the drain, and one after a SIGKILL, take frr.conf as running without frr-reload.py",
+    { timeout: TEST_TIMEOUT },
+    () =>
+      withDiagnostics(env, async () => {
+        const prefixes = [host(WEB), host(API)];
+        const verified = (l: { msg?: unknown }) => l.msg === VERIFIED_MSG;
+        env = await startedSidecarLab({ objects: small() });
+        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+        assert.ok(!env.sidecar!.logs.some(verified), "the first run on this FRR has no record yet");
+        await assertDrained(env, await env.stopSidecar("SIGTERM"), "running", prefixes);
+        // FRR runs the drained file, as the record of the first run's reload says.
+        let s = env.start();
+        await env.waitReady();
+        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+        assert.ok(s.logs.some(verified), `no frr-reload.py skipped (log tail:\n${s.tail(20)})`);
+        await assertDiskEqualsRunning(env, "after the restart");
+        // A crash: FRR keeps announcing; the next start finds the render's statements running.
+        assert.equal(await env.stopSidecar("SIGKILL"), null);
+        s = env.start();
+        await env.waitReady();
+        assert.ok(s.logs.some(verified), `no frr-reload.py skipped (log tail:\n${s.tail(20)})`);
+        assert.deepEqual(
+          [...(await env.lab.torRoutes(4))].filter((p) => prefixes.includes(p)).sort(),
+          prefixes,
+        );
+        await assertDiskEqualsRunning(env, "after the second restart");
+        // Someone's change to bgpd between two runs: the next start asks frr-reload.py, which undoes it.
+        await assertDrained(env, await env.stopSidecar("SIGTERM"), "running", prefixes);
+        await env.lab.vtysh(
+          "node",
+          "configure terminal",
+          `router bgp ${env.lab.nodeAsn}`,
+          "bgp bestpath med confed",
+        );
+        s = env.start();
+        await env.waitReady();
+        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+        assert.ok(!s.logs.some(verified), "taken as running although bgpd ran another config");
+        assert.doesNotMatch(await env.lab.vtysh("node", "show running-config"), /bestpath med confed/);
+      }),
+  );
 
   void test("idle, signalled three times: the drain is not cut short", { timeout: TEST_TIMEOUT }, () =>
     withDiagnostics(env, async () => {

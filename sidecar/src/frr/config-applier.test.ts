@@ -1,13 +1,14 @@
 // ConfigApplier's bookkeeping of what FRR runs: fast network changes, settle, and a later delta
 // (the drain's) taken from what FRR runs rather than from the file.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ConfigApplier } from "./config-applier.js";
 import { parseConf, sameConf, type Placed } from "./config-delta.js";
 import type { FrrClient } from "./frr-client.js";
+import { VerifiedRecord } from "./verified-record.js";
 
 let dir = "";
 before(async () => {
@@ -158,6 +159,60 @@ test("a full apply of what FRR already runs skips frr-reload.py (a restart), wri
   diff = { toAdd: [" network 10.0.0.2/32"], toDelete: [] };
   await applier.apply(conf(["10.0.0.1/32", "10.0.0.2/32"]), true);
   assert.equal(reloads.length, 1, "a real difference goes through frr-reload.py");
+});
+
+test("the first full apply of a process takes frr.conf as running on the verified record's word; later ones, or one after an FRR restart, ask frr-reload.py", async () => {
+  const file = join(dir, "frr-verified.conf");
+  const record = join(dir, "frr-verified.conf.verified");
+  const { frr } = fakeFrr();
+  const asked: string[] = [];
+  /** bgpd's listing: what the file says, plus whatever else bgpd was told. */
+  let extra = "";
+  const frrWith = (diff: { toAdd: string[]; toDelete: string[] }) =>
+    ({
+      ...(frr as unknown as Record<string, unknown>),
+      bgpdRunningConfig: () =>
+        Promise.resolve(conf([]).replace("router bgp 64512\n", `router bgp 64512\n${extra}`)),
+      diff: (f: string) => {
+        asked.push(`test ${f}`);
+        return Promise.resolve(diff);
+      },
+      reload: (f: string) => {
+        asked.push(`reload ${f}`);
+        return Promise.resolve();
+      },
+    }) as unknown as FrrClient;
+  // A start on a fresh FRR: frr-reload.py applies the file, and what bgpd then shows is recorded.
+  const first = new ConfigApplier(frrWith({ toAdd: ["router bgp 64512"], toDelete: [] }), file, log, {
+    verified: new VerifiedRecord(record),
+  });
+  await first.apply(conf([]), true);
+  assert.equal(asked.length, 2, asked.join());
+  // The next process (a restart after a drain): bgpd shows the same, so no frr-reload.py at all.
+  asked.length = 0;
+  const empty = frrWith({ toAdd: [], toDelete: [] });
+  const second = new ConfigApplier(empty, file, log, { verified: new VerifiedRecord(record) });
+  second.invalidate(false); // FRR answers for the first time: no restart seen
+  await writeFile(file, "stale\n");
+  assert.equal((await second.apply(conf([]), true)).kind, "reloaded");
+  assert.equal(asked.length, 0, asked.join());
+  assert.equal(await readFile(file, "utf8"), conf([]), "the file is written as always");
+  // Its later full applies, and the first one after an FRR restart, go through frr-reload.py.
+  await second.apply(conf([]), true);
+  second.invalidate();
+  await second.apply(conf([]), true);
+  assert.equal(asked.length, 2, asked.join());
+  // A third process while bgpd runs something else (graceful shutdown left on by a drain cut short).
+  asked.length = 0;
+  extra = " bgp graceful-shutdown\n";
+  const third = new ConfigApplier(frrWith({ toAdd: [], toDelete: ["bgp graceful-shutdown"] }), file, log, {
+    verified: new VerifiedRecord(record),
+  });
+  await third.apply(conf([]), true);
+  assert.deepEqual(
+    asked.map((a) => a.split(" ")[0]),
+    ["test", "reload"],
+  );
 });
 
 test("a failed fast batch leaves FRR's state unknown: the next apply reloads", async () => {

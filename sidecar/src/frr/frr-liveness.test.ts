@@ -101,7 +101,7 @@ function liveness(ids: readonly (string | undefined)[], answers: readonly boolea
       asked++;
       return Promise.resolve(answerQueue.length > 1 ? answerQueue.shift()! : answerQueue[0]!);
     },
-    onUp: () => events.push("up"),
+    onUp: (again: boolean) => events.push(again ? "up again" : "up"),
     onDown: () => events.push("down"),
   });
   return {
@@ -128,9 +128,9 @@ const sequences: readonly {
 }[] = [
   { name: "FRR there from the start: up once", ids: ["a", "a", "a"], events: ["up"], asked: 1, up: true },
   {
-    name: "a daemon restarted (new socket): down, then up",
+    name: "a daemon restarted (new socket): down, then up again",
     ids: ["a", "b", "b"],
-    events: ["up", "down", "up"],
+    events: ["up", "down", "up again"],
     asked: 2,
     up: true,
   },

@@ -15,8 +15,11 @@ export interface FrrLivenessOptions {
   readonly clock: Clock;
   /** vtysh round trip: true when the daemons answer. */
   readonly isUp: () => Promise<boolean>;
-  /** FRR came back (first time, or after a restart): its running config is unknown. */
-  readonly onUp: () => void;
+  /**
+   * FRR answers (first time, or after a restart): its running config is unknown. `again`: it
+   * answered before, so it restarted while watched (a daemon may be back without its config).
+   */
+  readonly onUp: (again: boolean) => void;
   readonly onDown: () => void;
   /**
    * The daemons' identity, undefined while one is gone (changes when one restarted). Default: the
@@ -30,6 +33,7 @@ export class FrrLiveness {
   private readonly loop: Periodic;
   private lastIds: string | undefined;
   private up = false;
+  private answeredBefore = false;
   private polling = false;
 
   constructor(private readonly opts: FrrLivenessOptions) {
@@ -63,7 +67,8 @@ export class FrrLiveness {
       this.lastIds = ids;
       if (!this.up && ids !== undefined && (await this.opts.isUp())) {
         this.up = true;
-        this.opts.onUp();
+        this.opts.onUp(this.answeredBefore);
+        this.answeredBefore = true;
       }
     } finally {
       this.polling = false;
