@@ -88,7 +88,8 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --changes 100           sequential readiness flips (ready→unready→ready); each gives one
                           withdrawal and one announcement sample
   --rate 100              changes per second in the load phase
-  --load-seconds 6        duration of the load phase
+  --load-seconds 20       duration of the load phase (2,000 changes at 100/s: the p99 is then
+                          the 20th-slowest change, not one stall)
   --idle-seconds 10       idle window (resync every 1 s) for the reconcile-cost figure
   --out FILE              JSON results (default bench-results/latest.json)
   --frr host|image        host (default): the node's FRR is the host's (8.4) and the sidecar runs
@@ -139,7 +140,7 @@ function parseOptions(argv: string[]): Options {
       sizes: { type: "string", default: "1000,10000" },
       changes: { type: "string", default: "100" },
       rate: { type: "string", default: "100" },
-      "load-seconds": { type: "string", default: "6" },
+      "load-seconds": { type: "string", default: "20" },
       "idle-seconds": { type: "string", default: "10" },
       out: { type: "string", default: "bench-results/latest.json" },
       frr: { type: "string", default: "host" },

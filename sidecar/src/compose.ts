@@ -90,6 +90,10 @@ export async function composeSidecar(
     },
     allowSessionReset: config.templates.allowSessionReset,
     verified: new VerifiedRecord(`${config.frr.configFile}.verified`),
+    // The record compares bgpd only: every daemon is compared off the start's path (ADR 0020).
+    onTakenAsRunning: () => {
+      drift.soon();
+    },
     onSessionResetRefused: (impact) => {
       metrics.sessionResetRefusals.inc();
       refusal = `refused a config change that would reset BGP sessions (${impact.peers
@@ -299,6 +303,16 @@ export async function composeSidecar(
     },
     metrics.registry,
   );
+  const drift = new DriftCheck({
+    clock,
+    intervalMs: config.timings.driftCheckIntervalSeconds * 1000,
+    inStep: () => applier.inStep,
+    diff: () => frr.diff(config.frr.configFile),
+    requestFullApply: () => {
+      reconciler.requestFullApply();
+    },
+    log,
+  });
   return {
     store,
     frr,
@@ -314,16 +328,7 @@ export async function composeSidecar(
     addressRepair: new Periodic(clock, config.timings.resyncIntervalSeconds * 1000, () => {
       if (!monitor.running) reconciler.requestAddressRepair();
     }),
-    drift: new DriftCheck({
-      clock,
-      intervalMs: config.timings.driftCheckIntervalSeconds * 1000,
-      inStep: () => applier.inStep,
-      diff: () => frr.diff(config.frr.configFile),
-      requestFullApply: () => {
-        reconciler.requestFullApply();
-      },
-      log,
-    }),
+    drift,
     sessions,
     readback: new Periodic(clock, config.timings.announcementCheckSeconds * 1000, () => {
       void announcements.check();

@@ -224,6 +224,41 @@ void describe("drain at every stage", { skip: SKIP }, () => {
       }),
   );
 
+  void test(
+    "taken as running on bgpd's word: a daemon's drift the record cannot see is undone within seconds",
+    { timeout: TEST_TIMEOUT },
+    () =>
+      withDiagnostics(env, async () => {
+        const prefixes = [host(WEB), host(API)];
+        env = await startedSidecarLab({ objects: small() });
+        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+        await assertDrained(env, await env.stopSidecar("SIGTERM"), "running", prefixes);
+        // zebra only: bgpd lists nothing new, so the next start takes frr.conf as running.
+        await env.lab.vtysh("node", "configure terminal", "zebra route-map delay-timer 7");
+        assert.match(await env.lab.vtysh("node", "show running-config"), /zebra route-map delay-timer 7/);
+        const s = env.start();
+        await env.waitReady();
+        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+        assert.ok(
+          s.logs.some((l) => l.msg === VERIFIED_MSG),
+          `not taken as running (log tail:\n${s.tail(20)})`,
+        );
+        // The comparison of every daemon that follows such a start (10 s later) sees it and re-applies.
+        await s.waitForLog(
+          (l) => l.msg === "FRR's running config drifted from frr.conf; re-applying",
+          20_000,
+          "the drift check after the start",
+        );
+        await waitUntil(
+          async () =>
+            !/zebra route-map delay-timer 7/.test(await env!.lab.vtysh("node", "show running-config")),
+          10_000,
+          "zebra's line removed",
+        );
+        await assertDiskEqualsRunning(env, "after the repair");
+      }),
+  );
+
   void test("idle, signalled three times: the drain is not cut short", { timeout: TEST_TIMEOUT }, () =>
     withDiagnostics(env, async () => {
       const prefixes = [host(WEB), host(API)];

@@ -191,12 +191,17 @@ test("the first full apply of a process takes frr.conf as running on the verifie
   // The next process (a restart after a drain): bgpd shows the same, so no frr-reload.py at all.
   asked.length = 0;
   const empty = frrWith({ toAdd: [], toDelete: [] });
-  const second = new ConfigApplier(empty, file, log, { verified: new VerifiedRecord(record) });
+  let taken = 0;
+  const second = new ConfigApplier(empty, file, log, {
+    verified: new VerifiedRecord(record),
+    onTakenAsRunning: () => taken++,
+  });
   second.invalidate(false); // FRR answers for the first time: no restart seen
   await writeFile(file, "stale\n");
   assert.equal((await second.apply(conf([]), true)).kind, "reloaded");
   assert.equal(asked.length, 0, asked.join());
   assert.equal(await readFile(file, "utf8"), conf([]), "the file is written as always");
+  assert.equal(taken, 1, "told, so that every daemon is compared soon");
   // Its later full applies, and the first one after an FRR restart, go through frr-reload.py.
   await second.apply(conf([]), true);
   second.invalidate();

@@ -77,6 +77,8 @@ export interface ApplierOptions {
    * it (ADR 0020). Absent: every full apply asks frr-reload.py.
    */
   readonly verified?: VerifiedRecord;
+  /** FRR was taken as running the render on the record's word (e.g. to compare every daemon soon). */
+  readonly onTakenAsRunning?: () => void;
 }
 
 /** A reload refused because it would reset BGP sessions (templates.allowSessionReset: false). */
@@ -391,6 +393,7 @@ export class ConfigApplier {
       await writeFileAtomic(this.configFile, text, KEEP_OWNER);
       this.accept(text, parseConf(text));
       this.log.info({}, "FRR runs this config already (as last verified): frr-reload.py not needed");
+      this.options.onTakenAsRunning?.();
       return;
     }
     const candidate = `${this.configFile}.candidate`;

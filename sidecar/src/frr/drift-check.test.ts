@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FakeClock } from "../clock.test-helper.js";
-import { DriftCheck } from "./drift-check.js";
+import { CHECK_SOON_MS, DriftCheck } from "./drift-check.js";
 import type { ReloadDiff } from "./frr-client.js";
 
 const NONE: ReloadDiff = { toAdd: [], toDelete: [] };
@@ -160,4 +160,24 @@ void test("drift check: interval 0 is off", async () => {
   assert.equal(s.clock.pending, 0);
   await s.clock.advance(86_400_000);
   assert.equal(s.diffCalls, 0);
+});
+
+void test("drift check soon: one look CHECK_SOON_MS after a start without frr-reload.py, periods off included; none after stop", async () => {
+  const s = setup({ intervalMs: 0 });
+  s.check.start();
+  s.check.soon();
+  s.check.soon(); // asked twice: still one look
+  await s.clock.advance(CHECK_SOON_MS - 1);
+  assert.equal(s.diffCalls, 0);
+  await s.clock.advance(1);
+  assert.deepEqual([s.diffCalls, s.fullApplies], [1, 1]);
+  await s.clock.advance(86_400_000);
+  assert.equal(s.diffCalls, 1);
+  const stopped = setup({ intervalMs: 0 });
+  stopped.check.soon();
+  stopped.check.stop();
+  stopped.check.soon();
+  await stopped.clock.advance(CHECK_SOON_MS);
+  assert.equal(stopped.diffCalls, 0);
+  assert.equal(stopped.clock.pending, 0);
 });

@@ -1,7 +1,7 @@
 // Notices FRR's running config drifting from frr.conf (a change made with vtysh, a daemon that
 // lost part of its config) by asking frr-reload.py for the diff now and then; drift → full apply.
 
-import { Periodic, type Clock, type Loop } from "../clock.js";
+import { Periodic, type Cancel, type Clock, type Loop } from "../clock.js";
 import { isEmptyDiff, type ReloadDiff } from "./frr-client.js";
 
 export interface DriftCheckDeps {
@@ -21,8 +21,13 @@ export interface DriftCheckDeps {
   readonly log: { warn(fields: object, msg: string): void };
 }
 
+/** How long after a start without frr-reload.py (ADR 0020) its comparison follows. */
+export const CHECK_SOON_MS = 10_000;
+
 export class DriftCheck implements Loop {
   private readonly loop: Periodic;
+  private cancelSoon: Cancel | undefined;
+  private stopped = false;
 
   constructor(private readonly deps: DriftCheckDeps) {
     this.loop = new Periodic(deps.clock, deps.intervalMs, () => void this.check());
@@ -33,7 +38,23 @@ export class DriftCheck implements Loop {
   }
 
   stop(): void {
+    this.stopped = true;
     this.loop.stop();
+    this.cancelSoon?.();
+  }
+
+  /**
+   * One comparison CHECK_SOON_MS from now, whatever the period (0 included): a start took
+   * frr.conf as running on the verified record's word, which compares bgpd only; this compares
+   * every daemon, off the start's path.
+   */
+  soon(): void {
+    if (this.stopped) return;
+    this.cancelSoon?.();
+    this.cancelSoon = this.deps.clock.after(CHECK_SOON_MS, () => {
+      this.cancelSoon = undefined;
+      void this.check();
+    });
   }
 
   /** One comparison; a failed one is logged and the next period tries again. */
