@@ -243,10 +243,10 @@ void describe("drain at every stage", { skip: SKIP }, () => {
           s.logs.some((l) => l.msg === VERIFIED_MSG),
           `not taken as running (log tail:\n${s.tail(20)})`,
         );
-        // The comparison of every daemon that follows such a start (10 s later) sees it and re-applies.
+        // The comparison of every daemon that follows such a start (30 s later) sees it and re-applies.
         await s.waitForLog(
           (l) => l.msg === "FRR's running config drifted from frr.conf; re-applying",
-          20_000,
+          45_000,
           "the drift check after the start",
         );
         await waitUntil(

@@ -21,8 +21,12 @@ export interface DriftCheckDeps {
   readonly log: { warn(fields: object, msg: string): void };
 }
 
-/** How long after a start without frr-reload.py (ADR 0020) its comparison follows. */
-export const CHECK_SOON_MS = 10_000;
+/**
+ * How long after a start without frr-reload.py (ADR 0020) its comparison follows: soon next to
+ * the period, but after the start's own work (frr-reload.py reads every daemon's config through
+ * vtysh, which waits on a zebra still digesting the start's addresses: seconds at 10k).
+ */
+export const CHECK_SOON_MS = 30_000;
 
 export class DriftCheck implements Loop {
   private readonly loop: Periodic;
