@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { hasAll, hasNone } from "../lab/netns-lab.js";
 import type { KubeObject } from "../fakes/fake-kube-api.js";
-import { createSidecarLab, service, slice, type SidecarLab } from "./harness.js";
+import { createSidecarLab, service, slice, type SidecarLab, type SidecarProcess } from "./harness.js";
 import {
   assertDiskEqualsRunning,
   loAddresses,
@@ -80,6 +80,22 @@ async function leftoversOfAKilledRun(
   await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
   assert.equal(await env.stopSidecar("SIGKILL"), null);
   return env;
+}
+
+/** A first run that announced `prefixes` on this FRR, then drained: FRR runs the drained file. */
+async function aRunDrained(prefixes: readonly string[]): Promise<SidecarLab> {
+  const env = await startedSidecarLab({ objects: small() });
+  await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+  await assertDrained(env, await env.stopSidecar("SIGTERM"), "running", prefixes);
+  return env;
+}
+
+/** The sidecar started again, ready, with `prefixes` at the tor. */
+async function startedAgain(env: SidecarLab, prefixes: readonly string[]): Promise<SidecarProcess> {
+  const s = env.start();
+  await env.waitReady();
+  await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+  return s;
 }
 
 void describe("drain at every stage", { skip: SKIP }, () => {
@@ -188,25 +204,20 @@ void describe("drain at every stage", { skip: SKIP }, () => {
       withDiagnostics(env, async () => {
         const prefixes = [host(WEB), host(API)];
         const verified = (l: { msg?: unknown }) => l.msg === VERIFIED_MSG;
-        env = await startedSidecarLab({ objects: small() });
-        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+        env = await aRunDrained(prefixes);
         assert.ok(!env.sidecar!.logs.some(verified), "the first run on this FRR has no record yet");
-        await assertDrained(env, await env.stopSidecar("SIGTERM"), "running", prefixes);
         // FRR runs the drained file, as the record of the first run's reload says.
-        let s = env.start();
-        await env.waitReady();
-        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+        let s = await startedAgain(env, prefixes);
         assert.ok(s.logs.some(verified), `no frr-reload.py skipped (log tail:\n${s.tail(20)})`);
         await assertDiskEqualsRunning(env, "after the restart");
         // A crash: FRR keeps announcing; the next start finds the render's statements running.
         assert.equal(await env.stopSidecar("SIGKILL"), null);
-        s = env.start();
-        await env.waitReady();
-        assert.ok(s.logs.some(verified), `no frr-reload.py skipped (log tail:\n${s.tail(20)})`);
         assert.deepEqual(
           [...(await env.lab.torRoutes(4))].filter((p) => prefixes.includes(p)).sort(),
           prefixes,
         );
+        s = await startedAgain(env, prefixes);
+        assert.ok(s.logs.some(verified), `no frr-reload.py skipped (log tail:\n${s.tail(20)})`);
         await assertDiskEqualsRunning(env, "after the second restart");
         // Someone's change to bgpd between two runs: the next start asks frr-reload.py, which undoes it.
         await assertDrained(env, await env.stopSidecar("SIGTERM"), "running", prefixes);
@@ -216,29 +227,23 @@ void describe("drain at every stage", { skip: SKIP }, () => {
           `router bgp ${env.lab.nodeAsn}`,
           "bgp bestpath med confed",
         );
-        s = env.start();
-        await env.waitReady();
-        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+        s = await startedAgain(env, prefixes);
         assert.ok(!s.logs.some(verified), "taken as running although bgpd ran another config");
         assert.doesNotMatch(await env.lab.vtysh("node", "show running-config"), /bestpath med confed/);
       }),
   );
 
   void test(
-    "taken as running on bgpd's word: a daemon's drift the record cannot see is undone within seconds",
+    "taken as running on bgpd's word: a daemon's drift the record cannot see is undone soon after",
     { timeout: TEST_TIMEOUT },
     () =>
       withDiagnostics(env, async () => {
         const prefixes = [host(WEB), host(API)];
-        env = await startedSidecarLab({ objects: small() });
-        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
-        await assertDrained(env, await env.stopSidecar("SIGTERM"), "running", prefixes);
+        env = await aRunDrained(prefixes);
         // zebra only: bgpd lists nothing new, so the next start takes frr.conf as running.
         await env.lab.vtysh("node", "configure terminal", "zebra route-map delay-timer 7");
         assert.match(await env.lab.vtysh("node", "show running-config"), /zebra route-map delay-timer 7/);
-        const s = env.start();
-        await env.waitReady();
-        await env.lab.waitForTorRoutes(hasAll(...prefixes), ROUTE_WAIT, { family: 4 });
+        const s = await startedAgain(env, prefixes);
         assert.ok(
           s.logs.some((l) => l.msg === VERIFIED_MSG),
           `not taken as running (log tail:\n${s.tail(20)})`,
