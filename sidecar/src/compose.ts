@@ -9,7 +9,6 @@ import type { Config } from "./config/load-config.js";
 import { createRunner } from "./exec.js";
 import { parseBgpSummary } from "./frr/bgp-status.js";
 import { ConfigApplier } from "./frr/config-applier.js";
-import { parseConf } from "./frr/config-delta.js";
 import { DriftCheck } from "./frr/drift-check.js";
 import { FrrClient } from "./frr/frr-client.js";
 import { FrrLiveness } from "./frr/frr-liveness.js";
@@ -144,10 +143,7 @@ export async function composeSidecar(
     addresses,
     isSynced: () => watch.synced,
     frrUp: () => liveness.isUp && versionGate.problem === undefined,
-    runningNetworks: async () => {
-      const running = parseConf(await frr.bgpdRunningConfig());
-      return new Set([...(running?.networks.values() ?? [])].map((p) => p.line.split(" ")[1] ?? ""));
-    },
+    runningNetworks: () => applier.runningPrefixes(),
     report: (r) => {
       metrics.observe(r);
       events.observe(r);

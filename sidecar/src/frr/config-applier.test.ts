@@ -171,8 +171,10 @@ test("the first full apply of a process takes frr.conf as running on the verifie
   const frrWith = (diff: { toAdd: string[]; toDelete: string[] }) =>
     ({
       ...(frr as unknown as Record<string, unknown>),
-      bgpdRunningConfig: () =>
-        Promise.resolve(conf([]).replace("router bgp 64512\n", `router bgp 64512\n${extra}`)),
+      bgpdRunningConfig: () => {
+        asked.push("listing");
+        return Promise.resolve(conf([]).replace("router bgp 64512\n", `router bgp 64512\n${extra}`));
+      },
       diff: (f: string) => {
         asked.push(`test ${f}`);
         return Promise.resolve(diff);
@@ -187,7 +189,11 @@ test("the first full apply of a process takes frr.conf as running on the verifie
     verified: new VerifiedRecord(record),
   });
   await first.apply(conf([]), true);
-  assert.equal(asked.length, 2, asked.join());
+  assert.deepEqual(
+    asked.map((a) => a.split(" ")[0]),
+    ["listing", "test", "reload", "listing"],
+    "compared before, recorded after",
+  );
   // The next process (a restart after a drain): bgpd shows the same, so no frr-reload.py at all.
   asked.length = 0;
   const empty = frrWith({ toAdd: [], toDelete: [] });
@@ -198,15 +204,21 @@ test("the first full apply of a process takes frr.conf as running on the verifie
   });
   second.invalidate(false); // FRR answers for the first time: no restart seen
   await writeFile(file, "stale\n");
+  assert.deepEqual([...(await second.runningPrefixes())], [], "the start reads what bgpd runs");
   assert.equal((await second.apply(conf([]), true)).kind, "reloaded");
-  assert.equal(asked.length, 0, asked.join());
+  assert.deepEqual(asked, ["listing"], "bgpd's listing read once, no frr-reload.py");
   assert.equal(await readFile(file, "utf8"), conf([]), "the file is written as always");
   assert.equal(taken, 1, "told, so that every daemon is compared soon");
   // Its later full applies, and the first one after an FRR restart, go through frr-reload.py.
+  asked.length = 0;
   await second.apply(conf([]), true);
   second.invalidate();
   await second.apply(conf([]), true);
-  assert.equal(asked.length, 2, asked.join());
+  assert.deepEqual(
+    asked.map((a) => a.split(" ")[0]),
+    ["test", "listing", "test", "listing"],
+    "frr-reload.py --test each time, its empty answer recorded",
+  );
   // A third process while bgpd runs something else (graceful shutdown left on by a drain cut short).
   asked.length = 0;
   extra = " bgp graceful-shutdown\n";
@@ -216,8 +228,20 @@ test("the first full apply of a process takes frr.conf as running on the verifie
   await third.apply(conf([]), true);
   assert.deepEqual(
     asked.map((a) => a.split(" ")[0]),
-    ["test", "reload"],
+    ["listing", "test", "reload", "listing"],
   );
+  // A start whose --test finds nothing to change records the listing it compared, unread again.
+  asked.length = 0;
+  extra = "";
+  const other = join(dir, "other.verified");
+  const fourth = new ConfigApplier(empty, file, log, { verified: new VerifiedRecord(other) });
+  await fourth.runningPrefixes();
+  await fourth.apply(conf([]), true);
+  assert.deepEqual(
+    asked.map((a) => a.split(" ")[0]),
+    ["listing", "test"],
+  );
+  assert.equal(await new VerifiedRecord(other).runs(conf([]), conf([])), true);
 });
 
 test("a failed fast batch leaves FRR's state unknown: the next apply reloads", async () => {
