@@ -165,7 +165,7 @@ export async function composeSidecar(
       metrics.withdrawalHolds.inc({ transition: e.kind });
       reportWithdrawalHold(e, log, recorder, config.nodeName);
     },
-    now: clock.now,
+    clock,
   });
   const memoryLog = log.child({ component: "memory" });
   const memoryTrim = new MemoryTrim({
@@ -206,7 +206,7 @@ export async function composeSidecar(
       observeReadBack(r, metrics);
       logReadBack(r, log, recorder, config.nodeName);
     },
-    now: clock.now,
+    clock,
   });
   templates.onChange(() => {
     reconciler.templatesChanged();

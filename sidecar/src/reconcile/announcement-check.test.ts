@@ -1,5 +1,6 @@
 // The read-back's repair ladder with fake FRR reads and a fake clock.
 import assert from "node:assert/strict";
+import { systemClock } from "../clock.js";
 import { test } from "node:test";
 import type { SessionStatus } from "../frr/bgp-status.js";
 import {
@@ -36,7 +37,7 @@ function setup(wanted = ["10.96.0.10/32", "10.96.0.11/32", "fd00:96::1/128"]) {
     fullApply: () => actions.push("full apply"),
     report: (r) => reports.push(r),
     stuckAfterMs: 3000,
-    now: () => t,
+    clock: { ...systemClock, now: () => t },
   });
   return { check, sent, actions, reports, tick: (ms: number) => (t += ms) };
 }
@@ -183,7 +184,7 @@ function countedCheck() {
     fullApply: () => undefined,
     report: () => undefined,
     stuckAfterMs: 0,
-    now: () => t,
+    clock: { ...systemClock, now: () => t },
   });
   const listed = () => listings.length;
   return {

@@ -3,6 +3,7 @@
 // then report it as unrepaired. It never decides what to announce; it only checks FRR did.
 // Bgpd's count of routes sent stands in for the full list while it adds up (see countsVouch).
 
+import { systemClock, type Cancel, type Clock } from "../clock.js";
 import type { SessionStatus } from "../frr/bgp-status.js";
 import type { IpFamily } from "../model/snapshot.js";
 
@@ -28,7 +29,8 @@ export interface AnnouncementCheckDeps {
   /** Missing for this long counts as stuck (announcements take ≈ 0.1 s; a few seconds is wrong). */
   readonly stuckAfterMs: number;
   readonly onError?: (err: unknown) => void;
-  readonly now?: () => number;
+  /** Time and timers (tests pass their own); the system clock by default. */
+  readonly clock?: Clock;
 }
 
 export interface CheckReport {
@@ -70,8 +72,8 @@ interface Missing {
 export class AnnouncementCheck {
   private readonly missing = new Map<string, Missing>();
   private running = false;
-  private followUp: NodeJS.Timeout | undefined;
-  private quiet: NodeJS.Timeout | undefined;
+  private followUp: Cancel | undefined;
+  private quiet: Cancel | undefined;
   /**
    * peerKey → routes bgpd sent that peer beyond ours, learned from the last listing that
    * found none of ours missing. Absent: list the routes.
@@ -85,7 +87,11 @@ export class AnnouncementCheck {
   /** When a listing was first put off since the last one made. */
   private deferredSince: number | undefined;
 
-  constructor(private readonly deps: AnnouncementCheckDeps) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: AnnouncementCheckDeps) {
+    this.clock = deps.clock ?? systemClock;
+  }
 
   /** Prefixes currently past every repair. */
   get unrepaired(): string[] {
@@ -110,11 +116,10 @@ export class AnnouncementCheck {
   /** A follow-up check in `delayMs`, unless one is already due sooner. */
   private checkSoon(delayMs: number): void {
     if (this.followUp !== undefined) return;
-    this.followUp = setTimeout(() => {
+    this.followUp = this.clock.after(delayMs, () => {
       this.followUp = undefined;
       void this.check();
-    }, delayMs);
-    this.followUp.unref();
+    });
   }
 
   /**
@@ -126,12 +131,11 @@ export class AnnouncementCheck {
   checkWhenQuiet(delayMs: number): void {
     this.lastApplyAt = this.now();
     this.quietAfterMs = delayMs;
-    if (this.quiet !== undefined) clearTimeout(this.quiet);
-    this.quiet = setTimeout(() => {
+    this.quiet?.();
+    this.quiet = this.clock.after(delayMs, () => {
       this.quiet = undefined;
       void this.check();
-    }, delayMs);
-    this.quiet.unref();
+    });
   }
 
   /** While anything is missing and not yet past every repair, look again when the next step is due. */
@@ -142,14 +146,14 @@ export class AnnouncementCheck {
   }
 
   stop(): void {
-    if (this.followUp) clearTimeout(this.followUp);
-    if (this.quiet) clearTimeout(this.quiet);
+    this.followUp?.();
+    this.quiet?.();
     this.followUp = undefined;
     this.quiet = undefined;
   }
 
   private now(): number {
-    return (this.deps.now ?? Date.now)();
+    return this.clock.now();
   }
 
   /** ms past the point where the next step is due (negative: not yet). */

@@ -101,11 +101,17 @@ function virtualTime(deps: DrainDeps, calls: string[]) {
   return {
     deps: {
       ...deps,
-      now: () => t,
-      sleep: (ms: number) => {
-        calls.push(`sleep ${ms}`);
-        t += ms;
-        return Promise.resolve();
+      clock: {
+        now: () => t,
+        after: (ms: number, fn: () => void) => {
+          calls.push(`sleep ${ms}`);
+          t += ms;
+          queueMicrotask(fn);
+          return () => undefined;
+        },
+        every: () => {
+          throw new Error("the drain has no periodic timer");
+        },
       },
     },
     at: (ms: number) => t + ms,

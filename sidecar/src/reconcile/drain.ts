@@ -2,6 +2,7 @@
 // service prefixes, holding none of its addresses, with a drained frr.conf on disk. Bounded by a
 // deadline; reports which steps it could not finish instead of throwing. RFC 8326 comes first.
 
+import { sleep, systemClock, type Clock } from "../clock.js";
 import { parseBgpSummary } from "../frr/bgp-status.js";
 import type { DesiredState } from "../model/desired-state-types.js";
 import { familyOfText } from "../model/ip.js";
@@ -38,8 +39,8 @@ export interface DrainDeps {
       }
     | undefined;
   readonly log?: DrainLog;
-  readonly now?: () => number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Time, the graceful wait and the withdrawal poll (tests pass their own); the system clock by default. */
+  readonly clock?: Clock;
 }
 
 export interface DrainLog {
@@ -83,7 +84,7 @@ export async function drainNode(
   advertised: DesiredState | undefined,
   deadline: number,
 ): Promise<DrainReport> {
-  const now = deps.now ?? Date.now;
+  const now = (deps.clock ?? systemClock).now;
   const unfinished: { step: DrainStep; why: string }[] = [];
   const step = async <T>(name: DrainStep, fn: () => Promise<T>): Promise<T | undefined> => {
     const started = now();
@@ -143,7 +144,7 @@ async function endGraceful(
     return;
   }
   try {
-    await withTimeout(gs.stop(), deadline - (deps.now ?? Date.now)(), "shutdown deadline reached");
+    await withTimeout(gs.stop(), deadline - (deps.clock ?? systemClock).now(), "shutdown deadline reached");
     deps.log?.info({}, "graceful shutdown switched off: FRR runs the drained frr.conf");
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
@@ -162,7 +163,8 @@ async function gracefulPhase(
 ): Promise<GracefulOutcome> {
   const gs = deps.gracefulShutdown;
   if (gs === undefined) return { kind: "skipped", why: "switched off" };
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock;
+  const now = clock.now;
   const started = now();
   // The wait counts from the command, and ends where the withdrawal's reserve begins.
   const last = () => Math.min(deadline - WITHDRAWAL_RESERVE_MS, started + gs.waitMs);
@@ -184,7 +186,7 @@ async function gracefulPhase(
     { waitMs, community: "65535:0" },
     "graceful shutdown: routes re-announced with GRACEFUL_SHUTDOWN; waiting before the withdrawal",
   );
-  await (deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(waitMs);
+  await sleep(clock, waitMs);
   return { kind: "announced", waitedMs: now() - started };
 }
 
@@ -241,7 +243,7 @@ async function waitForWithdrawals(
   withdrawn: Map<IpFamily, number>,
   deadline: number,
 ): Promise<void> {
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock;
   for (;;) {
     const counts = await sentCounts(deps).catch(() => undefined);
     if (counts === undefined) return; // FRR is gone, and its sessions with it.
@@ -251,9 +253,9 @@ async function waitForWithdrawals(
       return sent > target;
     });
     if (pending.length === 0) return;
-    if (now() > deadline)
+    if (clock.now() > deadline)
       throw new Error(`peers not yet sent every withdrawal: ${pending.map(([k]) => k).join(", ")}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(clock, 20);
   }
 }
 

@@ -2,6 +2,8 @@
 // last good config on failure, the two-step first apply, and per-Service re-evaluation.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { systemClock } from "../clock.js";
+import { FakeClock } from "../clock.test-helper.js";
 import { parseConfig, type Config } from "../config/load-config.js";
 import { compileTemplates } from "../render/renderer.js";
 import { loadTemplateDir } from "../templates/load-template-dir.js";
@@ -122,7 +124,12 @@ class Recorder implements FrrApplier, AddressSync {
   }
 }
 
-function setup(cfg: Config, synced = true, report: (r: ReconcileReport) => void = () => undefined) {
+function setup(
+  cfg: Config,
+  synced = true,
+  report: (r: ReconcileReport) => void = () => undefined,
+  fakeClock?: FakeClock,
+) {
   const store = new ClusterStore();
   const rec = new Recorder();
   // The loop's clock: Date.now (mocked where a test mocks timers) plus the pauses a test makes.
@@ -139,7 +146,7 @@ function setup(cfg: Config, synced = true, report: (r: ReconcileReport) => void 
     isSynced: () => synced,
     runningNetworks: () => Promise.resolve(rec.running),
     report,
-    now: () => Date.now() + paused,
+    clock: fakeClock ?? { ...systemClock, now: () => Date.now() + paused },
   });
   store.setNode(toNodeSnapshot({ kind: "Node", metadata: { name: "n1" } }));
   /** Fast passes paused: the next settle pass renders and checks the render against FRR. */
@@ -728,6 +735,45 @@ async function changeAndPass(
   await settleLoop();
 }
 
+void test("the loop's timers are the injected clock's: the batching window, the settle pass, none left after stop()", async () => {
+  const cfg = await config();
+  const clock = new FakeClock(1_000_000);
+  const { store, rec, reconciler } = setup(cfg, true, undefined, clock);
+  const written = () => rec.calls.filter((c) => c === "settle written" || c === "write kept").length;
+  addService(store, "a", "10.96.0.10");
+  reconciler.schedule();
+  await settleLoop();
+  assert.equal(rec.calls.length, 0, "a pass waits for the clock, even with no delay");
+  await clock.advance(0);
+  await settleLoop();
+  assert.ok(
+    rec.calls.some((c) => c.startsWith("frr full")),
+    rec.calls.join("; "),
+  );
+  rec.calls.length = 0;
+  addService(store, "b", "10.96.0.11");
+  reconciler.schedule();
+  await clock.advance(cfg.timings.batchWindowMs - 1);
+  await settleLoop();
+  assert.equal(rec.calls.length, 0, "within the batching window of the last pass");
+  await clock.advance(1);
+  await settleLoop();
+  assert.ok(
+    rec.calls.some((c) => c.startsWith("frr fast")),
+    rec.calls.join("; "),
+  );
+  await clock.advance(SETTLE_QUIET_MS - 10);
+  await settleLoop();
+  assert.equal(written(), 0, "no settle pass before the clock says a second of quiet");
+  await clock.advance(10);
+  await settleLoop();
+  assert.equal(written(), 1, "the settle pass on the clock's second of quiet");
+  addService(store, "c", "10.96.0.12");
+  reconciler.schedule();
+  await reconciler.stop();
+  assert.equal(clock.pending, 0, "stop() cancels the loop's timers");
+});
+
 void test("settle timing: after a second of quiet, and under steady churn at the latest SETTLE_MAX_DELAY_MS after the first fast pass", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   const { store, rec, reconciler } = setup(await config(), true);
@@ -830,7 +876,7 @@ async function twentyAdvertised(report?: (r: ReconcileReport) => void) {
     runningNetworks: () => Promise.resolve(rec.running),
     report: report ?? (() => undefined),
     onWithdrawalHold: (e) => events.push(e),
-    now: () => now,
+    clock: { ...systemClock, now: () => now },
   });
   store.setNode(toNodeSnapshot({ kind: "Node", metadata: { name: "n1" } }));
   for (let i = 10; i < 30; i++) addService(store, `s${i}`, `10.96.0.${i}`);

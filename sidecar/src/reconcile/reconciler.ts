@@ -5,6 +5,7 @@
 // moment later writes frr.conf and reports, and once changes pause renders once to check that
 // FRR runs what the templates say (ADR 0019). Failures keep the last good config.
 
+import { systemClock, type Cancel, type Clock } from "../clock.js";
 import type { Config } from "../config/load-config.js";
 import { desiredStateFor, ServiceEvaluator, type ServiceEvaluation } from "../model/desired-state.js";
 import type { Decision, DesiredState, GracefulDrain, WithdrawalHold } from "../model/desired-state-types.js";
@@ -118,7 +119,8 @@ export interface ReconcilerDeps {
   readonly report: (r: ReconcileReport) => void;
   /** The mass-withdrawal breaker started holding, released its hold, or the state recovered. */
   readonly onWithdrawalHold?: (event: WithdrawalHoldEvent) => void;
-  readonly now?: () => number;
+  /** Time and timers of the loop (tests pass their own); the system clock by default. */
+  readonly clock?: Clock;
 }
 
 export interface WithdrawalHoldEvent {
@@ -128,6 +130,7 @@ export interface WithdrawalHoldEvent {
 }
 
 export class Reconciler {
+  private readonly clock: Clock;
   private readonly evaluations = new Map<string, ServiceEvaluation>();
   private readonly evaluator: ServiceEvaluator;
   /** Who claims which prefix, kept current Service by Service: the fast path's prefix changes. */
@@ -146,7 +149,7 @@ export class Reconciler {
   private desiredAddresses = new Set<string>();
   /** A fast pass happened: a settle pass renders, writes frr.conf and reports. */
   private settleDue = false;
-  private settleTimer: NodeJS.Timeout | undefined;
+  private settleTimer: Cancel | undefined;
   /**
    * The latest a settle pass may run: SETTLE_MAX_DELAY_MS after the first fast pass it follows.
    * Kept until a settle pass goes through, so one that gave way keeps its place.
@@ -173,7 +176,7 @@ export class Reconciler {
   private addressesDue = false;
   private failing = false;
   private failures = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Cancel | undefined;
   private running: Promise<void> | undefined;
   private rerun = false;
   /**
@@ -198,18 +201,19 @@ export class Reconciler {
   private baseline: DesiredState | undefined;
   /** What fast passes changed since the baseline (a burst of small passes adds up). */
   private fastLog: PrefixChange[] = [];
-  private holdTimer: NodeJS.Timeout | undefined;
+  private holdTimer: Cancel | undefined;
   /** A hold ran out: the next pass materializes and applies whatever the breaker decides. */
   private holdDue = false;
   /** This node's graceful drain, while its routes wait with GRACEFUL_SHUTDOWN. */
   private drain: GracefulDrain | undefined;
-  private drainTimer: NodeJS.Timeout | undefined;
+  private drainTimer: Cancel | undefined;
   private readonly damper: FlapDamper;
   /** Damped Services → when their backoff may end (they are evaluated again then). */
   private readonly rechecks = new Map<string, number>();
-  private recheckTimer: NodeJS.Timeout | undefined;
+  private recheckTimer: Cancel | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
+    this.clock = deps.clock ?? systemClock;
     this.evaluator = new ServiceEvaluator(deps.config.policy);
     const d = deps.config.safety.flapDamping;
     this.damper = new FlapDamper({
@@ -258,7 +262,7 @@ export class Reconciler {
     if (this.timer !== undefined) return;
     const window = this.deps.config.timings.batchWindowMs;
     const delay = delayMs ?? Math.max(0, this.lastPassEnd + window - this.now());
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.after(delay, () => {
       this.timer = undefined;
       this.running = this.reconcileOnce()
         .then(this.deps.report)
@@ -270,7 +274,7 @@ export class Reconciler {
             this.schedule();
           }
         });
-    }, delay);
+    });
   }
 
   /** The next apply goes through frr-reload.py (templates/config changed, FRR restarted, resync). */
@@ -304,11 +308,11 @@ export class Reconciler {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.settleTimer) clearTimeout(this.settleTimer);
-    if (this.holdTimer) clearTimeout(this.holdTimer);
-    if (this.recheckTimer) clearTimeout(this.recheckTimer);
-    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.timer?.();
+    this.settleTimer?.();
+    this.holdTimer?.();
+    this.recheckTimer?.();
+    this.drainTimer?.();
     this.cutShort = true;
     try {
       await this.running;
@@ -410,16 +414,12 @@ export class Reconciler {
   /** One timer for the earliest backoff end: it only makes sure a pass comes. */
   private recheckLater(key: string, at: number): void {
     this.rechecks.set(key, at);
-    if (this.recheckTimer !== undefined) clearTimeout(this.recheckTimer);
+    this.recheckTimer?.();
     const next = Math.min(...this.rechecks.values());
-    this.recheckTimer = setTimeout(
-      () => {
-        this.recheckTimer = undefined;
-        this.schedule();
-      },
-      Math.max(0, next - this.now()) + 5,
-    );
-    this.recheckTimer.unref();
+    this.recheckTimer = this.clock.after(Math.max(0, next - this.now()) + 5, () => {
+      this.recheckTimer = undefined;
+      this.schedule();
+    });
   }
 
   /** A graceful drain began: a pass comes when its wait is over (the withdrawals go then). */
@@ -427,17 +427,13 @@ export class Reconciler {
     const began = drain !== undefined && this.drain === undefined;
     this.drain = drain;
     if (!began) return;
-    if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
-    this.drainTimer = setTimeout(
-      () => {
-        this.drainTimer = undefined;
-        this.holdDue = true;
-        this.stateStale = true;
-        this.schedule();
-      },
-      Math.max(0, drain.until - this.now()) + 5,
-    );
-    this.drainTimer.unref();
+    this.drainTimer?.();
+    this.drainTimer = this.clock.after(Math.max(0, drain.until - this.now()) + 5, () => {
+      this.drainTimer = undefined;
+      this.holdDue = true;
+      this.stateStale = true;
+      this.schedule();
+    });
   }
 
   /** A hold that ran out is decided again by this pass (its timer only makes sure a pass comes). */
@@ -455,15 +451,14 @@ export class Reconciler {
     if (out.hold !== undefined && before === undefined) {
       this.deps.onWithdrawalHold?.({ kind: "held", hold: out.hold });
       const wait = Math.max(0, out.hold.until - this.now());
-      this.holdTimer = setTimeout(() => {
+      this.holdTimer = this.clock.after(wait + 5, () => {
         this.holdTimer = undefined;
         this.holdDue = true;
         this.stateStale = true;
         this.schedule();
-      }, wait + 5);
-      this.holdTimer.unref();
+      });
     } else if (out.hold === undefined && before !== undefined) {
-      if (this.holdTimer !== undefined) clearTimeout(this.holdTimer);
+      this.holdTimer?.();
       this.holdTimer = undefined;
       this.deps.onWithdrawalHold?.({ kind: out.released ? "released" : "cleared", hold: before });
     }
@@ -483,9 +478,8 @@ export class Reconciler {
     return withdrawals < b.minWithdrawals || withdrawals <= b.maxWithdrawShare * advertised;
   }
 
-  /** The one clock of the loop (injected in tests). */
   private now(): number {
-    return (this.deps.now ?? Date.now)();
+    return this.clock.now();
   }
 
   async reconcileOnce(): Promise<ReconcileReport> {
@@ -791,15 +785,11 @@ export class Reconciler {
 
   /** The one settle timer, (re)armed to ask for a settle pass in `delayMs`. */
   private settleIn(delayMs: number): void {
-    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
-    this.settleTimer = setTimeout(
-      () => {
-        this.settleTimer = undefined;
-        this.requestSettle();
-      },
-      Math.max(0, delayMs),
-    );
-    this.settleTimer.unref();
+    this.settleTimer?.();
+    this.settleTimer = this.clock.after(Math.max(0, delayMs), () => {
+      this.settleTimer = undefined;
+      this.requestSettle();
+    });
   }
 
   /**
@@ -1003,10 +993,10 @@ export class Reconciler {
       } else next = Math.min(next, at + graceMs - now);
     }
     if (next !== Infinity) {
-      setTimeout(() => {
+      this.clock.after(next + 5, () => {
         this.addressesDue = true;
         this.schedule();
-      }, next + 5).unref();
+      });
     }
     return ended;
   }
@@ -1033,9 +1023,9 @@ export class Reconciler {
     this.failures++;
     // Retry with backoff; the last good config stays in force meanwhile.
     const delay = Math.min(30000, 500 * 2 ** Math.min(this.failures - 1, 6));
-    setTimeout(() => {
+    this.clock.after(delay, () => {
       this.schedule(0);
-    }, delay).unref();
+    });
     return done({ outcome: "failed", stage, error: err instanceof Error ? err.message : String(err) });
   }
 
