@@ -253,6 +253,7 @@ export async function composeSidecar(
   // gets a repair pass at once, instead of waiting for a periodic listing of every address.
   const monitor = new AddressMonitor({
     iface: config.interface,
+    keptAs: config.localRoutes ? "local-route" : "address",
     netns: config.netns,
     onEvent: (event) => {
       if (!addresses.reconciler.observe(event)) return;

@@ -148,6 +148,24 @@ test("allowed CIDRs are normalised to their network", async () => {
   assert.deepEqual(c.policy.allowedCidrs, ["10.96.0.0/12"]);
 });
 
+test("advertise.localRoutes: off by default; on only in network mode", async () => {
+  assert.equal((await parseConfig(minimal, "c", {}, noSecrets)).localRoutes, false);
+  const on = (advertise: string) =>
+    parseConfig(minimal.replace("advertise: {", `advertise: { ${advertise}`), "c", {}, noSecrets);
+  assert.equal((await on("localRoutes: true, ")).localRoutes, true);
+  assert.deepEqual(
+    await problemsOf(minimal.replace("advertise: {", "advertise: { localRoutes: true, mode: connected, ")),
+    [
+      "advertise.localRoutes needs network mode (advertise.mode is connected): connected mode announces the interface's addresses",
+    ],
+  );
+  await assert.rejects(
+    on("localRoutes: true, interface: svc0, "),
+    /localRoutes needs network mode \(auto: interface svc0/,
+  );
+  assert.equal((await on("localRoutes: true, interface: svc0, mode: network, ")).localRoutes, true);
+});
+
 test("mode auto: network on lo, connected on a dedicated interface", () => {
   assert.equal(resolveMode("auto", "lo").mode, "network");
   assert.equal(resolveMode("auto", "kube-svc").mode, "connected");

@@ -36,6 +36,8 @@ export interface Config {
   /** Why this mode (the auto rule is documented in the README). */
   readonly modeReason: string;
   readonly interface: string;
+  /** Service IPs as kernel local routes, not interface addresses (network mode; ADR 0021). */
+  readonly localRoutes: boolean;
   readonly netns: string;
   readonly stateFile: string;
   readonly policy: AdvertisePolicy;
@@ -116,6 +118,10 @@ export async function parseConfig(
   const neighborScopes = toNeighborScopes(file.bgp.neighbors);
   if (problems.length > 0 || nodeName === undefined || !selector.ok) throw new ConfigError(source, problems);
   const { mode, modeReason } = resolveMode(file.advertise.mode, file.advertise.interface);
+  if (file.advertise.localRoutes && mode !== "network")
+    throw new ConfigError(source, [
+      `advertise.localRoutes needs network mode (${modeReason}): connected mode announces the interface's addresses`,
+    ]);
   const config: Config = {
     nodeName,
     bgp: {
@@ -129,6 +135,7 @@ export async function parseConfig(
     mode,
     modeReason,
     interface: file.advertise.interface,
+    localRoutes: file.advertise.localRoutes,
     netns: file.advertise.netns,
     stateFile: file.advertise.stateFile,
     policy: {

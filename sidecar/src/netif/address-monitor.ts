@@ -1,8 +1,10 @@
-// Sees host-address changes on the service interface as the kernel reports them (`ip -o monitor
-// address`, one long-lived process), so drift is noticed without listing 10k addresses per period.
+// Sees service-IP changes on the service interface as the kernel reports them (`ip -o monitor
+// address`, or `route` for local routes; one long-lived process), so drift is noticed without
+// listing 10k addresses per period.
 // It only reports; whether an event contradicts what we believe is the AddressReconciler's call.
 
 import { spawnLines, type LineProcess } from "../exec.js";
+import type { KeptAs } from "./ip-addresses.js";
 
 export interface AddressEvent {
   readonly op: "add" | "remove";
@@ -12,6 +14,8 @@ export interface AddressEvent {
 
 export interface AddressMonitorOptions {
   readonly iface: string;
+  /** Addresses (default) or local routes: which kernel objects hold the service IPs. */
+  readonly keptAs?: KeptAs;
   /** `ip -n NS` when the interface lives in another network namespace ("" = ours). */
   readonly netns: string;
   readonly onEvent: (event: AddressEvent) => void;
@@ -28,13 +32,35 @@ export interface AddressMonitorOptions {
 /** `[Deleted ]IDX: IFACE    inet[6] ADDRESS/LEN …` — the one-line form of `ip -o monitor address`. */
 const LINE = /^(Deleted )?\d+:\s+(\S+)\s+(inet6?)\s+([0-9a-f.:]+)\/(\d+)/;
 
+/**
+ * `[Deleted ]local ADDRESS[/LEN] dev IFACE table local …` — a local route in `ip -o monitor route`
+ * (whoever added it: an address's own route too, as the listing counts it).
+ */
+const ROUTE_LINE = /^(Deleted )?local ([0-9a-f.:]+)(?:\/(\d+))? dev (\S+) table local\b/;
+
 /** A host address (/32, /128) event on `iface`; anything else (other interfaces, subnets) is not ours. */
-export function parseMonitorLine(line: string, iface: string): AddressEvent | undefined {
+export function parseMonitorLine(
+  line: string,
+  iface: string,
+  keptAs: KeptAs = "address",
+): AddressEvent | undefined {
+  if (keptAs === "local-route") return parseRouteLine(line, iface);
   const m = LINE.exec(line);
   if (m === null) return undefined;
   const [, deleted, dev, family, address, len] = m;
   if (dev !== iface || address === undefined) return undefined;
   if (len !== (family === "inet" ? "32" : "128")) return undefined;
+  return { op: deleted === undefined ? "add" : "remove", address };
+}
+
+function parseRouteLine(line: string, iface: string): AddressEvent | undefined {
+  // Most route events are other tables' (a full BGP table at the node): one cheap test first.
+  if (!line.startsWith("local ") && !line.startsWith("Deleted local ")) return undefined;
+  const m = ROUTE_LINE.exec(line);
+  if (m === null) return undefined;
+  const [, deleted, address, len, dev] = m;
+  if (dev !== iface || address === undefined) return undefined;
+  if (len !== undefined && len !== (address.includes(":") ? "128" : "32")) return undefined;
   return { op: deleted === undefined ? "add" : "remove", address };
 }
 
@@ -54,8 +80,10 @@ export class AddressMonitor {
   start(): void {
     if (this.stopped || this.child !== undefined) return;
     const netns = this.opts.netns === "" ? [] : ["-n", this.opts.netns];
-    const child = spawnLines(["ip", ...netns, "-o", "monitor", "address"], (line) => {
-      const event = parseMonitorLine(line, this.opts.iface);
+    const keptAs = this.opts.keptAs ?? "address";
+    const objects = keptAs === "local-route" ? "route" : "address";
+    const child = spawnLines(["ip", ...netns, "-o", "monitor", objects], (line) => {
+      const event = parseMonitorLine(line, this.opts.iface, keptAs);
       if (event !== undefined) this.opts.onEvent(event);
     });
     this.child = child;

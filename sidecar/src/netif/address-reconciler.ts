@@ -143,6 +143,11 @@ export class AddressReconciler {
     return event.op === "add" ? !present.has(event.address) : present.has(event.address);
   }
 
+  /** Whether the record holds anything (loads it: no listing of the interface). */
+  ownsAny(): Promise<boolean> {
+    return this.#serial(async () => (await this.#loadOwned()).size > 0);
+  }
+
   /** The owned set as last recorded (undefined before the first sync). */
   owned(): ReadonlySet<string> | undefined {
     return this.#owned;

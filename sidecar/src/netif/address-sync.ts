@@ -7,7 +7,7 @@ import { spawnCoprocess, type Runner } from "../exec.js";
 import type { Logger } from "../log.js";
 import type { AddressSync } from "../reconcile/reconciler.js";
 import { AddressReconciler, type AddressSyncOutcome } from "./address-reconciler.js";
-import { DEFAULT_IP_TIMEOUT_MS, IpAddressAdapter, type AddressFailure } from "./ip-addresses.js";
+import { DEFAULT_IP_TIMEOUT_MS, IpAddressAdapter, type AddressFailure, type KeptAs } from "./ip-addresses.js";
 import { IpBatchSession } from "./ip-batch-session.js";
 import { OwnedAddressStore } from "./owned-state.js";
 
@@ -17,6 +17,8 @@ import { OwnedAddressStore } from "./owned-state.js";
 
 export interface LiveAddressSync extends AddressSync {
   readonly reconciler: AddressReconciler;
+  /** Ends the long-lived ip process (tests; `run` keeps it for its life). */
+  close(): Promise<void>;
 }
 
 export function createAddressSync(runner: Runner, config: Config, log: Logger): LiveAddressSync {
@@ -32,38 +34,68 @@ export function createAddressSync(runner: Runner, config: Config, log: Logger): 
       log.warn({ iface, why }, "ip -batch ended; the next address change starts another");
     },
   });
-  const adapter = new IpAddressAdapter({
-    iface,
-    run: (argv, options) =>
-      runner(argv[0] === "ip" ? ["ip", ...netns, ...argv.slice(1)] : argv, {
-        timeoutMs: DEFAULT_IP_TIMEOUT_MS,
-        ...options,
-      }),
-    batch: (input) => session.run(input),
-  });
-  const stateDir = dirname(config.stateFile);
-  const store = new OwnedAddressStore({
-    // One file per interface: switching interfaces must not forget what we own on the old one.
-    path: join(stateDir, `${basename(config.stateFile, ".json")}.${iface}.json`),
-    iface,
-    warn: (message) => {
-      log.warn({ iface }, message);
-    },
-  });
-  const reconciler = new AddressReconciler({ adapter, store });
+  const run: Runner = (argv, options) =>
+    runner(argv[0] === "ip" ? ["ip", ...netns, ...argv.slice(1)] : argv, {
+      timeoutMs: DEFAULT_IP_TIMEOUT_MS,
+      ...options,
+    });
+  const batch = (input: string) => session.run(input);
+  const keptAs: KeptAs = config.localRoutes ? "local-route" : "address";
+  const other: KeptAs = config.localRoutes ? "address" : "local-route";
+  const ours = (kind: KeptAs) => {
+    const adapter = new IpAddressAdapter({ iface, keptAs: kind, run, batch });
+    const store = new OwnedAddressStore({
+      // One file per interface and kind: switching either must not forget what we own under the other.
+      path: ownedStatePath(config.stateFile, iface, kind),
+      iface,
+      warn: (message) => {
+        log.warn({ iface }, message);
+      },
+    });
+    return new AddressReconciler({ adapter, store });
+  };
+  const reconciler = ours(keptAs);
+  let sweep: Promise<void> | undefined;
+  // Once per process, before our first change: what we own as the other kind (advertise.localRoutes
+  // was switched) goes, so nothing is left behind under a record no one reads.
+  const sweepOtherKind = (): Promise<void> =>
+    (sweep ??= sweepOwned(ours(other), config, log).catch((err: unknown) => {
+      sweep = undefined;
+      throw err;
+    }));
   return {
     reconciler,
+    close: () => session.close(),
     async sync(desired, phase, options = {}) {
+      await sweepOtherKind();
       const outcome = await reconciler.syncAddresses(desired, config.policy.excludedIps, phase, options);
       report(outcome, log);
     },
     async syncChanged(wanted, phase) {
+      await sweepOtherKind();
       const outcome = await reconciler.syncChanged(wanted, config.policy.excludedIps, phase);
       if (outcome === undefined) return false;
       report(outcome, log);
       return true;
     },
   };
+}
+
+/** The ownership file of `iface` for one kind: addresses keep the name they always had. */
+export function ownedStatePath(stateFile: string, iface: string, kind: KeptAs): string {
+  const base = join(dirname(stateFile), `${basename(stateFile, ".json")}.${iface}`);
+  return kind === "address" ? `${base}.json` : `${base}.local-routes.json`;
+}
+
+/** Removes everything `reconciler` owns, when its record holds anything (a no-op otherwise). */
+async function sweepOwned(reconciler: AddressReconciler, config: Config, log: Logger): Promise<void> {
+  if (!(await reconciler.ownsAny())) return;
+  const outcome = await reconciler.syncAddresses(new Set(), config.policy.excludedIps, "remove");
+  log.info(
+    { removed: outcome.remove.length, keptAs: config.localRoutes ? "address" : "local-route" },
+    "advertise.localRoutes changed: service IPs kept the other way removed",
+  );
+  report(outcome, log);
 }
 
 function report(outcome: AddressSyncOutcome, log: Logger): void {

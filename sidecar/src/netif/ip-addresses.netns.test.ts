@@ -12,7 +12,10 @@ import { createRunner, spawnCoprocess, type Coprocess } from "../exec.js";
 import { AddressMonitor, parseMonitorLine } from "./address-monitor.js";
 import { AddressReconciler } from "./address-reconciler.js";
 import type { Runner } from "../exec.js";
-import { IpAddressAdapter, IpCommandError } from "./ip-addresses.js";
+import { IpAddressAdapter, IpCommandError, type KeptAs } from "./ip-addresses.js";
+import { createAddressSync, type LiveAddressSync } from "./address-sync.js";
+import { parseConfig } from "../config/load-config.js";
+import { createLogger } from "../log.js";
 import { IpBatchSession } from "./ip-batch-session.js";
 import { OwnedAddressStore } from "./owned-state.js";
 
@@ -61,10 +64,11 @@ function session(timeoutMs = 30_000): IpBatchSession {
 }
 
 /** The adapter as `run` wires it: its batches to one ip session; counts batches. */
-function adapter(iface = "lo"): IpAddressAdapter {
+function adapter(iface = "lo", keptAs: KeptAs = "address"): IpAddressAdapter {
   const s = session();
   return new IpAddressAdapter({
     iface,
+    keptAs,
     run: inNamespace,
     batch: (input) => {
       batches++;
@@ -238,6 +242,156 @@ void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
   });
 });
 
+/** Our local routes as the kernel lists them (proto 250), independently of the adapter. */
+async function kernelLocalRoutes(): Promise<string[]> {
+  const out: string[] = [];
+  for (const family of ["-4", "-6"]) {
+    const routes = JSON.parse(
+      await ip("-n", NS, "-j", family, "route", "show", "table", "local", "proto", "250"),
+    ) as { dst: string }[];
+    out.push(...routes.map((r) => r.dst));
+  }
+  return out.sort();
+}
+
+async function flushLocalRoutes(): Promise<void> {
+  for (const family of ["-4", "-6"])
+    await ip("-n", NS, family, "route", "flush", "table", "local", "proto", "250");
+}
+
+void describe(`service IPs as local routes in netns ${NS} (real iproute2)`, () => {
+  void test("v4 + v6 in one batch: listed, delivered locally, removed; an address's own route is present, not ours", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    await flushLocalRoutes();
+    await ip("-n", NS, "address", "add", "192.0.2.98/32", "dev", "lo");
+    const a = adapter("lo", "local-route");
+    batches = 0;
+    const added = await a.apply({ add: ["10.0.0.7", "fd00::7", "192.0.2.98"], remove: [] });
+    assert.equal(batches, 1);
+    // The address's own local route is there already: ip refuses ours, and it stays someone else's.
+    assert.deepEqual(added.failed, []);
+    assert.deepEqual(
+      added.rejected.map((r) => `${r.op} ${r.address}`),
+      ["add 192.0.2.98"],
+    );
+    assert.deepEqual([...(await a.list())].sort(), ["10.0.0.7", "192.0.2.98", "fd00::7"]);
+    assert.deepEqual(await kernelLocalRoutes(), ["10.0.0.7", "fd00::7"]);
+    assert.match(await ip("-n", NS, "route", "get", "10.0.0.7"), /^local 10\.0\.0\.7 dev lo/);
+    assert.match(await ip("-n", NS, "-6", "route", "get", "fd00::7"), /^local fd00::7 /);
+    assert.equal((await kernelAddresses()).has("10.0.0.7/32"), false, "no address: a route only");
+    const removed = await a.apply({ add: [], remove: ["10.0.0.7", "fd00::7"] });
+    assert.deepEqual(removed.failed, []);
+    assert.deepEqual(await kernelLocalRoutes(), []);
+    assert.ok((await kernelAddresses()).has("192.0.2.98/32"), "the address (and its route) untouched");
+    const after = await host(["ip", "-n", NS, "route", "get", "10.0.0.7"]);
+    assert.doesNotMatch(after.stdout, /^local/, "no longer delivered locally");
+  });
+
+  void test("a foreign local route and address survive a full sync cycle and a drain", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    await flushLocalRoutes();
+    await ip("-n", NS, "address", "add", "192.0.2.99/32", "dev", "lo");
+    // Someone else's local route with our proto number: the record, not the number, says whose.
+    await ip(
+      "-n",
+      NS,
+      "route",
+      "add",
+      "local",
+      "198.51.100.9/32",
+      "dev",
+      "lo",
+      "table",
+      "local",
+      "proto",
+      "250",
+    );
+    const store = new OwnedAddressStore({ path: join(stateDir, "owned.lo.local-routes.json"), iface: "lo" });
+    const r = new AddressReconciler({ adapter: adapter("lo", "local-route"), store });
+    const up = await r.syncAddresses(["10.0.0.7", "fd00::7", "192.0.2.99", "198.51.100.9"]);
+    assert.deepEqual(up.add, ["10.0.0.7", "fd00::7"]);
+    const restarted = new AddressReconciler({ adapter: adapter("lo", "local-route"), store });
+    const down = await restarted.syncAddresses(new Set());
+    assert.deepEqual(down.remove, ["10.0.0.7", "fd00::7"]);
+    assert.deepEqual(down.failed, []);
+    assert.deepEqual(await kernelLocalRoutes(), ["198.51.100.9"]);
+    assert.ok((await kernelAddresses()).has("192.0.2.99/32"));
+    assert.deepEqual([...(await store.load())], []);
+  });
+
+  void test("10,000 local routes: one batch to add, one to remove", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    await flushLocalRoutes();
+    const ips = Array.from({ length: 10_000 }, (_, i) => `10.78.${i >> 8}.${i & 255}`);
+    const a = adapter("lo", "local-route");
+    batches = 0;
+    let started = performance.now();
+    const added = await a.apply({ add: ips, remove: [] });
+    t.diagnostic(`add 10,000: ${(performance.now() - started).toFixed(0)} ms (batch + re-list)`);
+    assert.deepEqual(added.failed, []);
+    assert.equal((await a.list()).size, 10_000);
+    started = performance.now();
+    const removed = await a.apply({ add: [], remove: ips });
+    t.diagnostic(`remove 10,000: ${(performance.now() - started).toFixed(0)} ms`);
+    assert.equal(batches, 4, "5,000 lines per batch");
+    assert.deepEqual(removed.failed, []);
+    assert.equal((await a.list()).size, 0);
+  });
+
+  void test("switching advertise.localRoutes moves what we own to the new kind at the first change; nothing left behind", async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await flushGlobal();
+    await flushLocalRoutes();
+    const dir = await mkdtemp(join(stateDir, "switch-"));
+    const logs: string[] = [];
+    const log = createLogger("info", {
+      write: (line: string) => logs.push(line),
+    } as unknown as NodeJS.WritableStream);
+    const syncs: LiveAddressSync[] = [];
+    t.after(() => Promise.all(syncs.map((x) => x.close())));
+    const sync = async (localRoutes: boolean) => {
+      const yaml = `nodeName: n1
+bgp: { asn: 64512 }
+advertise: { allowedCidrs: [10.0.0.0/8], netns: ${NS}, localRoutes: ${String(localRoutes)}, stateFile: ${dir}/addresses.json }
+`;
+      const live = createAddressSync(
+        host,
+        await parseConfig(yaml, "c", {}, () => Promise.reject(new Error("none"))),
+        log,
+      );
+      syncs.push(live);
+      return live;
+    };
+    await (await sync(false)).sync(new Set(["10.0.0.61", "10.0.0.62"]), "add");
+    assert.ok((await kernelAddresses()).has("10.0.0.61/32"));
+    await (await sync(true)).sync(new Set(["10.0.0.61", "10.0.0.63"]), "add");
+    const kernel = await kernelAddresses();
+    assert.equal(kernel.has("10.0.0.61/32") || kernel.has("10.0.0.62/32"), false, "the addresses went");
+    assert.deepEqual(await kernelLocalRoutes(), ["10.0.0.61", "10.0.0.63"]);
+    assert.ok(logs.some((l) => l.includes("service IPs kept the other way removed")));
+    // And back: the routes go, the addresses come.
+    await (await sync(false)).sync(new Set(["10.0.0.61"]), "add");
+    assert.deepEqual(await kernelLocalRoutes(), []);
+    assert.ok((await kernelAddresses()).has("10.0.0.61/32"));
+    await (await sync(false)).sync(new Set(), "remove");
+  });
+});
+
 void describe(`AddressMonitor in netns ${NS} (real ip monitor)`, () => {
   void test("reports host-address adds and deletes on its interface; a listing after it starts; stop ends it", async (t) => {
     if (unavailable !== "") {
@@ -276,6 +430,82 @@ void describe(`AddressMonitor in netns ${NS} (real ip monitor)`, () => {
     }
     assert.equal(monitor.running, false);
   });
+});
+
+void test("AddressMonitor of local routes: host local routes on its interface, whoever added them", async (t) => {
+  if (unavailable !== "") {
+    t.skip(unavailable);
+    return;
+  }
+  await flushGlobal();
+  await flushLocalRoutes();
+  const events: string[] = [];
+  let gaps = 0;
+  const monitor = new AddressMonitor({
+    iface: "lo",
+    keptAs: "local-route",
+    netns: NS,
+    onEvent: (e) => events.push(`${e.op} ${e.address}`),
+    onGap: () => gaps++,
+    log: { warn: () => undefined },
+  });
+  monitor.start();
+  const route = (verb: string, dst: string) =>
+    ip("-n", NS, "route", verb, "local", dst, "dev", "lo", "table", "local", "proto", "250");
+  try {
+    const deadline = Date.now() + 5000;
+    while (gaps === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(gaps, 1);
+    while (events.length === 0 && Date.now() < deadline) {
+      await route("replace", "10.0.0.50/32");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    events.length = 0;
+    await ip(
+      "-n",
+      NS,
+      "-6",
+      "route",
+      "add",
+      "local",
+      "fd00::51/128",
+      "dev",
+      "lo",
+      "table",
+      "local",
+      "proto",
+      "250",
+    );
+    await route("add", "10.9.0.0/24"); // a subnet: not ours
+    await ip("-n", NS, "route", "add", "10.8.0.0/24", "dev", "lo"); // the main table: not ours
+    await ip("-n", NS, "address", "add", "10.0.0.52/32", "dev", "lo"); // its own local route: seen
+    await route("del", "10.0.0.50/32");
+    while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(events, ["add fd00::51", "add 10.0.0.52", "remove 10.0.0.50"]);
+  } finally {
+    monitor.stop();
+    await ip("-n", NS, "route", "del", "10.8.0.0/24", "dev", "lo");
+    await flushLocalRoutes();
+  }
+});
+
+void test("parseMonitorLine of local routes: host routes in the local table through the interface only", () => {
+  const table: [string, string | undefined][] = [
+    ["local 10.96.0.10 dev lo table local proto 250 scope host ", "add 10.96.0.10"],
+    ["Deleted local 10.96.0.10 dev lo table local proto 250 scope host ", "remove 10.96.0.10"],
+    ["local fd00::10 dev lo table local proto 250 metric 1024 pref medium", "add fd00::10"],
+    ["local 10.1.1.1 dev lo table local proto kernel scope host src 10.1.1.1 ", "add 10.1.1.1"],
+    ["local 10.96.0.11/32 dev lo table local proto 250 scope host ", "add 10.96.0.11"],
+    ["local 10.9.0.0/24 dev lo table local proto 250 scope host ", undefined],
+    ["local 10.96.0.10 dev eth0 table local proto kernel scope host src 10.96.0.10 ", undefined],
+    ["10.96.0.10 via 192.0.2.1 dev eth0 proto bgp metric 20 ", undefined],
+    ["broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0.1 ", undefined],
+    ["1: lo    inet 10.96.0.10/32 scope global lo", undefined],
+  ];
+  for (const [line, expected] of table) {
+    const e = parseMonitorLine(line, "lo", "local-route");
+    assert.equal(e === undefined ? undefined : `${e.op} ${e.address}`, expected, line);
+  }
 });
 
 void test("parseMonitorLine: host addresses on the interface only", () => {

@@ -7,6 +7,7 @@ import {
   IpAddressAdapter,
   IpCommandError,
   parseHostAddresses,
+  parseLocalRoutes,
   rejectedLines,
   batchLines,
 } from "./ip-addresses.js";
@@ -236,5 +237,85 @@ void describe("rejectedLines (ip -force stderr)", () => {
 
   void test("a line number outside the chunk is ignored", () => {
     assert.deepEqual(rejectedLines(chunk, "Error: x\nCommand failed -:9\n"), []);
+  });
+});
+
+void describe("service IPs kept as local routes (advertise.localRoutes)", () => {
+  void test("batch lines name the route in full: type, table and our proto", () => {
+    assert.deepEqual(
+      batchLines(
+        { add: ["10.96.0.10", "fd00::10"], remove: ["10.96.0.11", "fd00::11"] },
+        "lo",
+        "local-route",
+      ).map((l) => l.text),
+      [
+        "route add local 10.96.0.10/32 dev lo table local proto 250",
+        "route add local fd00::10/128 dev lo table local proto 250",
+        "route del local 10.96.0.11/32 dev lo table local proto 250",
+        "route del local fd00::11/128 dev lo table local proto 250",
+      ],
+    );
+    assert.throws(
+      () => batchLines({ add: ["10.96.0.10 dev eth0"], remove: [] }, "lo", "local-route"),
+      InvalidAddressError,
+    );
+  });
+
+  void test("the listing: host local routes of any proto (an address's own too), no loopback, subnet or broadcast", () => {
+    const v4 = JSON.stringify([
+      { type: "local", dst: "10.1.1.1", protocol: "kernel", scope: "host", prefsrc: "10.1.1.1" },
+      { type: "local", dst: "10.96.0.10", protocol: "250", scope: "host" },
+      { type: "local", dst: "10.96.0.12/32", protocol: "250", scope: "host" },
+      { type: "local", dst: "10.9.0.0/24", protocol: "250", scope: "host" },
+      { type: "local", dst: "127.0.0.0/8", protocol: "kernel", scope: "host" },
+      { type: "local", dst: "127.0.0.1", protocol: "kernel", scope: "host" },
+      { type: "broadcast", dst: "127.255.255.255", protocol: "kernel", scope: "link" },
+    ]);
+    assert.deepEqual([...parseLocalRoutes(v4)].sort(), ["10.1.1.1", "10.96.0.10", "10.96.0.12"]);
+    const v6 = JSON.stringify([
+      { type: "local", dst: "::1", protocol: "kernel", metric: 0 },
+      { type: "local", dst: "fe80::1", protocol: "kernel", metric: 0 },
+      { type: "local", dst: "FD00:0::10", protocol: "250", metric: 1024 },
+      { type: "local", dst: "fd00::/64", protocol: "250", metric: 1024 },
+    ]);
+    assert.deepEqual([...parseLocalRoutes(v6)], ["fd00::10"]);
+    assert.throws(() => parseLocalRoutes("{}"), IpCommandError);
+  });
+
+  void test("list() asks for both families of the local table through the interface", async () => {
+    const calls: string[] = [];
+    const adapter = new IpAddressAdapter({
+      iface: "lo",
+      keptAs: "local-route",
+      run: (argv) => {
+        calls.push(argv.join(" "));
+        const dst = argv.includes("-6") ? "fd00::10" : "10.96.0.10";
+        return Promise.resolve({ stdout: JSON.stringify([{ type: "local", dst }]), stderr: "", exitCode: 0 });
+      },
+    });
+    assert.deepEqual([...(await adapter.list())], ["10.96.0.10", "fd00::10"]);
+    assert.deepEqual(calls, [
+      "ip -j -4 route show table local dev lo",
+      "ip -j -6 route show table local dev lo",
+    ]);
+  });
+
+  void test("a kernel without IPv6 lists IPv4 only; any other failure is an error", async () => {
+    const adapter = (stderr: string) =>
+      new IpAddressAdapter({
+        iface: "lo",
+        keptAs: "local-route",
+        run: (argv) =>
+          Promise.resolve(
+            argv.includes("-6")
+              ? { stdout: "", stderr, exitCode: 2 }
+              : { stdout: '[{"type":"local","dst":"10.96.0.10"}]', stderr: "", exitCode: 0 },
+          ),
+      });
+    assert.deepEqual(
+      [...(await adapter("RTNETLINK answers: Address family not supported by protocol\n").list())],
+      ["10.96.0.10"],
+    );
+    await assert.rejects(adapter('Cannot find device "lo"\n').list(), IpCommandError);
   });
 });

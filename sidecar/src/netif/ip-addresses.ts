@@ -1,5 +1,6 @@
-// Host addresses (/32, /128) on one interface through iproute2: `ip -j addr show` to list,
-// `ip -force -batch -` lines to change (in `run`, all sent to one long-lived ip: IpBatchSession).
+// Service IPs kept on one interface through iproute2, as host addresses (/32, /128) or as kernel
+// `local` routes through it (ADR 0021): `ip -j` to list, `ip -force -batch -` lines to change (in
+// `run`, all sent to one long-lived ip: IpBatchSession).
 // The only code that writes ip(8) input: every address is re-validated here, so nothing that came
 // from the cluster can smuggle in a command.
 
@@ -10,8 +11,22 @@ import { isCanonicalAddress } from "./plan-addresses.js";
 
 export type { RunResult };
 
+/**
+ * How the kernel keeps a service IP local: an address on the interface, or a `local` route
+ * through it in the local table (what an address adds, without the address; ADR 0021).
+ */
+export type KeptAs = "address" | "local-route";
+
+/**
+ * The routing protocol number on our local routes (unnamed in iproute2's rt_protos; zebra's are
+ * 11 and 186–196): `ip route show table local proto 250` shows exactly ours.
+ */
+export const LOCAL_ROUTE_PROTO = 250;
+
 export interface IpAddressAdapterOptions {
   readonly iface: string;
+  /** Default "address". */
+  readonly keptAs?: KeptAs;
   /** Default: exec.ts (execa) with DEFAULT_IP_TIMEOUT_MS. Tests inject fakes; the netns test prefixes `ip netns exec NS`. */
   readonly run?: Runner;
   /** Lines per `ip -batch` run (default DEFAULT_MAX_LINES_PER_BATCH). */
@@ -78,6 +93,7 @@ export interface BatchLine {
 
 export class IpAddressAdapter {
   readonly iface: string;
+  readonly keptAs: KeptAs;
   readonly #run: Runner;
   readonly #batch: (input: string) => Promise<RunResult>;
   readonly #maxLines: number;
@@ -88,6 +104,7 @@ export class IpAddressAdapter {
     if (!Number.isInteger(maxLines) || maxLines < 1)
       throw new Error(`maxLinesPerBatch must be ≥ 1, got ${maxLines}`);
     this.iface = options.iface;
+    this.keptAs = options.keptAs ?? "address";
     const run = options.run ?? createRunner(DEFAULT_IP_TIMEOUT_MS);
     this.#run = run;
     this.#batch = options.batch ?? ((input) => run(["ip", "-force", "-batch", "-"], { input }));
@@ -96,6 +113,7 @@ export class IpAddressAdapter {
 
   /** Host addresses (/32, /128) on the interface, canonical; link-local and host-scope (::1) ones left out. */
   async list(): Promise<Set<string>> {
+    if (this.keptAs === "local-route") return this.#listLocalRoutes();
     const result = await this.#run(["ip", "-j", "address", "show", "dev", this.iface]);
     if (result.exitCode !== 0) {
       throw new IpCommandError(
@@ -103,6 +121,27 @@ export class IpAddressAdapter {
       );
     }
     return parseHostAddresses(result.stdout);
+  }
+
+  /**
+   * Host `local` routes through the interface, whoever added them (an address's own route too:
+   * that IP is local already, and not ours), loopback ones left out. Two runs: one per family.
+   */
+  async #listLocalRoutes(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const family of ["-4", "-6"] as const) {
+      const argv = ["ip", "-j", family, "route", "show", "table", "local", "dev", this.iface];
+      const result = await this.#run(argv);
+      if (result.exitCode !== 0) {
+        // A kernel booted without IPv6 has no IPv6 table to list: nothing of ours can be there.
+        if (family === "-6" && /not supported/i.test(result.stderr)) continue;
+        throw new IpCommandError(
+          `${argv.slice(1).join(" ")} exited ${result.exitCode}: ${result.stderr.trim()}`,
+        );
+      }
+      for (const address of parseLocalRoutes(result.stdout)) out.add(address);
+    }
+    return out;
   }
 
   /**
@@ -118,7 +157,7 @@ export class IpAddressAdapter {
    * for it.
    */
   async apply(change: AddressChange, before?: Set<string>): Promise<ApplyResult> {
-    const lines = batchLines(change, this.iface);
+    const lines = batchLines(change, this.iface, this.keptAs);
     const rejected: AddressFailure[] = [];
     let batches = 0;
     for (let start = 0; start < lines.length; start += this.#maxLines) {
@@ -155,16 +194,27 @@ export function assertSafeAddress(address: string): 4 | 6 {
  * that do DAD. Not "noprefixroute", although it makes IPv6 removal ≈ 3× faster (no main-table
  * route to clean up): FRR 8.4.4 still makes a connected route for such an address, but zebra since
  * FRRouting/frr PR 14957 (Dec 2023) honours the flag and makes none, so FRR would stop advertising it.
+ * A local route is named in full on removal (type, table, proto): only ours matches.
  */
-export function batchLines(change: AddressChange, iface: string): BatchLine[] {
+export function batchLines(change: AddressChange, iface: string, keptAs: KeptAs = "address"): BatchLine[] {
+  const route = (verb: "add" | "del", address: string, length: number): string =>
+    `route ${verb} local ${address}/${length} dev ${iface} table local proto ${LOCAL_ROUTE_PROTO}`;
   const adds = change.add.map((address): BatchLine => {
     const v6 = assertSafeAddress(address) === 6;
-    const text = `address add ${address}/${v6 ? 128 : 32} dev ${iface}${v6 ? " nodad" : ""}`;
+    const length = v6 ? 128 : 32;
+    const text =
+      keptAs === "local-route"
+        ? route("add", address, length)
+        : `address add ${address}/${length} dev ${iface}${v6 ? " nodad" : ""}`;
     return { op: "add", address, text };
   });
   const removes = change.remove.map((address): BatchLine => {
     const length = assertSafeAddress(address) === 6 ? 128 : 32;
-    return { op: "remove", address, text: `address del ${address}/${length} dev ${iface}` };
+    const text =
+      keptAs === "local-route"
+        ? route("del", address, length)
+        : `address del ${address}/${length} dev ${iface}`;
+    return { op: "remove", address, text };
   });
   return [...adds, ...removes];
 }
@@ -231,6 +281,33 @@ export function parseHostAddresses(stdout: string): Set<string> {
     }
   }
   return out;
+}
+
+/**
+ * Parses `ip -j route show table local dev X` output into canonical host IPs: `local` routes of
+ * one address (`dst` without a length, or /32, /128), loopback and link-local ones left out.
+ */
+export function parseLocalRoutes(stdout: string): Set<string> {
+  const routes: unknown = JSON.parse(stdout);
+  if (!Array.isArray(routes)) throw new IpCommandError("ip -j route show: expected a JSON array");
+  const out = new Set<string>();
+  for (const route of routes as unknown[]) {
+    if (typeof route !== "object" || route === null) continue;
+    const { type, dst } = route as Record<string, unknown>;
+    if (type !== "local" || typeof dst !== "string") continue;
+    const [ip, length] = dst.split("/");
+    if (ip === undefined) continue;
+    const parsed = parseIp(ip);
+    if (!parsed.ok || isLinkLocal(parsed.value) || isLoopback(parsed.value)) continue;
+    if (length !== undefined && length !== (parsed.value.family === "ipv4" ? "32" : "128")) continue;
+    out.add(parsed.value.text);
+  }
+  return out;
+}
+
+/** 127.0.0.0/8 and ::1: the kernel's own, never a service IP. */
+function isLoopback(address: IpAddress): boolean {
+  return address.family === "ipv4" ? address.value >> 24n === 127n : address.value === 1n;
 }
 
 function addrInfo(link: unknown): unknown[] {
