@@ -37,6 +37,8 @@ export interface SidecarLabOptions {
   readonly objects?: readonly KubeObject[];
   /** advertise.weightedEcmp.enabled (default: the config's default, off). */
   readonly weightedEcmp?: boolean;
+  /** advertise.localRoutes (default: the config's default, off). */
+  readonly localRoutes?: boolean;
 }
 
 export interface LogLine {
@@ -353,6 +355,7 @@ async function wireSidecar(
         allowedCidrs: ["10.96.0.0/12", "203.0.113.0/24", "fd00:96::/64"],
         excludedIps: ["10.96.0.1"],
         ...(opts.weightedEcmp === undefined ? {} : { weightedEcmp: { enabled: opts.weightedEcmp } }),
+        ...(opts.localRoutes === undefined ? {} : { localRoutes: opts.localRoutes }),
       },
       frr: {
         templateDir: opts.templateDir ?? join(REPO, "frr-templates"),
