@@ -81,6 +81,8 @@ interface Options {
   readonly attributeSets: number;
   /** The "FRR alone" phase per size (--no-floor: off). */
   readonly floor: boolean;
+  /** advertise.localRoutes of the sidecar: service IPs as kernel local routes (ADR 0021). */
+  readonly localRoutes: boolean;
 }
 
 const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
@@ -130,7 +132,9 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
   --attribute-services 1000, --attribute-sets 200
                           the attributes phase: this many Services get communities from this many
                           distinct sets; then readiness flips of them, and new Services each with
-                          a set FRR does not run yet (0 services = phase off)`;
+                          a set FRR does not run yet (0 services = phase off)
+  --local-routes          advertise.localRoutes: the sidecar keeps service IPs as kernel local
+                          routes instead of addresses on lo (ADR 0021)`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
@@ -161,6 +165,7 @@ function parseOptions(argv: string[]): Options {
       "attribute-services": { type: "string", default: "1000" },
       "attribute-sets": { type: "string", default: "200" },
       "no-floor": { type: "boolean", default: false },
+      "local-routes": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -213,6 +218,7 @@ function parseOptions(argv: string[]): Options {
     attributeServices: int("attribute-services", values["attribute-services"], 0),
     attributeSets: int("attribute-sets", values["attribute-sets"], 1),
     floor: !values["no-floor"],
+    localRoutes: values["local-routes"],
   };
 }
 
@@ -806,6 +812,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
   });
   const env = await createSidecarLab({
     objects,
+    localRoutes: opts.localRoutes,
     config: {
       log: { level: opts.logLevel },
       timings: timings(60),
