@@ -73,6 +73,12 @@ export class Metrics {
     labelNames: ["action"] as const,
     registers: [this.registry],
   });
+  readonly readBacks = new Counter({
+    name: "frr_advertiser_readbacks_total",
+    help: "Advertised-routes read-backs from bgpd, by the form that answered: text, or json when the text form did not add up (a new FRR output layout)",
+    labelNames: ["form"] as const,
+    registers: [this.registry],
+  });
   readonly reloadDuration = new Histogram({
     name: "frr_advertiser_reload_duration_seconds",
     help: "Duration of changes sent to FRR, by method (delta, reload, rollback)",

@@ -67,3 +67,35 @@ test("this container's vtysh version is read once; a failed read is tried again"
   assert.equal(await frr.toolsVersion(), "10.3");
   assert.deepEqual(calls, ["/usr/bin/vtysh --help", "/usr/bin/vtysh --help"]);
 });
+
+test("the read-back says which form answered: text when it adds up to its total, else JSON", async () => {
+  const table = (rows: string, total: number) =>
+    `   Network          Next Hop            Metric LocPrf Weight Path\n${rows}\nTotal number of prefixes ${total}\n`;
+  const answers = [
+    table("*> 10.96.0.2/32     0.0.0.0                  0         32768 i", 1),
+    // A layout the text parser cannot count (one row, a total of two): the JSON form is asked.
+    table("*> 10.96.0.2/32     0.0.0.0                  0         32768 i", 2),
+    JSON.stringify({ advertisedRoutes: { "10.96.0.2/32": {}, "10.96.0.3/32": {} } }),
+  ];
+  const forms: string[] = [];
+  const asked: string[] = [];
+  const run: Runner = (argv) => {
+    asked.push(argv.at(-1) ?? "");
+    return Promise.resolve({ stdout: answers.shift() ?? "", stderr: "", exitCode: 0 });
+  };
+  const frr = new FrrClient(run, {
+    vtysh: "vtysh",
+    reloadScript: "frr-reload.py",
+    pathspace: "",
+    workDir: "/tmp",
+    reloadTimeoutMs: 1000,
+    onReadBack: (form) => forms.push(form),
+  });
+  assert.deepEqual([...(await frr.advertisedRoutes("192.0.2.1", "ipv4"))], ["10.96.0.2/32"]);
+  assert.deepEqual([...(await frr.advertisedRoutes("192.0.2.1", "ipv4"))].sort(), [
+    "10.96.0.2/32",
+    "10.96.0.3/32",
+  ]);
+  assert.deepEqual(forms, ["text", "json"]);
+  assert.equal(asked.filter((c) => c.endsWith(" json")).length, 1, "JSON only when the text did not add up");
+});

@@ -23,6 +23,8 @@ export interface FrrClientOptions {
   readonly bgpdVtySocket?: string | undefined;
   /** The ASN of the `router bgp` the templates render; absent: read from what bgpd runs. */
   readonly bgpAsn?: number | undefined;
+  /** Each advertised-routes read-back, by the form that answered (text, or JSON after the text did not add up). */
+  readonly onReadBack?: (form: "text" | "json") => void;
 }
 
 export class FrrCommandError extends Error {
@@ -128,8 +130,10 @@ export class FrrClient {
   /** The prefixes bgpd sends `peer` in `family` (over the kept-open bgpd connection when there is one). */
   async advertisedRoutes(peer: string, family: "ipv4" | "ipv6"): Promise<Set<string>> {
     const text = await this.bgpdShow(advertisedRoutesCommand(family, peer, "text"), 15000);
+    const fromText = parseAdvertisedRoutesText(text);
+    this.opts.onReadBack?.(fromText === undefined ? "json" : "text");
     return (
-      parseAdvertisedRoutesText(text) ??
+      fromText ??
       parseAdvertisedRoutes(await this.bgpdJson(advertisedRoutesCommand(family, peer, "json"), 15000))
     );
   }
