@@ -81,7 +81,9 @@ export async function composeSidecar(
     reloadTimeoutMs: config.timings.reloadTimeoutSeconds * 1000,
     bgpdVtySocket: config.frr.deltaTransport === "vty" ? join(frrStateDir(config), "bgpd.vty") : undefined,
     bgpAsn: config.bgp.asn,
-    onReadBack: (form) => metrics.readBacks.inc({ form }),
+    onReadBack: (form) => {
+      metrics.readBacks.inc({ form });
+    },
   });
   let refusal: string | undefined;
   const applier = new ConfigApplier(frr, config.frr.configFile, log.child({ component: "frr" }), {
