@@ -292,17 +292,21 @@ export function parseLocalRoutes(stdout: string): Set<string> {
   if (!Array.isArray(routes)) throw new IpCommandError("ip -j route show: expected a JSON array");
   const out = new Set<string>();
   for (const route of routes as unknown[]) {
-    if (typeof route !== "object" || route === null) continue;
-    const { type, dst } = route as Record<string, unknown>;
-    if (type !== "local" || typeof dst !== "string") continue;
-    const [ip, length] = dst.split("/");
-    if (ip === undefined) continue;
-    const parsed = parseIp(ip);
-    if (!parsed.ok || isLinkLocal(parsed.value) || isLoopback(parsed.value)) continue;
-    if (length !== undefined && length !== (parsed.value.family === "ipv4" ? "32" : "128")) continue;
-    out.add(parsed.value.text);
+    const ip = hostLocalRoute(route);
+    if (ip !== undefined) out.add(ip);
   }
   return out;
+}
+
+/** The canonical IP of a `local` route of one service-usable address; undefined for anything else. */
+function hostLocalRoute(route: unknown): string | undefined {
+  const { type, dst } = (route ?? {}) as Record<string, unknown>;
+  if (type !== "local" || typeof dst !== "string") return undefined;
+  const [ip = "", length] = dst.split("/");
+  const parsed = parseIp(ip);
+  if (!parsed.ok || isLinkLocal(parsed.value) || isLoopback(parsed.value)) return undefined;
+  const host = parsed.value.family === "ipv4" ? "32" : "128";
+  return length === undefined || length === host ? parsed.value.text : undefined;
 }
 
 /** 127.0.0.0/8 and ::1: the kernel's own, never a service IP. */
