@@ -55,14 +55,22 @@ export function createAddressSync(runner: Runner, config: Config, log: Logger): 
     return new AddressReconciler({ adapter, store });
   };
   const reconciler = ours(keptAs);
-  let sweep: Promise<void> | undefined;
-  // Once per process, before our first change: what we own as the other kind (advertise.localRoutes
-  // was switched) goes, so nothing is left behind under a record no one reads.
-  const sweepOtherKind = (): Promise<void> =>
-    (sweep ??= sweepOwned(ours(other), config, log).catch((err: unknown) => {
-      sweep = undefined;
-      throw err;
-    }));
+  let swept = false;
+  // Before our first full step: what we own as the other kind (advertise.localRoutes was
+  // switched) goes, so nothing is left behind under a record no one reads. A failure is logged
+  // and tried again at the next full step; it never holds up this kind's changes.
+  const sweepOtherKind = async (): Promise<void> => {
+    if (swept) return;
+    try {
+      await sweepOwned(ours(other), config, log);
+      swept = true;
+    } catch (err) {
+      log.warn(
+        { err: String(err) },
+        "removing the service IPs kept the other way failed; trying again later",
+      );
+    }
+  };
   return {
     reconciler,
     close: () => session.close(),
@@ -72,7 +80,6 @@ export function createAddressSync(runner: Runner, config: Config, log: Logger): 
       report(outcome, log);
     },
     async syncChanged(wanted, phase) {
-      await sweepOtherKind();
       const outcome = await reconciler.syncChanged(wanted, config.policy.excludedIps, phase);
       if (outcome === undefined) return false;
       report(outcome, log);
