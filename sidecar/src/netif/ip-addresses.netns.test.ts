@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, test, type TestContext } from "node:test";
 import { createRunner, spawnCoprocess, type Coprocess } from "../exec.js";
 import { AddressMonitor, parseMonitorLine } from "./address-monitor.js";
 import { AddressReconciler } from "./address-reconciler.js";
@@ -91,6 +91,17 @@ async function flushGlobal(): Promise<void> {
   await ip("-n", NS, "address", "flush", "dev", "lo", "scope", "global");
 }
 
+/** A test that needs the namespace: skipped, with the reason, where it cannot be made. */
+function nsTest(name: string, fn: (t: TestContext) => Promise<void>): void {
+  void test(name, async (t) => {
+    if (unavailable !== "") {
+      t.skip(unavailable);
+      return;
+    }
+    await fn(t);
+  });
+}
+
 before(async () => {
   unavailable = await createNamespace();
   created = unavailable === "";
@@ -107,11 +118,7 @@ after(async () => {
 });
 
 void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
-  void test("v4 + v6 host addresses in ONE batch, then listed", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
+  nsTest("v4 + v6 host addresses in ONE batch, then listed", async () => {
     await flushGlobal();
     batches = 0;
     const a = adapter();
@@ -127,11 +134,7 @@ void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
     assert.ok(kernel.has("127.0.0.1/8") && kernel.has("::1/128"), "loopback's own addresses untouched");
   });
 
-  void test("-force: a failing line (already assigned / not found) does not stop the rest", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
+  nsTest("-force: a failing line (already assigned / not found) does not stop the rest", async (t) => {
     await flushGlobal();
     await ip("-n", NS, "address", "add", "10.0.0.8/32", "dev", "lo");
     await ip("-n", NS, "address", "add", "fd00::8/128", "dev", "lo", "nodad");
@@ -151,11 +154,7 @@ void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
     assert.ok(result.rejected.every((r) => r.reason.startsWith("Error:")));
   });
 
-  void test("a foreign address survives a full sync cycle and a drain", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
+  nsTest("a foreign address survives a full sync cycle and a drain", async () => {
     await flushGlobal();
     await ip("-n", NS, "address", "add", "192.0.2.99/32", "dev", "lo");
     await ip("-n", NS, "address", "add", "2001:db8::99/128", "dev", "lo", "nodad");
@@ -173,11 +172,7 @@ void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
     assert.deepEqual([...(await store.load())], []);
   });
 
-  void test("1,000 addresses (v4 + v6) added in one batch, removed in one batch", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
+  nsTest("1,000 addresses (v4 + v6) added in one batch, removed in one batch", async (t) => {
     await flushGlobal();
     const v4 = Array.from({ length: 500 }, (_, i) => `10.77.${i >> 8}.${i & 255}`);
     const v6 = Array.from({ length: 500 }, (_, i) => `fd00:77::${(i + 1).toString(16)}`);
@@ -197,47 +192,42 @@ void describe(`IpAddressAdapter in netns ${NS} (real iproute2)`, () => {
     assert.equal(removed.present.size, 0);
   });
 
-  void test("one ip process for every batch; each batch's rejections are its own; a killed ip is replaced", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
-    await flushGlobal();
-    const a = adapter();
-    const processes = ipProcesses;
-    const first = await a.apply({ add: ["10.0.0.21", "fd00::21"], remove: [] });
-    assert.deepEqual(first.rejected, []);
-    await ip("-n", NS, "address", "add", "10.0.0.23/32", "dev", "lo");
-    // Its third line fails: reported as this batch's third line, not the process's fifth.
-    const second = await a.apply({ add: ["10.0.0.22", "fd00::22", "10.0.0.23"], remove: ["10.0.0.21"] });
-    assert.deepEqual(
-      second.rejected.map((r) => `${r.op} ${r.address}`),
-      ["add 10.0.0.23"],
-    );
-    assert.deepEqual(second.failed, []);
-    assert.equal(ipProcesses - processes, 1, "one ip for both batches");
-    // ip killed between batches (as by the OOM killer): the next batch starts another.
-    const pid = lastIp?.pid;
-    assert.ok(pid !== undefined);
-    process.kill(pid, "SIGKILL");
-    await lastIp?.ended;
-    const third = await a.apply({ add: ["10.0.0.24"], remove: [] });
-    assert.deepEqual(third.failed, []);
-    assert.equal(ipProcesses - processes, 2);
-    assert.deepEqual([...(await a.list())].sort(), [
-      "10.0.0.22",
-      "10.0.0.23",
-      "10.0.0.24",
-      "fd00::21",
-      "fd00::22",
-    ]);
-  });
+  nsTest(
+    "one ip process for every batch; each batch's rejections are its own; a killed ip is replaced",
+    async () => {
+      await flushGlobal();
+      const a = adapter();
+      const processes = ipProcesses;
+      const first = await a.apply({ add: ["10.0.0.21", "fd00::21"], remove: [] });
+      assert.deepEqual(first.rejected, []);
+      await ip("-n", NS, "address", "add", "10.0.0.23/32", "dev", "lo");
+      // Its third line fails: reported as this batch's third line, not the process's fifth.
+      const second = await a.apply({ add: ["10.0.0.22", "fd00::22", "10.0.0.23"], remove: ["10.0.0.21"] });
+      assert.deepEqual(
+        second.rejected.map((r) => `${r.op} ${r.address}`),
+        ["add 10.0.0.23"],
+      );
+      assert.deepEqual(second.failed, []);
+      assert.equal(ipProcesses - processes, 1, "one ip for both batches");
+      // ip killed between batches (as by the OOM killer): the next batch starts another.
+      const pid = lastIp?.pid;
+      assert.ok(pid !== undefined);
+      process.kill(pid, "SIGKILL");
+      await lastIp?.ended;
+      const third = await a.apply({ add: ["10.0.0.24"], remove: [] });
+      assert.deepEqual(third.failed, []);
+      assert.equal(ipProcesses - processes, 2);
+      assert.deepEqual([...(await a.list())].sort(), [
+        "10.0.0.22",
+        "10.0.0.23",
+        "10.0.0.24",
+        "fd00::21",
+        "fd00::22",
+      ]);
+    },
+  );
 
-  void test("a missing interface is an error, not an empty list", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
+  nsTest("a missing interface is an error, not an empty list", async () => {
     await assert.rejects(adapter("faipnone0").list(), IpCommandError);
   });
 });
@@ -254,66 +244,53 @@ async function kernelLocalRoutes(): Promise<string[]> {
   return out.sort();
 }
 
+/** A local route with our proto number, added or deleted as someone else (or we) would. */
+function localRoute(verb: "add" | "del" | "replace", dst: string): Promise<string> {
+  return ip("-n", NS, "route", verb, "local", dst, "dev", "lo", "table", "local", "proto", "250");
+}
+
 async function flushLocalRoutes(): Promise<void> {
   for (const family of ["-4", "-6"])
     await ip("-n", NS, family, "route", "flush", "table", "local", "proto", "250");
 }
 
 void describe(`service IPs as local routes in netns ${NS} (real iproute2)`, () => {
-  void test("v4 + v6 in one batch: listed, delivered locally, removed; an address's own route is present, not ours", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
-    await flushGlobal();
-    await flushLocalRoutes();
-    await ip("-n", NS, "address", "add", "192.0.2.98/32", "dev", "lo");
-    const a = adapter("lo", "local-route");
-    batches = 0;
-    const added = await a.apply({ add: ["10.0.0.7", "fd00::7", "192.0.2.98"], remove: [] });
-    assert.equal(batches, 1);
-    // The address's own local route is there already: ip refuses ours, and it stays someone else's.
-    assert.deepEqual(added.failed, []);
-    assert.deepEqual(
-      added.rejected.map((r) => `${r.op} ${r.address}`),
-      ["add 192.0.2.98"],
-    );
-    assert.deepEqual([...(await a.list())].sort(), ["10.0.0.7", "192.0.2.98", "fd00::7"]);
-    assert.deepEqual(await kernelLocalRoutes(), ["10.0.0.7", "fd00::7"]);
-    assert.match(await ip("-n", NS, "route", "get", "10.0.0.7"), /^local 10\.0\.0\.7 dev lo/);
-    assert.match(await ip("-n", NS, "-6", "route", "get", "fd00::7"), /^local fd00::7 /);
-    assert.equal((await kernelAddresses()).has("10.0.0.7/32"), false, "no address: a route only");
-    const removed = await a.apply({ add: [], remove: ["10.0.0.7", "fd00::7"] });
-    assert.deepEqual(removed.failed, []);
-    assert.deepEqual(await kernelLocalRoutes(), []);
-    assert.ok((await kernelAddresses()).has("192.0.2.98/32"), "the address (and its route) untouched");
-    const after = await host(["ip", "-n", NS, "route", "get", "10.0.0.7"]);
-    assert.doesNotMatch(after.stdout, /^local/, "no longer delivered locally");
-  });
+  nsTest(
+    "v4 + v6 in one batch: listed, delivered locally, removed; an address's own route is present, not ours",
+    async () => {
+      await flushGlobal();
+      await flushLocalRoutes();
+      await ip("-n", NS, "address", "add", "192.0.2.98/32", "dev", "lo");
+      const a = adapter("lo", "local-route");
+      batches = 0;
+      const added = await a.apply({ add: ["10.0.0.7", "fd00::7", "192.0.2.98"], remove: [] });
+      assert.equal(batches, 1);
+      // The address's own local route is there already: ip refuses ours, and it stays someone else's.
+      assert.deepEqual(added.failed, []);
+      assert.deepEqual(
+        added.rejected.map((r) => `${r.op} ${r.address}`),
+        ["add 192.0.2.98"],
+      );
+      assert.deepEqual([...(await a.list())].sort(), ["10.0.0.7", "192.0.2.98", "fd00::7"]);
+      assert.deepEqual(await kernelLocalRoutes(), ["10.0.0.7", "fd00::7"]);
+      assert.match(await ip("-n", NS, "route", "get", "10.0.0.7"), /^local 10\.0\.0\.7 dev lo/);
+      assert.match(await ip("-n", NS, "-6", "route", "get", "fd00::7"), /^local fd00::7 /);
+      assert.equal((await kernelAddresses()).has("10.0.0.7/32"), false, "no address: a route only");
+      const removed = await a.apply({ add: [], remove: ["10.0.0.7", "fd00::7"] });
+      assert.deepEqual(removed.failed, []);
+      assert.deepEqual(await kernelLocalRoutes(), []);
+      assert.ok((await kernelAddresses()).has("192.0.2.98/32"), "the address (and its route) untouched");
+      const after = await host(["ip", "-n", NS, "route", "get", "10.0.0.7"]);
+      assert.doesNotMatch(after.stdout, /^local/, "no longer delivered locally");
+    },
+  );
 
-  void test("a foreign local route and address survive a full sync cycle and a drain", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
+  nsTest("a foreign local route and address survive a full sync cycle and a drain", async () => {
     await flushGlobal();
     await flushLocalRoutes();
     await ip("-n", NS, "address", "add", "192.0.2.99/32", "dev", "lo");
     // Someone else's local route with our proto number: the record, not the number, says whose.
-    await ip(
-      "-n",
-      NS,
-      "route",
-      "add",
-      "local",
-      "198.51.100.9/32",
-      "dev",
-      "lo",
-      "table",
-      "local",
-      "proto",
-      "250",
-    );
+    await localRoute("add", "198.51.100.9/32");
     const store = new OwnedAddressStore({ path: join(stateDir, "owned.lo.local-routes.json"), iface: "lo" });
     const r = new AddressReconciler({ adapter: adapter("lo", "local-route"), store });
     const up = await r.syncAddresses(["10.0.0.7", "fd00::7", "192.0.2.99", "198.51.100.9"]);
@@ -327,11 +304,7 @@ void describe(`service IPs as local routes in netns ${NS} (real iproute2)`, () =
     assert.deepEqual([...(await store.load())], []);
   });
 
-  void test("10,000 local routes: one batch to add, one to remove", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
+  nsTest("10,000 local routes: one batch to add, one to remove", async (t) => {
     await flushGlobal();
     await flushLocalRoutes();
     const ips = Array.from({ length: 10_000 }, (_, i) => `10.78.${i >> 8}.${i & 255}`);
@@ -350,143 +323,118 @@ void describe(`service IPs as local routes in netns ${NS} (real iproute2)`, () =
     assert.equal((await a.list()).size, 0);
   });
 
-  void test("switching advertise.localRoutes moves what we own to the new kind at the first change; nothing left behind", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
-    await flushGlobal();
-    await flushLocalRoutes();
-    const dir = await mkdtemp(join(stateDir, "switch-"));
-    const logs: string[] = [];
-    const log = createLogger("info", {
-      write: (line: string) => logs.push(line),
-    } as unknown as NodeJS.WritableStream);
-    const syncs: LiveAddressSync[] = [];
-    t.after(() => Promise.all(syncs.map((x) => x.close())));
-    const sync = async (localRoutes: boolean) => {
-      const yaml = `nodeName: n1
+  nsTest(
+    "switching advertise.localRoutes moves what we own to the new kind at the first change; nothing left behind",
+    async (t) => {
+      await flushGlobal();
+      await flushLocalRoutes();
+      const dir = await mkdtemp(join(stateDir, "switch-"));
+      const logs: string[] = [];
+      const log = createLogger("info", {
+        write: (line: string) => logs.push(line),
+      } as unknown as NodeJS.WritableStream);
+      const syncs: LiveAddressSync[] = [];
+      t.after(() => Promise.all(syncs.map((x) => x.close())));
+      const sync = async (localRoutes: boolean) => {
+        const yaml = `nodeName: n1
 bgp: { asn: 64512 }
 advertise: { allowedCidrs: [10.0.0.0/8], netns: ${NS}, localRoutes: ${String(localRoutes)}, stateFile: ${dir}/addresses.json }
 `;
-      const live = createAddressSync(
-        host,
-        await parseConfig(yaml, "c", {}, () => Promise.reject(new Error("none"))),
-        log,
-      );
-      syncs.push(live);
-      return live;
-    };
-    await (await sync(false)).sync(new Set(["10.0.0.61", "10.0.0.62"]), "add");
-    assert.ok((await kernelAddresses()).has("10.0.0.61/32"));
-    await (await sync(true)).sync(new Set(["10.0.0.61", "10.0.0.63"]), "add");
-    const kernel = await kernelAddresses();
-    assert.equal(kernel.has("10.0.0.61/32") || kernel.has("10.0.0.62/32"), false, "the addresses went");
-    assert.deepEqual(await kernelLocalRoutes(), ["10.0.0.61", "10.0.0.63"]);
-    assert.ok(logs.some((l) => l.includes("service IPs kept the other way removed")));
-    // And back: the routes go, the addresses come.
-    await (await sync(false)).sync(new Set(["10.0.0.61"]), "add");
-    assert.deepEqual(await kernelLocalRoutes(), []);
-    assert.ok((await kernelAddresses()).has("10.0.0.61/32"));
-    await (await sync(false)).sync(new Set(), "remove");
-  });
+        const live = createAddressSync(
+          host,
+          await parseConfig(yaml, "c", {}, () => Promise.reject(new Error("none"))),
+          log,
+        );
+        syncs.push(live);
+        return live;
+      };
+      await (await sync(false)).sync(new Set(["10.0.0.61", "10.0.0.62"]), "add");
+      assert.ok((await kernelAddresses()).has("10.0.0.61/32"));
+      await (await sync(true)).sync(new Set(["10.0.0.61", "10.0.0.63"]), "add");
+      const kernel = await kernelAddresses();
+      assert.equal(kernel.has("10.0.0.61/32") || kernel.has("10.0.0.62/32"), false, "the addresses went");
+      assert.deepEqual(await kernelLocalRoutes(), ["10.0.0.61", "10.0.0.63"]);
+      assert.ok(logs.some((l) => l.includes("service IPs kept the other way removed")));
+      // And back: the routes go, the addresses come.
+      await (await sync(false)).sync(new Set(["10.0.0.61"]), "add");
+      assert.deepEqual(await kernelLocalRoutes(), []);
+      assert.ok((await kernelAddresses()).has("10.0.0.61/32"));
+      await (await sync(false)).sync(new Set(), "remove");
+    },
+  );
 });
 
-void describe(`AddressMonitor in netns ${NS} (real ip monitor)`, () => {
-  void test("reports host-address adds and deletes on its interface; a listing after it starts; stop ends it", async (t) => {
-    if (unavailable !== "") {
-      t.skip(unavailable);
-      return;
-    }
-    await flushGlobal();
-    const events: string[] = [];
-    let gaps = 0;
-    const monitor = new AddressMonitor({
-      iface: "lo",
-      netns: NS,
-      onEvent: (e) => events.push(`${e.op} ${e.address}`),
-      onGap: () => gaps++,
-      log: { warn: () => undefined },
-    });
-    monitor.start();
-    try {
-      const deadline = Date.now() + 5000;
-      while (gaps === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(gaps, 1, "one listing asked for once it runs");
-      // ip monitor subscribes right after it starts: add until the first event shows it listens.
-      while (events.length === 0 && Date.now() < deadline) {
-        await ip("-n", NS, "address", "replace", "10.0.0.50/32", "dev", "lo");
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      events.length = 0;
-      await ip("-n", NS, "address", "add", "fd00::51/128", "dev", "lo", "nodad");
-      await ip("-n", NS, "address", "add", "10.9.0.1/24", "dev", "lo"); // a subnet: not ours
-      await ip("-n", NS, "address", "del", "10.0.0.50/32", "dev", "lo");
-      while (events.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.deepEqual(events, ["add fd00::51", "remove 10.0.0.50"]);
-      assert.equal(monitor.running, true);
-    } finally {
-      monitor.stop();
-    }
-    assert.equal(monitor.running, false);
-  });
-});
-
-void test("AddressMonitor of local routes: host local routes on its interface, whoever added them", async (t) => {
-  if (unavailable !== "") {
-    t.skip(unavailable);
-    return;
-  }
-  await flushGlobal();
-  await flushLocalRoutes();
+/**
+ * A monitor of lo in the namespace that listens: it asked for one listing once it ran, and an
+ * event `poke` causes came through (ip monitor subscribes just after it starts). Events from then on.
+ */
+async function listeningMonitor(keptAs: KeptAs, poke: () => Promise<unknown>) {
   const events: string[] = [];
   let gaps = 0;
   const monitor = new AddressMonitor({
     iface: "lo",
-    keptAs: "local-route",
+    keptAs,
     netns: NS,
     onEvent: (e) => events.push(`${e.op} ${e.address}`),
     onGap: () => gaps++,
     log: { warn: () => undefined },
   });
   monitor.start();
-  const route = (verb: string, dst: string) =>
-    ip("-n", NS, "route", verb, "local", dst, "dev", "lo", "table", "local", "proto", "250");
-  try {
-    const deadline = Date.now() + 5000;
-    while (gaps === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(gaps, 1);
-    while (events.length === 0 && Date.now() < deadline) {
-      await route("replace", "10.0.0.50/32");
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    events.length = 0;
-    await ip(
-      "-n",
-      NS,
-      "-6",
-      "route",
-      "add",
-      "local",
-      "fd00::51/128",
-      "dev",
-      "lo",
-      "table",
-      "local",
-      "proto",
-      "250",
-    );
-    await route("add", "10.9.0.0/24"); // a subnet: not ours
-    await ip("-n", NS, "route", "add", "10.8.0.0/24", "dev", "lo"); // the main table: not ours
-    await ip("-n", NS, "address", "add", "10.0.0.52/32", "dev", "lo"); // its own local route: seen
-    await route("del", "10.0.0.50/32");
-    while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.deepEqual(events, ["add fd00::51", "add 10.0.0.52", "remove 10.0.0.50"]);
-  } finally {
-    monitor.stop();
-    await ip("-n", NS, "route", "del", "10.8.0.0/24", "dev", "lo");
-    await flushLocalRoutes();
+  const deadline = Date.now() + 5000;
+  while (gaps === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(gaps, 1, "one listing asked for once it runs");
+  while (events.length === 0 && Date.now() < deadline) {
+    await poke();
+    await new Promise((r) => setTimeout(r, 50));
   }
+  events.length = 0;
+  const eventsBy = async (n: number) => {
+    while (events.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    return events;
+  };
+  return { monitor, eventsBy };
+}
+
+void describe(`AddressMonitor in netns ${NS} (real ip monitor)`, () => {
+  nsTest(
+    "reports host-address adds and deletes on its interface; a listing after it starts; stop ends it",
+    async () => {
+      await flushGlobal();
+      const { monitor, eventsBy } = await listeningMonitor("address", () =>
+        ip("-n", NS, "address", "replace", "10.0.0.50/32", "dev", "lo"),
+      );
+      try {
+        await ip("-n", NS, "address", "add", "fd00::51/128", "dev", "lo", "nodad");
+        await ip("-n", NS, "address", "add", "10.9.0.1/24", "dev", "lo"); // a subnet: not ours
+        await ip("-n", NS, "address", "del", "10.0.0.50/32", "dev", "lo");
+        assert.deepEqual(await eventsBy(2), ["add fd00::51", "remove 10.0.0.50"]);
+        assert.equal(monitor.running, true);
+      } finally {
+        monitor.stop();
+      }
+      assert.equal(monitor.running, false);
+    },
+  );
+
+  nsTest("of local routes: host local routes on its interface, whoever added them", async () => {
+    await flushGlobal();
+    await flushLocalRoutes();
+    const { monitor, eventsBy } = await listeningMonitor("local-route", () =>
+      localRoute("replace", "10.0.0.50/32"),
+    );
+    try {
+      await localRoute("add", "fd00::51/128");
+      await localRoute("add", "10.9.0.0/24"); // a subnet: not ours
+      await ip("-n", NS, "route", "add", "10.8.0.0/24", "dev", "lo"); // the main table: not ours
+      await ip("-n", NS, "address", "add", "10.0.0.52/32", "dev", "lo"); // its own local route: seen
+      await localRoute("del", "10.0.0.50/32");
+      assert.deepEqual(await eventsBy(3), ["add fd00::51", "add 10.0.0.52", "remove 10.0.0.50"]);
+    } finally {
+      monitor.stop();
+      await ip("-n", NS, "route", "del", "10.8.0.0/24", "dev", "lo");
+      await flushLocalRoutes();
+    }
+  });
 });
 
 void test("parseMonitorLine of local routes: host routes in the local table through the interface only", () => {

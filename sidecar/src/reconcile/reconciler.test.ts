@@ -740,28 +740,27 @@ void test("the loop's timers are the injected clock's: the batching window, the 
   const clock = new FakeClock(1_000_000);
   const { store, rec, reconciler } = setup(cfg, true, undefined, clock);
   const written = () => rec.calls.filter((c) => c === "settle written" || c === "write kept").length;
+  /** Moves the clock `ms` on; then FRR got a change of `kind`. */
+  const appliedAfter = async (ms: number, kind: "full" | "fast") => {
+    await clock.advance(ms);
+    await settleLoop();
+    assert.ok(
+      rec.calls.some((c) => c.startsWith(`frr ${kind}`)),
+      rec.calls.join("; "),
+    );
+  };
   addService(store, "a", "10.96.0.10");
   reconciler.schedule();
   await settleLoop();
   assert.equal(rec.calls.length, 0, "a pass waits for the clock, even with no delay");
-  await clock.advance(0);
-  await settleLoop();
-  assert.ok(
-    rec.calls.some((c) => c.startsWith("frr full")),
-    rec.calls.join("; "),
-  );
+  await appliedAfter(0, "full");
   rec.calls.length = 0;
   addService(store, "b", "10.96.0.11");
   reconciler.schedule();
   await clock.advance(cfg.timings.batchWindowMs - 1);
   await settleLoop();
   assert.equal(rec.calls.length, 0, "within the batching window of the last pass");
-  await clock.advance(1);
-  await settleLoop();
-  assert.ok(
-    rec.calls.some((c) => c.startsWith("frr fast")),
-    rec.calls.join("; "),
-  );
+  await appliedAfter(1, "fast");
   await clock.advance(SETTLE_QUIET_MS - 10);
   await settleLoop();
   assert.equal(written(), 0, "no settle pass before the clock says a second of quiet");
