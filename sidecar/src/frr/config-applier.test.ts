@@ -292,6 +292,34 @@ test("attribute route-maps: added with their statements over bgpd's vty; removed
   assert.equal(applier.runningRouteMaps?.size, 0);
 });
 
+test("a delta that withdraws statements and retires their sets (a drain after attribute changes): the statements over bgpd's vty, only the removals through vtysh", async () => {
+  const { frr, batches, scopes } = fakeFrr();
+  const applier = new ConfigApplier(frr, join(dir, "frr-drain-sets.conf"), log);
+  const maps = "route-map A permit 10\n set metric 1\nexit\nroute-map B permit 10\n set metric 2\nexit\n";
+  await applier.apply(
+    `${maps}${conf(["10.0.0.1/32", "10.0.0.2/32 route-map A", "10.0.0.3/32 route-map B"])}`,
+    true,
+  );
+  batches.length = 0;
+  scopes.length = 0;
+  const outcome = await applier.apply(conf([]), false);
+  assert.equal(outcome.kind, "delta");
+  assert.deepEqual(scopes, ["bgpd", "all-daemons"]);
+  assert.deepEqual(batches, [
+    [
+      "router bgp 64512",
+      " address-family ipv4 unicast",
+      "  no network 10.0.0.1/32",
+      "  no network 10.0.0.2/32",
+      "  no network 10.0.0.3/32",
+      " exit-address-family",
+      "exit",
+    ],
+    ["no route-map A permit 10", "no route-map B permit 10"],
+  ]);
+  assert.equal(applier.runningRouteMaps?.size, 0);
+});
+
 test("a fast batch that empties a set: statements over bgpd's vty first, then the route-map through vtysh", async () => {
   const file = join(dir, "frr-retire.conf");
   const { frr, batches, scopes } = fakeFrr();

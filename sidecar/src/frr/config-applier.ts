@@ -13,7 +13,7 @@ import {
   parseConf,
   placedKey,
   reannounceCommands,
-  removesRouteMaps,
+  isRouteMapRemoval,
   routeMapOf,
   routeMapUse,
   sameConf,
@@ -270,9 +270,20 @@ export class ConfigApplier {
     else running.routeMapUse.delete(name);
   }
 
+  /**
+   * One batch to FRR: the route-map removals (which every daemon must take: vtysh) after the rest
+   * (bgpd's alone: its vty). In that order the batch is what it was, the removals coming last
+   * anyway; split, a drain after attribute changes (10k `no network` lines and the sets' removals)
+   * withdraws over the vty instead of one 10k-line `vtysh -f` (≈ 0.4 s against ≈ 1.3 s at 10k).
+   */
   private async send(commands: readonly string[]): Promise<void> {
-    const scope = removesRouteMaps(commands) ? "all-daemons" : "bgpd";
-    await this.timed("delta", () => this.frr.applyCommands(commands, this.frr.batchFilePath(), scope));
+    const batch = this.frr.batchFilePath();
+    const removals = commands.filter(isRouteMapRemoval);
+    const rest = removals.length === 0 ? commands : commands.filter((c) => !isRouteMapRemoval(c));
+    await this.timed("delta", async () => {
+      if (rest.length > 0) await this.frr.applyCommands(rest, batch, "bgpd");
+      if (removals.length > 0) await this.frr.applyCommands(removals, batch, "all-daemons");
+    });
   }
 
   /**

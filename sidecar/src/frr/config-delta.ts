@@ -73,12 +73,13 @@ export function sameConf(a: ParsedConf, b: ParsedConf): boolean {
 }
 
 /**
- * True when a batch of delta commands removes a route-map entry. Attribute route-maps are added
- * only where they are used (bgpd: only network statements name them), but every daemon that
- * keeps route-maps took a copy from frr.conf when it started: a removal goes to all of them.
+ * A line of a batch that removes a route-map entry (top-level `no route-map NAME permit|deny N`;
+ * toCommands puts them last). Attribute route-maps are added only where they are used (bgpd:
+ * only network statements name them), but every daemon that keeps route-maps took a copy from
+ * frr.conf when it started: a removal goes to all of them.
  */
-export function removesRouteMaps(commands: readonly string[]): boolean {
-  return commands.some((c) => c.startsWith("no route-map "));
+export function isRouteMapRemoval(command: string): boolean {
+  return command.startsWith("no route-map ");
 }
 
 /**
@@ -302,7 +303,7 @@ export const NO_ROUTE_MAP_CHANGES: RouteMapChanges = { added: [], removed: [] };
 /**
  * A fast pass's commands as [new route-maps and statements, clean-up]. The first batch is
  * bgpd's alone (its kept vty, ≈ 0.1 ms a line); removing a route-map costs a vtysh process
- * (≈ 30–55 ms, see removesRouteMaps), so it comes after, and a change is not held up by it.
+ * (≈ 30–55 ms, see isRouteMapRemoval), so it comes after, and a change is not held up by it.
  */
 export function fastBatches(
   removed: readonly Placed[],
