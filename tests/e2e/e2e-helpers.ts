@@ -19,6 +19,8 @@ import {
 import { LAB_REQUIREMENTS, type Family, type Lab, type RouteSource } from "../lab/netns-lab.js";
 import { requireTool } from "../support/require-tool.js";
 import { OwnedAddressStore } from "../../sidecar/src/netif/owned-state.js";
+import { ownedStatePath } from "../../sidecar/src/netif/address-sync.js";
+import type { KeptAs } from "../../sidecar/src/netif/ip-addresses.js";
 import {
   createSidecarLab,
   type LogLine,
@@ -197,11 +199,15 @@ export async function addForeignAddress(env: SidecarLab, cidr: string): Promise<
   await execa("ip", ["-n", env.lab.nodeNs, "addr", "add", cidr, "dev", "lo"]);
 }
 
-/** The addresses the sidecar recorded as its own (one state file per interface). */
-export async function ownedAddresses(env: SidecarLab, iface = "lo"): Promise<string[]> {
-  // Read as the sidecar reads it after a restart (snapshot and journal).
+/** The service IPs the sidecar recorded as its own (one state file per interface and kind). */
+export async function ownedAddresses(
+  env: SidecarLab,
+  iface = "lo",
+  kind: KeptAs = "address",
+): Promise<string[]> {
+  // Read as the sidecar reads it after a restart (snapshot and journal), from the file it names.
   const store = new OwnedAddressStore({
-    path: join(env.dir, `addresses.${iface}.json`),
+    path: ownedStatePath(join(env.dir, "addresses.json"), iface, kind),
     iface,
     warn: () => {},
   });

@@ -10,6 +10,7 @@ import { service, slice, type SidecarLab } from "./harness.js";
 import {
   loAddresses,
   networkLinesOnDisk,
+  ownedAddresses,
   ROUTE_WAIT,
   SKIP,
   TEST_TIMEOUT,
@@ -17,9 +18,6 @@ import {
   withDiagnostics,
   startedSidecarLab,
 } from "./e2e-helpers.js";
-import { OwnedAddressStore } from "../../sidecar/src/netif/owned-state.js";
-import { ownedStatePath } from "../../sidecar/src/netif/address-sync.js";
-import { join } from "node:path";
 
 const WEB = "10.96.0.10";
 const API = "10.96.0.11";
@@ -46,11 +44,6 @@ async function localRoutes(env: SidecarLab): Promise<string[]> {
 async function routeType(env: SidecarLab, ip: string): Promise<string> {
   const r = await execa("ip", ["-n", env.lab.nodeNs, "route", "get", ip], { reject: false });
   return r.exitCode === 0 ? (r.stdout.split(" ")[0] ?? "") : `unroutable (${r.stderr.trim()})`;
-}
-
-async function ownedLocalRoutes(env: SidecarLab): Promise<string[]> {
-  const path = ownedStatePath(join(env.dir, "addresses.json"), "lo", "local-route");
-  return [...(await new OwnedAddressStore({ path, iface: "lo", warn: () => {} }).load())].sort();
 }
 
 const serviceAddressesOnLo = async (env: SidecarLab): Promise<string[]> =>
@@ -83,7 +76,7 @@ void describe("advertise.localRoutes (service IPs as kernel local routes)", { sk
         assert.deepEqual(await localRoutes(e), [WEB, API]);
         assert.equal(await routeType(e, WEB), "local", "the node delivers the service IP itself");
         assert.deepEqual(await serviceAddressesOnLo(e), [], "no service address on lo");
-        assert.deepEqual(await ownedLocalRoutes(e), [WEB, API]);
+        assert.deepEqual(await ownedAddresses(e, "lo", "local-route"), [WEB, API]);
 
         // Unready: withdrawn at the tor; the local route goes after the grace period.
         e.api.upsert(slice("api", [{ ready: false }]));
@@ -105,7 +98,7 @@ void describe("advertise.localRoutes (service IPs as kernel local routes)", { sk
         await e.lab.waitForTorRoutes(hasNone(host(WEB)), 3000, { family: 4 });
         assert.deepEqual(await localRoutes(e), [], "local routes left behind");
         assert.notEqual(await routeType(e, WEB), "local");
-        assert.deepEqual(await ownedLocalRoutes(e), []);
+        assert.deepEqual(await ownedAddresses(e, "lo", "local-route"), []);
         assert.deepEqual(await networkLinesOnDisk(e), []);
       }),
   );
