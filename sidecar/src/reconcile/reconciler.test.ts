@@ -773,6 +773,59 @@ void test("the loop's timers are the injected clock's: the batching window, the 
   assert.equal(clock.pending, 0, "stop() cancels the loop's timers");
 });
 
+void test("the grace period's wake-up and a failed pass's retry are one timer each, and stop() cancels them", async () => {
+  const clock = new FakeClock(1_000_000);
+  const cfg = await config("network", 1000);
+  const { store, rec, reconciler } = setup(cfg, true, undefined, clock);
+  const pass = async (): Promise<void> => {
+    await reconciler.reconcileOnce();
+    await settleLoop();
+  };
+  for (let i = 0; i < 4; i++) addService(store, `s${String(i)}`, `10.96.0.${String(10 + i)}`);
+  addService(store, "kept", "10.96.0.20");
+  await pass();
+  await clock.advance(5_000);
+  await settleLoop();
+  const quiet = clock.pending;
+  // Four withdrawals 100 ms apart: each pass re-arms the wake-up for the earliest grace end.
+  for (let i = 0; i < 4; i++) {
+    addService(store, `s${String(i)}`, `10.96.0.${String(10 + i)}`, false);
+    await pass();
+    await clock.advance(100);
+  }
+  rec.calls.length = 0;
+  await clock.advance(cfg.timings.withdrawGraceMs - 400 + 5);
+  await settleLoop();
+  assert.ok(
+    rec.calls.includes("remove changed [10.96.0.10-]"),
+    `the first grace period ended: ${rec.calls.join("; ")}`,
+  );
+  await clock.advance(400);
+  await settleLoop();
+  assert.ok(
+    rec.calls.includes("remove changed [10.96.0.13-]"),
+    `the last grace period ended: ${rec.calls.join("; ")}`,
+  );
+  await clock.advance(5_000);
+  await settleLoop();
+  assert.equal(clock.pending, quiet, "no wake-up left once every grace period ended");
+  // Failures in a row: each re-arms the one retry (backoff), none piles up.
+  rec.failNext = true;
+  addService(store, "s0", "10.96.0.10");
+  await pass();
+  const afterOne = clock.pending;
+  assert.ok(afterOne > quiet, "a retry armed");
+  rec.failNext = true;
+  await pass();
+  assert.equal(clock.pending, afterOne, "the second failure re-armed the retry");
+  // A withdrawal (its grace wake-up) while the retry is still armed: stop() leaves neither.
+  addService(store, "kept", "10.96.0.20", false);
+  await pass();
+  assert.ok(clock.pending > afterOne, `a wake-up besides the retry (${String(clock.pending)} timers)`);
+  await reconciler.stop();
+  assert.equal(clock.pending, 0, "stop() cancels the retry and the grace wake-up");
+});
+
 void test("settle timing: after a second of quiet, and under steady churn at the latest SETTLE_MAX_DELAY_MS after the first fast pass", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   const { store, rec, reconciler } = setup(await config(), true);

@@ -193,6 +193,10 @@ export class Reconciler {
   private cutShort = false;
   /** Network mode: address → when FRR was told to stop announcing it (address removal waits). */
   private readonly withdrawnAt = new Map<string, number>();
+  /** Wakes the loop when the earliest grace period ends (one timer, re-armed per pass). */
+  private graceTimer: Cancel | undefined;
+  /** The retry after a failed pass (one at a time: a later failure re-arms it). */
+  private retryTimer: Cancel | undefined;
   /** address → attribute set name it was last applied with ("" = none). */
   private lastAttributes = new Map<string, string>();
   /** The mass-withdrawal breaker's hold, while it holds. */
@@ -313,6 +317,8 @@ export class Reconciler {
     this.holdTimer?.();
     this.recheckTimer?.();
     this.drainTimer?.();
+    this.graceTimer?.();
+    this.retryTimer?.();
     this.cutShort = true;
     try {
       await this.running;
@@ -992,8 +998,11 @@ export class Reconciler {
         ended.push(a);
       } else next = Math.min(next, at + graceMs - now);
     }
+    this.graceTimer?.();
+    this.graceTimer = undefined;
     if (next !== Infinity) {
-      this.clock.after(next + 5, () => {
+      this.graceTimer = this.clock.after(next + 5, () => {
+        this.graceTimer = undefined;
         this.addressesDue = true;
         this.schedule();
       });
@@ -1023,7 +1032,9 @@ export class Reconciler {
     this.failures++;
     // Retry with backoff; the last good config stays in force meanwhile.
     const delay = Math.min(30000, 500 * 2 ** Math.min(this.failures - 1, 6));
-    this.clock.after(delay, () => {
+    this.retryTimer?.();
+    this.retryTimer = this.clock.after(delay, () => {
+      this.retryTimer = undefined;
       this.schedule(0);
     });
     return done({ outcome: "failed", stage, error: err instanceof Error ? err.message : String(err) });
