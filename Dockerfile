@@ -133,7 +133,7 @@ RUN printf '#!/bin/sh\nexec /usr/local/bin/node /app/frr-advertiser.mjs "$@"\n' 
  && chmod 0755 /usr/local/bin/frr-advertiser \
  && frr-advertiser --help >/dev/null \
  && if frr-advertiser run --config /nonexistent/config.yaml >/dev/null 2>&1; then false; else test $? -eq 2; fi \
- && if /usr/bin/env MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 NODE_COMPILE_CACHE=/app/compile-cache /usr/local/bin/node --max-semi-space-size=4 --expose-gc --max-opt=2 /app/frr-advertiser.mjs run --config /nonexistent/config.yaml >/dev/null 2>&1; then false; else test $? -eq 2; fi \
+ && if /usr/bin/env MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 NODE_COMPILE_CACHE=/app/compile-cache /usr/local/bin/node --max-semi-space-size=4 --expose-gc --max-opt=1 /app/frr-advertiser.mjs run --config /nonexistent/config.yaml >/dev/null 2>&1; then false; else test $? -eq 2; fi \
  && test -n "$(find /app/compile-cache -type f -print -quit)"
 
 # root, but meant to run with every capability dropped except NET_ADMIN: iproute2's ip discards
@@ -155,9 +155,10 @@ EXPOSE 9479
 # after sync: anonymous RSS 137 → 119 MB (docs/adr/0007-container-image.md).
 # --expose-gc: the memory trim (timings.memoryTrimSeconds) runs V8's memory-reducing collection
 # once applies pause, the only thing that gives the heap's emptied pages back (ADR 0015).
-# --max-opt=2: V8's optimising tiers stop at Maglev; TurboFan's code (pages of the node binary
-# that count in RSS) and what it compiles are never loaded: 5 MB less at 1k, 8 at 10k, change
-# latency unchanged within the benchmark's noise (ADR 0016).
+# --max-opt=1: V8 stops at its baseline compiler (Sparkplug), neither optimising tier runs: no
+# TurboFan code paged in from the node binary (ADR 0016) and no Maglev compile jobs, whose memory
+# on V8's worker threads stayed in glibc's heap (ADR 0022): RSS once trimmed 1k 88 → 73 MB, 10k
+# 112 → 100, change latency and CPU unchanged within the benchmark's noise.
 # NODE_COMPILE_CACHE: V8's compiled code of the modules `run` loads, made at build time (above).
-ENTRYPOINT ["/usr/bin/tini", "--", "/usr/bin/env", "MALLOC_ARENA_MAX=2", "MALLOC_MMAP_THRESHOLD_=131072", "MALLOC_TRIM_THRESHOLD_=131072", "NODE_COMPILE_CACHE=/app/compile-cache", "/usr/local/bin/node", "--max-semi-space-size=4", "--expose-gc", "--max-opt=2", "/app/frr-advertiser.mjs"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/bin/env", "MALLOC_ARENA_MAX=2", "MALLOC_MMAP_THRESHOLD_=131072", "MALLOC_TRIM_THRESHOLD_=131072", "NODE_COMPILE_CACHE=/app/compile-cache", "/usr/local/bin/node", "--max-semi-space-size=4", "--expose-gc", "--max-opt=1", "/app/frr-advertiser.mjs"]
 CMD ["run", "--config", "/etc/frr-advertiser/config.yaml"]
