@@ -84,7 +84,7 @@ export async function drainNode(
   advertised: DesiredState | undefined,
   deadline: number,
 ): Promise<DrainReport> {
-  const now = (deps.clock ?? systemClock).now;
+  const now = clockOf(deps).now;
   const unfinished: { step: DrainStep; why: string }[] = [];
   const step = async <T>(name: DrainStep, fn: () => Promise<T>): Promise<T | undefined> => {
     const started = now();
@@ -144,12 +144,17 @@ async function endGraceful(
     return;
   }
   try {
-    await withTimeout(gs.stop(), deadline - (deps.clock ?? systemClock).now(), "shutdown deadline reached");
+    await withTimeout(gs.stop(), deadline - clockOf(deps).now(), "shutdown deadline reached");
     deps.log?.info({}, "graceful shutdown switched off: FRR runs the drained frr.conf");
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     deps.log?.warn({ err: why }, "graceful shutdown left on; the next start's full reload removes it");
   }
+}
+
+/** The drain's clock: the one the caller passed, else the system's. */
+function clockOf(deps: DrainDeps): Clock {
+  return deps.clock ?? systemClock;
 }
 
 /**
@@ -163,7 +168,7 @@ async function gracefulPhase(
 ): Promise<GracefulOutcome> {
   const gs = deps.gracefulShutdown;
   if (gs === undefined) return { kind: "skipped", why: "switched off" };
-  const clock = deps.clock ?? systemClock;
+  const clock = clockOf(deps);
   const now = clock.now;
   const started = now();
   // The wait counts from the command, and ends where the withdrawal's reserve begins.
@@ -243,7 +248,7 @@ async function waitForWithdrawals(
   withdrawn: Map<IpFamily, number>,
   deadline: number,
 ): Promise<void> {
-  const clock = deps.clock ?? systemClock;
+  const clock = clockOf(deps);
   for (;;) {
     const counts = await sentCounts(deps).catch(() => undefined);
     if (counts === undefined) return; // FRR is gone, and its sessions with it.
