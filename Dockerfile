@@ -156,8 +156,8 @@ EXPOSE 9479
 # --expose-gc: the memory trim (timings.memoryTrimSeconds) runs V8's memory-reducing collection
 # once applies pause, the only thing that gives the heap's emptied pages back (ADR 0015).
 # --max-opt=1: V8 stops at its baseline compiler (Sparkplug), neither optimising tier runs: no
-# TurboFan code paged in from the node binary (ADR 0016) and no Maglev compile jobs, whose memory
-# on V8's worker threads stayed in glibc's heap (ADR 0022): RSS once trimmed 1k 88 → 73 MB, 10k
+# TurboFan code paged in from the node binary (ADR 0016) and no Maglev jobs on V8's worker
+# threads, which left ≈ 11 MB outside V8's heap (ADR 0022): RSS once trimmed 1k 88 → 73 MB, 10k
 # 112 → 100, change latency and CPU unchanged within the benchmark's noise.
 # NODE_COMPILE_CACHE: V8's compiled code of the modules `run` loads, made at build time (above).
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/bin/env", "MALLOC_ARENA_MAX=2", "MALLOC_MMAP_THRESHOLD_=131072", "MALLOC_TRIM_THRESHOLD_=131072", "NODE_COMPILE_CACHE=/app/compile-cache", "/usr/local/bin/node", "--max-semi-space-size=4", "--expose-gc", "--max-opt=1", "/app/frr-advertiser.mjs"]
