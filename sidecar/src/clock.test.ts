@@ -1,8 +1,8 @@
-// Periodic's start/stop contract and the fake clock the loops' tests rely on (time order, ties,
+// Periodic's start/stop contract, OneShot's re-arming and the fake clock the loops' tests rely on (time order, ties,
 // cancel), plus one real-time check of systemClock.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Periodic, sleep, systemClock } from "./clock.js";
+import { OneShot, Periodic, sleep, systemClock } from "./clock.js";
 import { FakeClock } from "./clock.test-helper.js";
 
 const periodicCases: readonly {
@@ -52,6 +52,34 @@ void test("Periodic: start twice is one timer; stop() stops it and a second stop
   p.start();
   await clock.advance(100);
   assert.equal(ticks, 2, "a stopped loop can start again");
+});
+
+void test("OneShot: arming again replaces the pending run; armed until it fires; stop() cancels", async () => {
+  const clock = new FakeClock();
+  const timer = new OneShot(clock);
+  const fired: string[] = [];
+  timer.arm(100, () => fired.push("first"));
+  timer.arm(300, () => fired.push("second"));
+  assert.equal(clock.pending, 1, "one timer on the clock");
+  await clock.advance(200);
+  assert.deepEqual([...fired], [], "the replaced run never comes");
+  assert.equal(timer.armed, true);
+  await clock.advance(100);
+  assert.deepEqual([...fired], ["second"]);
+  assert.equal(timer.armed, false, "cleared once it fired");
+  timer.arm(-5, () => fired.push("negative is now"));
+  timer.stop();
+  await clock.advance(1000);
+  assert.deepEqual([...fired], ["second"]);
+  assert.equal(clock.pending, 0);
+  // A run that re-arms the timer from its own callback stays armed.
+  timer.arm(10, () => {
+    timer.arm(10, () => fired.push("again"));
+  });
+  await clock.advance(10);
+  assert.equal(timer.armed, true);
+  await clock.advance(10);
+  assert.deepEqual([...fired], ["second", "again"]);
 });
 
 void test("FakeClock: timers fire in time order, ties in the order armed, at their due time", async () => {

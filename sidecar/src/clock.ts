@@ -38,6 +38,35 @@ export function sleep(clock: Clock, ms: number): Promise<void> {
   return new Promise((resolve) => clock.after(ms, resolve));
 }
 
+/**
+ * At most one pending run of a callback on `clock`: arming again replaces the pending run, and
+ * the timer knows whether one is pending (cleared when it fires).
+ */
+export class OneShot {
+  private cancel: Cancel | undefined;
+
+  constructor(private readonly clock: Clock) {}
+
+  get armed(): boolean {
+    return this.cancel !== undefined;
+  }
+
+  /** Runs `fn` in `ms` (≥ 0) instead of whatever was pending. */
+  arm(ms: number, fn: () => void): void {
+    this.stop();
+    const cancel = this.clock.after(Math.max(0, ms), () => {
+      if (this.cancel === cancel) this.cancel = undefined;
+      fn();
+    });
+    this.cancel = cancel;
+  }
+
+  stop(): void {
+    this.cancel?.();
+    this.cancel = undefined;
+  }
+}
+
 /** What run's lifecycle starts after wiring and stops at the drain. */
 export interface Loop {
   start(): void;

@@ -2,7 +2,7 @@
 // empties in a pool for reuse and releases them only in a memory-reducing collection, which its
 // idle heuristics do not start in this process; without one, RSS keeps every peak (ADR 0015).
 
-import type { Cancel, Clock, Loop } from "./clock.js";
+import { OneShot, type Clock, type Loop } from "./clock.js";
 
 /** Under changes that never pause this long, a trim still comes this long after the first. */
 export const MEMORY_TRIM_MAX_DELAY_MS = 60_000;
@@ -29,11 +29,13 @@ export interface MemoryTrimDeps {
 
 export class MemoryTrim implements Loop {
   private running = false;
-  private timer: Cancel | undefined;
+  private readonly timer: OneShot;
   /** The latest the pending trim may come: maxDelayMs after the first work it follows. */
   private dueBy: number | undefined;
 
-  constructor(private readonly deps: MemoryTrimDeps) {}
+  constructor(private readonly deps: MemoryTrimDeps) {
+    this.timer = new OneShot(deps.clock);
+  }
 
   /** Whether a trim can ever run (a collector and a quiet period). */
   get enabled(): boolean {
@@ -46,8 +48,7 @@ export class MemoryTrim implements Loop {
 
   stop(): void {
     this.running = false;
-    this.timer?.();
-    this.timer = undefined;
+    this.timer.stop();
     this.dueBy = undefined;
   }
 
@@ -56,14 +57,12 @@ export class MemoryTrim implements Loop {
     if (!this.running || !this.enabled) return;
     const now = this.deps.clock.now();
     this.dueBy ??= now + (this.deps.maxDelayMs ?? MEMORY_TRIM_MAX_DELAY_MS);
-    this.timer?.();
-    this.timer = this.deps.clock.after(Math.min(this.deps.quietMs, this.dueBy - now), () => {
+    this.timer.arm(Math.min(this.deps.quietMs, this.dueBy - now), () => {
       this.trim();
     });
   }
 
   private trim(): void {
-    this.timer = undefined;
     this.dueBy = undefined;
     const collect = this.deps.collect;
     if (!this.running || collect === undefined) return;

@@ -1,7 +1,7 @@
 // Notices FRR's running config drifting from frr.conf (a change made with vtysh, a daemon that
 // lost part of its config) by asking frr-reload.py for the diff now and then; drift → full apply.
 
-import { Periodic, type Cancel, type Clock, type Loop } from "../clock.js";
+import { OneShot, Periodic, type Clock, type Loop } from "../clock.js";
 import { isEmptyDiff, type ReloadDiff } from "./frr-client.js";
 
 export interface DriftCheckDeps {
@@ -30,11 +30,12 @@ export const CHECK_SOON_MS = 30_000;
 
 export class DriftCheck implements Loop {
   private readonly loop: Periodic;
-  private cancelSoon: Cancel | undefined;
+  private readonly checkSoon: OneShot;
   private stopped = false;
 
   constructor(private readonly deps: DriftCheckDeps) {
     this.loop = new Periodic(deps.clock, deps.intervalMs, () => void this.check());
+    this.checkSoon = new OneShot(deps.clock);
   }
 
   start(): void {
@@ -44,7 +45,7 @@ export class DriftCheck implements Loop {
   stop(): void {
     this.stopped = true;
     this.loop.stop();
-    this.cancelSoon?.();
+    this.checkSoon.stop();
   }
 
   /**
@@ -54,9 +55,7 @@ export class DriftCheck implements Loop {
    */
   soon(): void {
     if (this.stopped) return;
-    this.cancelSoon?.();
-    this.cancelSoon = this.deps.clock.after(CHECK_SOON_MS, () => {
-      this.cancelSoon = undefined;
+    this.checkSoon.arm(CHECK_SOON_MS, () => {
       void this.check();
     });
   }

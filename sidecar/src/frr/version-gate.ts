@@ -2,7 +2,7 @@
 // and frr-reload.py: checked every time FRR comes up (its container may have been replaced by
 // another release), retried while the version cannot be read.
 
-import type { Cancel, Clock } from "../clock.js";
+import { OneShot, type Clock } from "../clock.js";
 
 export const NOT_CHECKED = "FRR's version not checked yet";
 export const RETRY_MS = 1000;
@@ -24,11 +24,13 @@ export interface VersionGateDeps {
 
 export class VersionGate {
   private why: string | undefined = NOT_CHECKED;
-  private retry: Cancel | undefined;
+  private readonly retry: OneShot;
   /** Counts FRR starts: a read begun before the latest one says nothing about the new daemons. */
   private round = 0;
 
-  constructor(private readonly deps: VersionGateDeps) {}
+  constructor(private readonly deps: VersionGateDeps) {
+    this.retry = new OneShot(deps.clock);
+  }
 
   /** Why nothing may be applied (for /readyz); undefined when the versions match. */
   get problem(): string | undefined {
@@ -45,12 +47,10 @@ export class VersionGate {
   /** Drops a pending retry and the result of a read in flight. */
   stop(): void {
     this.round++;
-    this.retry?.();
-    this.retry = undefined;
+    this.retry.stop();
   }
 
   private verify(round: number): void {
-    this.retry = undefined;
     void this.read().then(({ problem, retry }) => {
       if (round !== this.round) return;
       this.why = problem;
@@ -59,7 +59,7 @@ export class VersionGate {
         this.deps.onVerified();
       } else if (retry && this.deps.keepTrying()) {
         this.deps.log.warn({}, problem);
-        this.retry = this.deps.clock.after(RETRY_MS, () => {
+        this.retry.arm(RETRY_MS, () => {
           this.verify(round);
         });
       } else this.deps.log.error({}, problem);

@@ -3,7 +3,7 @@
 // then report it as unrepaired. It never decides what to announce; it only checks FRR did.
 // Bgpd's count of routes sent stands in for the full list while it adds up (see countsVouch).
 
-import { systemClock, type Cancel, type Clock } from "../clock.js";
+import { OneShot, systemClock, type Clock } from "../clock.js";
 import type { SessionStatus } from "../frr/bgp-status.js";
 import type { IpFamily } from "../model/snapshot.js";
 
@@ -72,8 +72,8 @@ interface Missing {
 export class AnnouncementCheck {
   private readonly missing = new Map<string, Missing>();
   private running = false;
-  private followUp: Cancel | undefined;
-  private quiet: Cancel | undefined;
+  private readonly followUp: OneShot;
+  private readonly quiet: OneShot;
   /**
    * peerKey → routes bgpd sent that peer beyond ours, learned from the last listing that
    * found none of ours missing. Absent: list the routes.
@@ -91,6 +91,8 @@ export class AnnouncementCheck {
 
   constructor(private readonly deps: AnnouncementCheckDeps) {
     this.clock = deps.clock ?? systemClock;
+    this.followUp = new OneShot(this.clock);
+    this.quiet = new OneShot(this.clock);
   }
 
   /** Prefixes currently past every repair. */
@@ -115,9 +117,8 @@ export class AnnouncementCheck {
 
   /** A follow-up check in `delayMs`, unless one is already due sooner. */
   private checkSoon(delayMs: number): void {
-    if (this.followUp !== undefined) return;
-    this.followUp = this.clock.after(delayMs, () => {
-      this.followUp = undefined;
+    if (this.followUp.armed) return;
+    this.followUp.arm(delayMs, () => {
       void this.check();
     });
   }
@@ -131,9 +132,7 @@ export class AnnouncementCheck {
   checkWhenQuiet(delayMs: number): void {
     this.lastApplyAt = this.now();
     this.quietAfterMs = delayMs;
-    this.quiet?.();
-    this.quiet = this.clock.after(delayMs, () => {
-      this.quiet = undefined;
+    this.quiet.arm(delayMs, () => {
       void this.check();
     });
   }
@@ -146,10 +145,8 @@ export class AnnouncementCheck {
   }
 
   stop(): void {
-    this.followUp?.();
-    this.quiet?.();
-    this.followUp = undefined;
-    this.quiet = undefined;
+    this.followUp.stop();
+    this.quiet.stop();
   }
 
   private now(): number {

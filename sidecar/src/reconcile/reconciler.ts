@@ -5,7 +5,7 @@
 // moment later writes frr.conf and reports, and once changes pause renders once to check that
 // FRR runs what the templates say (ADR 0019). Failures keep the last good config.
 
-import { systemClock, type Cancel, type Clock } from "../clock.js";
+import { OneShot, systemClock, type Clock } from "../clock.js";
 import type { Config } from "../config/load-config.js";
 import { desiredStateFor, ServiceEvaluator, type ServiceEvaluation } from "../model/desired-state.js";
 import type { Decision, DesiredState, GracefulDrain, WithdrawalHold } from "../model/desired-state-types.js";
@@ -149,7 +149,7 @@ export class Reconciler {
   private desiredAddresses = new Set<string>();
   /** A fast pass happened: a settle pass renders, writes frr.conf and reports. */
   private settleDue = false;
-  private settleTimer: Cancel | undefined;
+  private readonly settleTimer: OneShot;
   /**
    * The latest a settle pass may run: SETTLE_MAX_DELAY_MS after the first fast pass it follows.
    * Kept until a settle pass goes through, so one that gave way keeps its place.
@@ -176,7 +176,8 @@ export class Reconciler {
   private addressesDue = false;
   private failing = false;
   private failures = 0;
-  private timer: Cancel | undefined;
+  /** The next pass (the batching window), when one is asked for and none runs. */
+  private readonly passTimer: OneShot;
   private running: Promise<void> | undefined;
   private rerun = false;
   /**
@@ -194,9 +195,9 @@ export class Reconciler {
   /** Network mode: address → when FRR was told to stop announcing it (address removal waits). */
   private readonly withdrawnAt = new Map<string, number>();
   /** Wakes the loop when the earliest grace period ends (one timer, re-armed per pass). */
-  private graceTimer: Cancel | undefined;
+  private readonly graceTimer: OneShot;
   /** The retry after a failed pass (one at a time: a later failure re-arms it). */
-  private retryTimer: Cancel | undefined;
+  private readonly retryTimer: OneShot;
   /** address → attribute set name it was last applied with ("" = none). */
   private lastAttributes = new Map<string, string>();
   /** The mass-withdrawal breaker's hold, while it holds. */
@@ -205,19 +206,26 @@ export class Reconciler {
   private baseline: DesiredState | undefined;
   /** What fast passes changed since the baseline (a burst of small passes adds up). */
   private fastLog: PrefixChange[] = [];
-  private holdTimer: Cancel | undefined;
+  private readonly holdTimer: OneShot;
   /** A hold ran out: the next pass materializes and applies whatever the breaker decides. */
   private holdDue = false;
   /** This node's graceful drain, while its routes wait with GRACEFUL_SHUTDOWN. */
   private drain: GracefulDrain | undefined;
-  private drainTimer: Cancel | undefined;
+  private readonly drainTimer: OneShot;
   private readonly damper: FlapDamper;
   /** Damped Services → when their backoff may end (they are evaluated again then). */
   private readonly rechecks = new Map<string, number>();
-  private recheckTimer: Cancel | undefined;
+  private readonly recheckTimer: OneShot;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.clock = deps.clock ?? systemClock;
+    this.passTimer = new OneShot(this.clock);
+    this.settleTimer = new OneShot(this.clock);
+    this.graceTimer = new OneShot(this.clock);
+    this.retryTimer = new OneShot(this.clock);
+    this.holdTimer = new OneShot(this.clock);
+    this.drainTimer = new OneShot(this.clock);
+    this.recheckTimer = new OneShot(this.clock);
     this.evaluator = new ServiceEvaluator(deps.config.policy);
     const d = deps.config.safety.flapDamping;
     this.damper = new FlapDamper({
@@ -263,11 +271,10 @@ export class Reconciler {
       this.rerun = true;
       return;
     }
-    if (this.timer !== undefined) return;
+    if (this.passTimer.armed) return;
     const window = this.deps.config.timings.batchWindowMs;
     const delay = delayMs ?? Math.max(0, this.lastPassEnd + window - this.now());
-    this.timer = this.clock.after(delay, () => {
-      this.timer = undefined;
+    this.passTimer.arm(delay, () => {
       this.running = this.reconcileOnce()
         .then(this.deps.report)
         .finally(() => {
@@ -312,13 +319,16 @@ export class Reconciler {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.timer?.();
-    this.settleTimer?.();
-    this.holdTimer?.();
-    this.recheckTimer?.();
-    this.drainTimer?.();
-    this.graceTimer?.();
-    this.retryTimer?.();
+    for (const t of [
+      this.passTimer,
+      this.settleTimer,
+      this.holdTimer,
+      this.recheckTimer,
+      this.drainTimer,
+      this.graceTimer,
+      this.retryTimer,
+    ])
+      t.stop();
     this.cutShort = true;
     try {
       await this.running;
@@ -420,10 +430,8 @@ export class Reconciler {
   /** One timer for the earliest backoff end: it only makes sure a pass comes. */
   private recheckLater(key: string, at: number): void {
     this.rechecks.set(key, at);
-    this.recheckTimer?.();
     const next = Math.min(...this.rechecks.values());
-    this.recheckTimer = this.clock.after(Math.max(0, next - this.now()) + 5, () => {
-      this.recheckTimer = undefined;
+    this.recheckTimer.arm(Math.max(0, next - this.now()) + 5, () => {
       this.schedule();
     });
   }
@@ -433,9 +441,7 @@ export class Reconciler {
     const began = drain !== undefined && this.drain === undefined;
     this.drain = drain;
     if (!began) return;
-    this.drainTimer?.();
-    this.drainTimer = this.clock.after(Math.max(0, drain.until - this.now()) + 5, () => {
-      this.drainTimer = undefined;
+    this.drainTimer.arm(Math.max(0, drain.until - this.now()) + 5, () => {
       this.holdDue = true;
       this.stateStale = true;
       this.schedule();
@@ -457,15 +463,13 @@ export class Reconciler {
     if (out.hold !== undefined && before === undefined) {
       this.deps.onWithdrawalHold?.({ kind: "held", hold: out.hold });
       const wait = Math.max(0, out.hold.until - this.now());
-      this.holdTimer = this.clock.after(wait + 5, () => {
-        this.holdTimer = undefined;
+      this.holdTimer.arm(wait + 5, () => {
         this.holdDue = true;
         this.stateStale = true;
         this.schedule();
       });
     } else if (out.hold === undefined && before !== undefined) {
-      this.holdTimer?.();
-      this.holdTimer = undefined;
+      this.holdTimer.stop();
       this.deps.onWithdrawalHold?.({ kind: out.released ? "released" : "cleared", hold: before });
     }
   }
@@ -791,9 +795,7 @@ export class Reconciler {
 
   /** The one settle timer, (re)armed to ask for a settle pass in `delayMs`. */
   private settleIn(delayMs: number): void {
-    this.settleTimer?.();
-    this.settleTimer = this.clock.after(Math.max(0, delayMs), () => {
-      this.settleTimer = undefined;
+    this.settleTimer.arm(delayMs, () => {
       this.requestSettle();
     });
   }
@@ -998,11 +1000,9 @@ export class Reconciler {
         ended.push(a);
       } else next = Math.min(next, at + graceMs - now);
     }
-    this.graceTimer?.();
-    this.graceTimer = undefined;
-    if (next !== Infinity) {
-      this.graceTimer = this.clock.after(next + 5, () => {
-        this.graceTimer = undefined;
+    if (next === Infinity) this.graceTimer.stop();
+    else {
+      this.graceTimer.arm(next + 5, () => {
         this.addressesDue = true;
         this.schedule();
       });
@@ -1032,9 +1032,7 @@ export class Reconciler {
     this.failures++;
     // Retry with backoff; the last good config stays in force meanwhile.
     const delay = Math.min(30000, 500 * 2 ** Math.min(this.failures - 1, 6));
-    this.retryTimer?.();
-    this.retryTimer = this.clock.after(delay, () => {
-      this.retryTimer = undefined;
+    this.retryTimer.arm(delay, () => {
       this.schedule(0);
     });
     return done({ outcome: "failed", stage, error: err instanceof Error ? err.message : String(err) });
