@@ -19,10 +19,9 @@ import { parse as parseYaml, stringify } from "yaml";
 import type { LogLine, SidecarLab, SidecarProcess } from "../tests/e2e/harness.js";
 import type { Lab } from "../tests/lab/netns-lab.js";
 import type { DebounceReloadResult } from "./lib/debounce-reload.js";
-import type { BulkResult } from "./lib/frr-floor.js";
 import type { SeedResult } from "./lib/seed.js";
 import { imageNodeLaunch, type ImageNodeLaunch } from "./lib/image-node-flags.js";
-import { sampleProc, type ProcSample } from "./lib/proc.js";
+import { sampleProc } from "./lib/proc.js";
 import { median, round, rng, summarize, type Summary } from "./lib/stats.js";
 import {
   ChangeTracker,
@@ -35,23 +34,33 @@ import {
 } from "./lib/tor-observer.js";
 import { CallCounter, type CallCounts } from "./lib/wrappers.js";
 import type { ImageInfo } from "./lib/image-sidecar.js";
+import type {
+  AppliedSplit,
+  AttributesResult,
+  ChangeResult,
+  Check,
+  DrainResult,
+  FloorResult,
+  HeapSample,
+  IdleResult,
+  LatencySet,
+  LoadResult,
+  MemFigures,
+  MemSample,
+  RestartsResult,
+  SeedRow,
+  SizeResult,
+  SoakResult,
+  SoakSample,
+  Spread,
+  SyncResult,
+} from "./lib/results.js";
+import { meets, TARGET_FIGURES, TARGETS } from "./lib/targets.js";
 
 // Measured floors (docs/frr-measurements.md, FRR 8.4.4, same lab): a `network` line through an open vty
 // session reaches the peer's BGP table in ≈ 50 ms and its FIB in ≈ 111 ms, flat up to 10k prefixes.
 const FLOOR_WIRE_MS = 50;
 const FLOOR_FIB_MS = 111;
-
-/** The targets of issue "Scale and start-up", per size (1k for sizes below 10k). */
-const TARGETS = {
-  changeP99Ms: 200,
-  loadP99Ms: 250,
-  idleCpuMsPerPass: 5,
-  idleFrrCalls: 0,
-  startingMs: 300,
-  soakGrowthPct: 10,
-  small: { warmSyncMs: 1000, coldAfterSessionMs: 1000, rssMb: 80 },
-  large: { warmSyncMs: 3000, coldAfterSessionMs: 2000, rssMb: 128, drainTorEmptyMs: 1000, drainExitMs: 2000 },
-};
 
 // ------------------------------------------------------------------------------------------ options
 
@@ -252,17 +261,6 @@ if ((LAB_FRR_IMAGE !== undefined) !== (OPTS.frr === "image"))
 
 // ------------------------------------------------------------------------------------------ results
 
-/** The sidecar's own view of its memory (prom-client default metrics on /metrics). */
-interface HeapSample {
-  readonly heapUsedMb: number | undefined;
-  readonly heapTotalMb: number | undefined;
-  readonly externalMb: number | undefined;
-  /** V8's committed size per heap space ("new", "old", "code", "large_object", …), MB. */
-  readonly spacesMb: Readonly<Record<string, number>>;
-}
-
-interface MemSample extends ProcSample, HeapSample {}
-
 async function sampleMem(r: Running): Promise<MemSample> {
   const proc = sampleProc(r.hostPid);
   let heap: HeapSample = {
@@ -350,204 +348,6 @@ async function sampleMemTrimmed(
     }
   }
   return { mem: await sampleMem(r) };
-}
-
-interface SyncResult {
-  /**
-   * --frr image only: spawn of `podman run` → the container's process started (podman's
-   * State.StartedAt). "Process start" in the figures below is that start, as on the host it is
-   * the spawn: the container runtime's own start-up is this figure, not the sidecar's.
-   */
-  readonly containerStartMs?: number;
-  /** Process start → first log line ("starting": config loaded, modules imported). */
-  readonly startingMs: number | undefined;
-  /** Process start → the reconciler's first "applied" (what the sidecar believes). */
-  readonly appliedMs: number | undefined;
-  /** The first apply's own duration as logged. */
-  readonly applyDurationMs: number | undefined;
-  /** Process start → the tor's session Established (cold start only). */
-  readonly sessionMs: number | undefined;
-  /** Process start → all N in the tor's BGP table (pfxRcd) / kernel FIB. */
-  readonly wireAllMs: number | undefined;
-  readonly fibAllMs: number | undefined;
-  readonly fibFirstMs: number | undefined;
-}
-
-interface LatencySet {
-  readonly wire: Summary;
-  readonly fib: Summary;
-}
-
-interface ChangeResult {
-  readonly all: LatencySet;
-  readonly withdraw: LatencySet;
-  readonly announce: LatencySet;
-  /** Sequential phase: where each change's time went, split at the sidecar's "applied" log line. */
-  readonly split?: { readonly withdraw: AppliedSplit; readonly announce: AppliedSplit };
-}
-
-/**
- * change → the sidecar's "applied" (watch event, pass, address step, the vty delta accepted by
- * bgpd) and "applied" → the tor's BGP table (bgpd's update, the wire, the tor's bgpd).
- */
-interface AppliedSplit {
-  readonly toApplied: Summary;
-  readonly appliedToWire: Summary;
-}
-
-/**
- * FRR alone (bench/lib/frr-floor.ts): the sequential phase's flips as `no network X/32` /
- * `network X/32` over one kept-open vty connection to the node's bgpd, no sidecar running.
- */
-interface FloorResult extends LatencySet {
-  /** How the lines reached bgpd: "vty", one kept-open connection (the sidecar's VtyClient). */
-  readonly method: string;
-  /** The same in words (which bgpd, from where). */
-  readonly note: string;
-  readonly socket: string;
-  /** Flips: each one withdrawal and one announcement sample. */
-  readonly flips: number;
-  readonly withdraw: LatencySet;
-  readonly announce: LatencySet;
-  /** N `network` lines in one batch → all N at the tor; the same batch of `no network` → none. */
-  readonly load: BulkResult;
-  readonly clear: BulkResult;
-  /** With the attributes phase: new prefixes each with a route-map bgpd does not run yet. */
-  readonly newSet?: ChangeResult;
-}
-
-interface LoadResult extends ChangeResult {
-  readonly requestedRate: number;
-  readonly achievedRate: number;
-  readonly changes: number;
-  readonly durationMs: number;
-  /** Reconciles that applied something during the phase, and their logged durations. */
-  readonly applies: number;
-  readonly applyMs: Summary;
-  readonly maxPending: number;
-  /** Ticks with no service left to change (only with very few services). */
-  readonly skipped: number;
-}
-
-interface AttributesResult {
-  /** Services that carry communities, and the distinct sets among them. */
-  readonly services: number;
-  readonly sets: number;
-  /** Readiness flips of Services whose set FRR runs. */
-  readonly flips: ChangeResult;
-  /** A new Service whose set FRR does not run yet (announce), then its deletion (withdraw). */
-  readonly newSet: ChangeResult;
-  /** frr-reload.py runs during the timed part (a new set used to cost one each). */
-  readonly reloads: number;
-}
-
-interface DrainResult {
-  readonly wireNoneMs: number | undefined;
-  readonly fibNoneMs: number | undefined;
-  readonly exitMs: number;
-  readonly exitCode: number | null;
-  /** Set when the process was killed by a signal instead of exiting. */
-  readonly exitSignal: string | null;
-  /** Prefixes the tor still held when the measurement gave up (0 for a complete drain). */
-  readonly leftAtTor: number;
-}
-
-interface IdleResult {
-  readonly windowMs: number;
-  readonly resyncIntervalSeconds: number;
-  /** Resync timer ticks in the window (window / interval). */
-  readonly passes: number;
-  /** Sidecar CPU per pass: raw (whole window / passes) and net (minus a window without resyncs). */
-  readonly cpuMsPerPassRaw: number;
-  readonly cpuMsPerPassNet: number;
-  /** CPU of the processes it ran (ip …), per pass. */
-  readonly childCpuMsPerPass: number;
-  /** A same-length window with no resync (interval 60 s), the background: timers, liveness. */
-  readonly baselineCpuMs: number;
-  /** vtysh / frr-reload.py runs in the window, without the 10 s session-metrics poll. */
-  readonly frrCalls: number;
-  /** The session-metrics poll (`show bgp summary json`, every 10 s, not part of reconciling). */
-  readonly metricsPolls: number;
-  readonly calls: CallCounts;
-}
-
-/**
- * Every warm restart of a size: the first (syncWarm, after the first drain) and `--restarts` more
- * after the last drain, each drained again. One start is one sample of a figure the machine's
- * load moves by ±30 %: the targets read the median.
- */
-interface RestartsResult {
-  readonly samples: readonly SyncResult[];
-  /** The drains that ended the extra restarts (each checked like the others). */
-  readonly drains: readonly DrainResult[];
-  readonly startingMs: Spread;
-  readonly fibAllMs: Spread;
-}
-
-interface Spread {
-  readonly median: number;
-  readonly min: number;
-  readonly max: number;
-}
-
-interface SizeResult {
-  readonly n: number;
-  readonly syncCold: SyncResult;
-  readonly syncWarm: SyncResult;
-  readonly restarts: RestartsResult;
-  /** 3 s after the sync's routes are all at the peer. */
-  readonly procAfterSync: MemSample;
-  /** After the memory trim that follows (ADR 0015): what the sidecar holds once work pauses. */
-  readonly procAfterSyncTrimmed: MemSample;
-  /** 2 s after the load phase. */
-  readonly procAfterChurn: MemSample;
-  readonly procAfterChurnTrimmed: MemSample;
-  readonly procAfterWarmSync: MemSample;
-  readonly sequential: ChangeResult;
-  readonly load: LoadResult;
-  readonly idle: IdleResult;
-  readonly drain: DrainResult;
-  readonly drainWarm: DrainResult;
-  readonly calls: Record<string, CallCounts>;
-  /** Only with --soak-minutes, for the largest size. */
-  readonly soak?: SoakResult;
-  /** Off with --attribute-services 0. */
-  readonly attributes?: AttributesResult;
-  /** FRR alone, after the last drain (off with --no-floor). */
-  readonly floor?: FloorResult;
-}
-
-interface SoakResult {
-  readonly minutes: number;
-  readonly rate: number;
-  readonly rssStartMb: number;
-  /** Both ends once the sidecar has trimmed (the start follows the churn phase's trim). */
-  readonly rssEndMb: number;
-  /** 2 s after the soak's last change, before the trim. */
-  readonly rssEndUntrimmedMb: number;
-  /** Memory trims the sidecar ran during the soak (and its final one), with their mean duration. */
-  readonly trims?: { readonly count: number; readonly meanMs: number | undefined };
-  /** (end − start) / start, in %. */
-  readonly rssGrowthPct: number;
-  /**
-   * Growth between minute samples over the soak's second half only (the first at or past half
-   * time → the last; undefined under two minutes): growth that stops early is warm-up (the JIT's
-   * code, V8 sizing its heap), growth that goes on is a leak.
-   */
-  readonly rssGrowthSecondHalfPct: number | undefined;
-  readonly heapUsedStartMb: number | undefined;
-  readonly heapUsedEndMb: number | undefined;
-  /** One sample a minute during the soak: a trend, not two points of the GC's saw-tooth. */
-  readonly samples: readonly SoakSample[];
-  readonly load: LoadResult;
-}
-
-/** The memory figures a soak sample keeps (spacesMb: which of V8's spaces grows, if the heap does). */
-type MemFigures = Pick<MemSample, "rssMb" | "rssAnonMb" | "heapUsedMb" | "heapTotalMb" | "spacesMb">;
-
-interface SoakSample extends MemFigures {
-  /** Seconds since the soak began. */
-  readonly atS: number;
 }
 
 // ------------------------------------------------------------------------------------------ the run
@@ -1643,13 +1443,6 @@ async function measureDrain(
 
 // ------------------------------------------------------------------------------------------ seed
 
-interface SeedRow extends SeedResult {
-  readonly forSize: number;
-  readonly extrapolated: boolean;
-  /** Estimated time to all N in the tor's FIB for this size. */
-  readonly fibAllMsForSize: number | undefined;
-}
-
 async function seedBaselines(opts: Options): Promise<SeedRow[]> {
   const rows: SeedRow[] = [];
   const measured = new Map<number, SeedResult>();
@@ -1686,15 +1479,6 @@ async function debounceBaselines(opts: Options): Promise<DebounceReloadResult[]>
 }
 
 // ------------------------------------------------------------------------------------------ report
-
-interface Check {
-  readonly what: string;
-  readonly value: number | undefined;
-  readonly target: string;
-  readonly pass: boolean;
-  /** A correctness check (fails the run), not a performance target. */
-  readonly correctness?: boolean;
-}
 
 /** Figures that are undefined by design (the session is already up in a warm sync). */
 const OPTIONAL_FIGURES = new Set(["syncWarm.sessionMs"]);
@@ -1743,57 +1527,19 @@ function correctnessChecks(s: SizeResult): Check[] {
 
 function checks(sizes: readonly SizeResult[]): Check[] {
   const out: Check[] = [];
-  const le = (what: string, value: number | undefined, limit: number, unit: string): void => {
-    out.push({
-      what,
-      value,
-      target: `≤ ${limit} ${unit}`,
-      pass: value !== undefined && Number.isFinite(value) && value <= limit,
-    });
-  };
   for (const s of sizes) {
     const k = label(s.n);
     out.push(...correctnessChecks(s));
-    le(`${k}: change→peer FIB p99, sequential`, s.sequential.all.fib.p99, TARGETS.changeP99Ms, "ms");
-    le(`${k}: change→peer FIB p99, ${s.load.requestedRate}/s`, s.load.all.fib.p99, TARGETS.loadP99Ms, "ms");
-    le(`${k}: idle reconcile CPU (net)`, s.idle.cpuMsPerPassNet, TARGETS.idleCpuMsPerPass, "ms");
-    le(`${k}: FRR calls while idle`, s.idle.frrCalls, TARGETS.idleFrrCalls, "");
-    const r = s.restarts;
-    const of = `median of ${r.samples.length} restarts`;
-    le(`${k}: process start → "starting" (${of})`, r.startingMs.median, TARGETS.startingMs, "ms");
-    const t = s.n >= 10_000 ? TARGETS.large : TARGETS.small;
-    le(`${k}: restart (session up) → all in FIB (${of})`, r.fibAllMs.median, t.warmSyncMs, "ms");
-    const afterSession =
-      s.syncCold.fibAllMs === undefined || s.syncCold.sessionMs === undefined
-        ? undefined
-        : round(s.syncCold.fibAllMs - s.syncCold.sessionMs);
-    le(`${k}: cold start → all in FIB, after the session is up`, afterSession, t.coldAfterSessionMs, "ms");
-    le(
-      `${k}: RSS once trimmed (max of after sync / after churn)`,
-      round(Math.max(s.procAfterSyncTrimmed.rssMb, s.procAfterChurnTrimmed.rssMb)),
-      t.rssMb,
-      "MB",
-    );
-    if (s.soak !== undefined)
-      le(
-        `${k}: RSS growth over a ${s.soak.minutes}-minute soak`,
-        s.soak.rssGrowthPct,
-        TARGETS.soakGrowthPct,
-        "%",
-      );
-    if (s.attributes !== undefined) {
-      const a = s.attributes;
-      le(
-        `${k}: attributes (${a.sets} sets): flip → peer FIB p99`,
-        a.flips.all.fib.p99,
-        TARGETS.changeP99Ms,
-        "ms",
-      );
-      le(`${k}: new attribute set → peer FIB p99`, a.newSet.announce.fib.p99, TARGETS.changeP99Ms, "ms");
-    }
-    if (s.n >= 10_000) {
-      le(`${k}: drain → peer empty (FIB)`, s.drain.fibNoneMs, TARGETS.large.drainTorEmptyMs, "ms");
-      le(`${k}: drain → process exit`, s.drain.exitMs, TARGETS.large.drainExitMs, "ms");
+    for (const f of TARGET_FIGURES) {
+      const limit = f.limit(s.n);
+      if (limit === undefined || (f.applies !== undefined && !f.applies(s))) continue;
+      const v = f.value(s);
+      out.push({
+        what: `${k}: ${f.name.replace(/ \([^)]*\)$/, "")}`,
+        value: v === undefined ? undefined : round(v, f.digits ?? 1),
+        target: `≤ ${limit} ${f.unit}`.trimEnd(),
+        pass: meets(f, s),
+      });
     }
   }
   return out;
