@@ -120,6 +120,7 @@ export async function composeSidecar(
       renderFrrConf(t, toTemplateContext(config, combineEvaluations([])));
     },
     log.child({ component: "templates" }),
+    clock,
   );
   await templates.load();
   const addresses = createAddressSync(runner, config, log.child({ component: "netif" }));
@@ -223,6 +224,7 @@ export async function composeSidecar(
       metrics.informerRestarts.inc({ resource });
     },
     log: log.child({ component: "kube" }),
+    clock,
   });
   // Read while FRR's daemons are checked: the first apply waits for the version check.
   void frr.toolsVersion().catch(() => undefined);
@@ -272,6 +274,7 @@ export async function composeSidecar(
       reconciler.requestAddressRepair();
     },
     log: netifLog,
+    clock,
   });
   const sessions = new SessionPoll({
     clock,

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { FakeKubeApi, kubeConfigFor } from "../../../tests/fakes/fake-kube-api.js";
+import { systemClock } from "../clock.js";
 import { ClusterStore } from "./cluster-store.js";
 import { ClusterWatch } from "./cluster-watch.js";
 
@@ -34,6 +35,7 @@ test("a list that never answers times out, the informer restarts, and syncs once
     onRestart: (r) => restarts.push(r),
     log: { debug: () => undefined, info: () => undefined, warn: (f) => warnings.push(JSON.stringify(f)) },
     listTimeoutMs: 300,
+    clock: systemClock,
     minBackoffMs: 50,
     maxBackoffMs: 100,
   });

@@ -2,6 +2,7 @@
 // resource (paged list + watch), each object converted to its snapshot as it arrives.
 
 import { KubeConfig } from "@kubernetes/client-node";
+import type { Clock } from "../clock.js";
 import type { EndpointSliceSnapshot, NodeSnapshot, ServiceSnapshot } from "../model/snapshot.js";
 import { Reflector, type ReflectorSink } from "./reflector.js";
 import { ApiWatch } from "./watch-stream.js";
@@ -30,6 +31,8 @@ export interface ClusterWatchOptions {
   readonly onChange: () => void;
   readonly onRestart?: (resource: string) => void;
   readonly log: WatchLog;
+  /** Times the informers' backoff. */
+  readonly clock: Clock;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
   /** A list page that has not answered by then counts as failed (the resource relists with backoff). */
@@ -55,6 +58,7 @@ export class ClusterWatch {
     const common = (resource: string) => ({
       resource,
       log: opts.log,
+      clock: opts.clock,
       pageSize: opts.pageSize,
       listTimeoutMs: opts.listTimeoutMs,
       minBackoffMs: opts.minBackoffMs,

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { FakeKubeApi, kubeConfigFor } from "../../../tests/fakes/fake-kube-api.js";
+import { systemClock } from "../clock.js";
 import { Reflector, type ReflectorSink } from "./reflector.js";
 import { ApiWatch, type WatchOpener } from "./watch-stream.js";
 
@@ -74,6 +75,7 @@ function reflector(sink: RecordingSink, warnings: string[] = [], pageSize = 3, w
     pageSize,
     minBackoffMs: 20,
     maxBackoffMs: 50,
+    clock: systemClock,
     log: { debug: () => undefined, warn: (f, m) => warnings.push(`${m} ${JSON.stringify(f)}`) },
   });
 }

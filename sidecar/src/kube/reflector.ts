@@ -3,6 +3,7 @@
 // relisted after 410 Expired, restarted with backoff after errors. Whole API objects are never kept.
 
 import type { KubeConfig } from "@kubernetes/client-node";
+import { OneShot, type Clock } from "../clock.js";
 import { apiClient, statusMessage, type ApiClient } from "./api-request.js";
 import { WatchStatusError, type WatchOpener } from "./watch-stream.js";
 
@@ -37,6 +38,8 @@ export interface ReflectorOptions<T> {
   readonly listTimeoutMs?: number | undefined;
   readonly minBackoffMs?: number | undefined;
   readonly maxBackoffMs?: number | undefined;
+  /** Times the backoff before a relist. */
+  readonly clock: Clock;
   /** A restart after an error (for the watch-restart metric). */
   readonly onRestart?: () => void;
 }
@@ -76,7 +79,7 @@ export class Reflector<T> {
   /** key → resourceVersion of what the sink holds: a relist touches only what changed. */
   private readonly versions = new Map<string, string>();
   private attempt = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly relist: OneShot;
   private abort: AbortController | undefined;
   /** Bumped per list/watch cycle: callbacks of an older cycle are dropped. */
   private generation = 0;
@@ -89,6 +92,7 @@ export class Reflector<T> {
     private readonly opts: ReflectorOptions<T>,
   ) {
     this.api = apiClient(kc);
+    this.relist = new OneShot(opts.clock);
   }
 
   /** True once a list succeeded and no error has happened since (a re-watch is no error). */
@@ -105,7 +109,7 @@ export class Reflector<T> {
   stop(): Promise<void> {
     this.stopping = true;
     this.generation++;
-    if (this.timer) clearTimeout(this.timer);
+    this.relist.stop();
     this.abort?.abort();
     return Promise.resolve();
   }
@@ -303,7 +307,7 @@ export class Reflector<T> {
 
   /** Backoff, then list again; what the sink holds stays meanwhile (healthy routes stay up). */
   private failed(gen: number, err: unknown): void {
-    if (this.stopping || gen !== this.generation || this.timer !== undefined) return;
+    if (this.stopping || gen !== this.generation || this.relist.armed) return;
     this.synced = false;
     const min = this.opts.minBackoffMs ?? 500;
     const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, min * 2 ** this.attempt);
@@ -316,13 +320,12 @@ export class Reflector<T> {
       },
       "watch failed; listing again",
     );
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    this.relist.arm(delay, () => {
       this.opts.onRestart?.();
       // A fresh list: objects deleted while the watch was down get no delete event.
       this.resourceVersion = undefined;
       void this.cycle(++this.generation);
-    }, delay);
+    });
   }
 
   private convert(raw: unknown): T | undefined {

@@ -3,6 +3,7 @@
 // listing 10k addresses per period.
 // It only reports; whether an event contradicts what we believe is the AddressReconciler's call.
 
+import { OneShot, type Clock } from "../clock.js";
 import { spawnLines, type LineProcess } from "../exec.js";
 import type { KeptAs } from "./ip-addresses.js";
 
@@ -25,6 +26,8 @@ export interface AddressMonitorOptions {
    */
   readonly onGap: () => void;
   readonly log: { warn(fields: object, msg: string): void };
+  /** Times the restart backoff. */
+  readonly clock: Clock;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
 }
@@ -68,9 +71,11 @@ export class AddressMonitor {
   private child: LineProcess | undefined;
   private stopped = false;
   private attempt = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly restart: OneShot;
 
-  constructor(private readonly opts: AddressMonitorOptions) {}
+  constructor(private readonly opts: AddressMonitorOptions) {
+    this.restart = new OneShot(opts.clock);
+  }
 
   /** True while the monitor process runs (events are being seen). */
   get running(): boolean {
@@ -101,7 +106,7 @@ export class AddressMonitor {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.restart.stop();
     this.child?.kill();
     this.child = undefined;
   }
@@ -113,9 +118,8 @@ export class AddressMonitor {
     this.opts.log.warn({ err: reason, retryInMs: delay }, "address monitor stopped; restarting it");
     // Changes are unseen until it runs again: the caller lists once now, and again on restart.
     this.opts.onGap();
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    this.restart.arm(delay, () => {
       this.start();
-    }, delay);
+    });
   }
 }

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
+import { systemClock } from "../clock.js";
 import { createRunner, spawnCoprocess, type Coprocess } from "../exec.js";
 import { AddressMonitor, parseMonitorLine } from "./address-monitor.js";
 import { AddressReconciler } from "./address-reconciler.js";
@@ -378,6 +379,7 @@ async function listeningMonitor(keptAs: KeptAs, poke: () => Promise<unknown>) {
     onEvent: (e) => events.push(`${e.op} ${e.address}`),
     onGap: () => gaps++,
     log: { warn: () => undefined },
+    clock: systemClock,
   });
   monitor.start();
   const deadline = Date.now() + 5000;

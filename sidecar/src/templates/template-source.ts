@@ -4,6 +4,7 @@
 
 import { relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
+import { OneShot, type Clock } from "../clock.js";
 import { compileTemplates, type CompiledTemplates } from "../render/renderer.js";
 import { loadTemplateDir } from "./load-template-dir.js";
 
@@ -15,7 +16,7 @@ export interface TemplateLog {
 export class TemplateSource {
   private compiled: CompiledTemplates | undefined;
   private watcher: FSWatcher | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private readonly debounce: OneShot;
   private readonly listeners: (() => void)[] = [];
 
   constructor(
@@ -23,7 +24,11 @@ export class TemplateSource {
     /** Throws when the set cannot render (e.g. a trial render of the empty state). */
     private readonly validate: (t: CompiledTemplates) => void,
     private readonly log: TemplateLog,
-  ) {}
+    /** Times the debounce of a burst of file events. */
+    clock: Clock,
+  ) {
+    this.debounce = new OneShot(clock);
+  }
 
   get current(): CompiledTemplates {
     if (this.compiled === undefined) throw new Error("templates not loaded");
@@ -53,13 +58,12 @@ export class TemplateSource {
       ignored: (path: string) => isUnderCases(this.dir, path),
     });
     this.watcher.on("all", () => {
-      if (this.debounce) clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => void this.reload(), debounceMs);
+      this.debounce.arm(debounceMs, () => void this.reload());
     });
   }
 
   async close(): Promise<void> {
-    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce.stop();
     await this.watcher?.close();
   }
 
