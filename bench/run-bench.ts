@@ -48,6 +48,7 @@ import type {
   MemFigures,
   MemSample,
   RestartsResult,
+  RestartWithAttributes,
   SeedRow,
   SizeResult,
   SoakResult,
@@ -759,12 +760,40 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
     });
     await sleep(1000);
     log("initial sync (warm: sidecar restart, BGP session already up)");
-    const { sync: syncWarm, sidecar: s2 } = await measureSync(ctx, env, fib, bgp, wanted, false);
-    const pid2 = s2.ownPid;
-    phase("syncWarm", pid2);
+    let warm = await measureSync(ctx, env, fib, bgp, wanted, false);
+    phase("syncWarm", warm.sidecar.ownPid);
+    const syncWarm = warm.sync;
     log(
       `  wire all ${syncWarm.wireAllMs} ms, FIB all ${syncWarm.fibAllMs} ms (applied ${syncWarm.appliedMs} ms)`,
     );
+    // More restarts in the same state (the plain Services, session up), each after the previous
+    // sidecar drained: one start is one sample of a figure the machine's load moves by a third.
+    const samples: SyncResult[] = [syncWarm];
+    const drains: DrainResult[] = [];
+    for (let i = 1; i <= opts.restarts; i++) {
+      const d = await measureDrain(warm.sidecar, fib, bgp, wanted, env.lab);
+      phase(`drainBeforeRestart${i}`, warm.sidecar.ownPid);
+      await keepLogs(ctx, n, warm.sidecar.s);
+      drains.push(d);
+      await sleep(1000);
+      warm = await measureSync(ctx, env, fib, bgp, wanted, false);
+      phase(`restart${i}`, warm.sidecar.ownPid);
+      samples.push(warm.sync);
+      log(
+        `restart ${i}/${opts.restarts} (after a drain: FIB none ${d.fibNoneMs} ms, exit ${d.exitMs} ms): "starting" ${warm.sync.startingMs} ms, FIB all ${warm.sync.fibAllMs} ms`,
+      );
+    }
+    const restarts: RestartsResult = {
+      samples,
+      drains,
+      startingMs: spread(samples.map((x) => x.startingMs)),
+      fibAllMs: spread(samples.map((x) => x.fibAllMs)),
+    };
+    log(
+      `restarts (${samples.length}): "starting" median ${restarts.startingMs.median} ms (${restarts.startingMs.min}–${restarts.startingMs.max}), FIB all median ${restarts.fibAllMs.median} ms (${restarts.fibAllMs.min}–${restarts.fibAllMs.max})`,
+    );
+    const s2 = warm.sidecar;
+    const pid2 = s2.ownPid;
     const trimsAfterWarmSync = await trimsSoFar(s2);
     await sleep(3000);
     const procAfterWarmSync = await sampleMem(s2);
@@ -812,30 +841,21 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
       `  wire none ${drainWarm.wireNoneMs} ms, FIB none ${drainWarm.fibNoneMs} ms, exit ${drainWarm.exitMs} ms (code ${drainWarm.exitCode}, ${drainWarm.leftAtTor} left at the tor)`,
     );
 
-    // More warm restarts (the state the first one met: drained config, session up), each drained.
-    const samples: SyncResult[] = [syncWarm];
-    const drains: DrainResult[] = [];
-    for (let i = 1; i <= opts.restarts; i++) {
+    // A restart with the attribute sets in place: bgpd creates their route-maps again (FRR 8.4
+    // takes seconds for a few hundred, docs/frr-measurements.md); not one of the targets' samples.
+    let restartWithAttributes: RestartWithAttributes | undefined;
+    if (attributes !== undefined) {
       await sleep(1000);
-      const { sync, sidecar } = await measureSync(ctx, env, fib, bgp, wanted, false);
-      const d = await measureDrain(sidecar, fib, bgp, wanted, env.lab);
-      phase(`restart${i}`, sidecar.ownPid);
-      await keepLogs(ctx, n, sidecar.s);
+      const r = await measureSync(ctx, env, fib, bgp, wanted, false);
+      phase("restartWithAttributes", r.sidecar.ownPid);
+      const d = await measureDrain(r.sidecar, fib, bgp, wanted, env.lab);
+      phase("drainWithAttributes", r.sidecar.ownPid);
+      await keepLogs(ctx, n, r.sidecar.s);
+      restartWithAttributes = { sets: attributes.sets, sync: r.sync, drain: d };
       log(
-        `restart ${i}/${opts.restarts}: "starting" ${sync.startingMs} ms, FIB all ${sync.fibAllMs} ms; drain: FIB none ${d.fibNoneMs} ms, exit ${d.exitMs} ms`,
+        `restart with ${attributes.sets} attribute sets: FIB all ${r.sync.fibAllMs} ms (applied ${r.sync.appliedMs} ms); drain: FIB none ${d.fibNoneMs} ms, exit ${d.exitMs} ms`,
       );
-      samples.push(sync);
-      drains.push(d);
     }
-    const restarts: RestartsResult = {
-      samples,
-      drains,
-      startingMs: spread(samples.map((x) => x.startingMs)),
-      fibAllMs: spread(samples.map((x) => x.fibAllMs)),
-    };
-    log(
-      `restarts (${samples.length}): "starting" median ${restarts.startingMs.median} ms (${restarts.startingMs.min}–${restarts.startingMs.max}), FIB all median ${restarts.fibAllMs.median} ms (${restarts.fibAllMs.min}–${restarts.fibAllMs.max})`,
-    );
 
     // FRR alone: the sidecar has exited, the node's bgpd runs the drained config (neighbours,
     // session up, no network line). Same PRNG seed as the sequential phase: the same Services first.
@@ -858,6 +878,7 @@ async function benchSize(ctx: Ctx, n: number): Promise<SizeResult> {
       calls,
       ...(soak === undefined ? {} : { soak }),
       ...(attributes === undefined ? {} : { attributes }),
+      ...(restartWithAttributes === undefined ? {} : { restartWithAttributes }),
       ...(floor === undefined ? {} : { floor }),
     };
   } catch (err) {
@@ -1497,7 +1518,10 @@ function correctnessChecks(s: SizeResult): Check[] {
   for (const [name, d] of [
     ["drain", s.drain],
     ["drain again (warm)", s.drainWarm],
-    ...s.restarts.drains.map((d, i) => [`drain after restart ${i + 2}`, d] as const),
+    ...s.restarts.drains.map((d, i) => [`drain before restart ${i + 2}`, d] as const),
+    ...(s.restartWithAttributes === undefined
+      ? []
+      : [["drain after the restart with attribute sets", s.restartWithAttributes.drain] as const]),
   ] as const) {
     out.push({
       what: `${k}: ${name}: prefixes left at the tor`,

@@ -139,16 +139,23 @@ export interface IdleResult {
 }
 
 /**
- * Every warm restart of a size: the first (syncWarm, after the first drain) and `--restarts` more
- * after the last drain, each drained again. One start is one sample of a figure the machine's
- * load moves by ±30 %: the targets read the median.
+ * Every warm restart of a size with the plain Services: the first (syncWarm, after the first
+ * drain) and `--restarts` more, each after the previous sidecar drained. One start is one sample
+ * of a figure the machine's load moves by a third: the targets read the median.
  */
 export interface RestartsResult {
   readonly samples: readonly SyncResult[];
-  /** The drains that ended the extra restarts (each checked like the others). */
+  /** The drains before the extra restarts (each checked like the others). */
   readonly drains: readonly DrainResult[];
   readonly startingMs: Spread;
   readonly fibAllMs: Spread;
+}
+
+/** After the attributes phase: a restart that finds the attribute sets' Services in the API. */
+export interface RestartWithAttributes {
+  readonly sets: number;
+  readonly sync: SyncResult;
+  readonly drain: DrainResult;
 }
 
 export interface Spread {
@@ -180,6 +187,7 @@ export interface SizeResult {
   readonly soak?: SoakResult;
   /** Off with --attribute-services 0. */
   readonly attributes?: AttributesResult;
+  readonly restartWithAttributes?: RestartWithAttributes;
   /** FRR alone, after the last drain (off with --no-floor). */
   readonly floor?: FloorResult;
 }
