@@ -1502,7 +1502,7 @@ async function debounceBaselines(opts: Options): Promise<DebounceReloadResult[]>
 // ------------------------------------------------------------------------------------------ report
 
 /** Figures that are undefined by design (the session is already up in a warm sync). */
-const OPTIONAL_FIGURES = new Set(["syncWarm.sessionMs"]);
+const OPTIONAL_FIGURES = new Set(["syncWarm.sessionMs", "restartWithAttributes.sync.sessionMs"]);
 
 /** Paths of every figure in a size's result that was never measured. */
 function unmeasured(value: unknown, path = ""): string[] {

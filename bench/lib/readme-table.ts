@@ -108,7 +108,7 @@ export function detailTable(runs: readonly BenchReport[]): string {
   row("restart with the attribute sets → all in FIB (ms)", (s) =>
     num(s.restartWithAttributes?.sync.fibAllMs, 0),
   );
-  row("  its drain → FIB none / exit (ms)", (s) =>
+  row("restart with the attribute sets: drain → FIB none / exit (ms)", (s) =>
     pair(s.restartWithAttributes?.drain.fibNoneMs, s.restartWithAttributes?.drain.exitMs),
   );
   row("idle reconcile CPU, net (ms per pass)", (s) => num(s.idle.cpuMsPerPassNet, 1));
