@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { FakeKubeApi, kubeConfigFor } from "../../../tests/fakes/fake-kube-api.js";
-import { systemClock } from "../clock.js";
+import { systemClock, type Clock } from "../clock.js";
+import { FakeClock } from "../clock.test-helper.js";
 import { Reflector, type ReflectorSink } from "./reflector.js";
 import { ApiWatch, type WatchOpener } from "./watch-stream.js";
 
@@ -66,16 +67,22 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
   }
 }
 
-function reflector(sink: RecordingSink, warnings: string[] = [], pageSize = 3, watch?: WatchOpener) {
+function reflector(
+  sink: RecordingSink,
+  warnings: string[] = [],
+  pageSize = 3,
+  watch?: WatchOpener,
+  timing: { readonly clock: Clock; readonly minBackoffMs: number } = { clock: systemClock, minBackoffMs: 20 },
+) {
   const kc = kubeConfigFor(url);
   return new Reflector(kc, watch ?? new ApiWatch(kc), sink, {
     resource: "services",
     path: SERVICES,
     convert,
     pageSize,
-    minBackoffMs: 20,
-    maxBackoffMs: 50,
-    clock: systemClock,
+    minBackoffMs: timing.minBackoffMs,
+    maxBackoffMs: Math.max(50, timing.minBackoffMs * 4),
+    clock: timing.clock,
     log: { debug: () => undefined, warn: (f, m) => warnings.push(`${m} ${JSON.stringify(f)}`) },
   });
 }
@@ -256,6 +263,33 @@ test("a failing list is retried with backoff and then syncs", async () => {
     await until(() => r.isSynced, "sync after retries");
     assert.equal(sink.items.size, 1);
     assert.equal(warnings.filter((w) => w.startsWith("watch failed; listing again")).length, 2);
+  } finally {
+    await r.stop();
+  }
+});
+
+test("the relist after a failure waits out its backoff on the injected clock, doubling each time", async () => {
+  clear();
+  api.upsert(svc("a"));
+  api.failNext((q) => q.path === SERVICES && !q.watch, 500, 2);
+  const clock = new FakeClock();
+  const sink = new RecordingSink();
+  const r = reflector(sink, [], 3, undefined, { clock, minBackoffMs: 1000 });
+  const lists = () => api.requests().filter((q) => q.path === SERVICES && !q.watch).length;
+  try {
+    await r.start();
+    assert.equal(lists(), 1);
+    await clock.advance(999);
+    assert.equal(lists(), 1, "no relist before the first backoff (1 s)");
+    await clock.advance(1);
+    await until(() => lists() === 2, "the relist at 1 s");
+    await until(() => clock.pending === 1, "the second failure's backoff armed");
+    await clock.advance(1999);
+    assert.equal(lists(), 2, "no relist before the second backoff (2 s)");
+    await clock.advance(1);
+    await until(() => r.isSynced, "the sync at the third list");
+    assert.equal(lists(), 3);
+    assert.equal(sink.items.size, 1);
   } finally {
     await r.stop();
   }
