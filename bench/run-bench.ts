@@ -88,7 +88,7 @@ interface Options {
   readonly soakMinutes: number;
   readonly soakRate: number;
   readonly attributeServices: number;
-  /** Warm restarts after the last drain, besides the first one: start-up figures are their median. */
+  /** Warm restarts after the first one, each after a drain: the start-up figures are their median. */
   readonly restarts: number;
   readonly attributeSets: number;
   /** The "FRR alone" phase per size (--no-floor: off). */
@@ -128,8 +128,8 @@ const USAGE = `usage: node --import tsx bench/run-bench.ts [options]
                           N network lines in one batch, then --changes flips (no network /
                           network) over one kept-open vty connection to the node's bgpd, timed
                           like the sequential phase: the measured floor of "ours / FRR alone"
-  --restarts 4            warm restarts after the last drain, each drained again, besides the
-                          first: "process start → 'starting'" and "restart → all in FIB" are
+  --restarts 4            warm restarts after the first one, each after the previous sidecar's
+                          drain: "process start → 'starting'" and "restart → all in FIB" are
                           checked as the median of all of them (one start is one noisy sample)
   --cpu-prof DIR          run the sidecar with --cpu-prof, profiles into DIR
   --node-flags "…"        node flags for the sidecar on top of the image's own (its Dockerfile
