@@ -4,10 +4,9 @@
 //   node --import tsx bench/readme-table.ts [--write] [FILE.json …]
 
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { replaceSection, RESULT_FILES, SECTIONS } from "./lib/readme-table.js";
-import type { BenchReport } from "./lib/results.js";
+import { readRuns, replaceSection, RESULT_FILES, SECTIONS } from "./lib/readme-table.js";
 
 const REPO = join(import.meta.dirname, "..");
 
@@ -15,8 +14,8 @@ const { values, positionals } = parseArgs({
   options: { write: { type: "boolean", default: false } },
   allowPositionals: true,
 });
-const files = positionals.length > 0 ? positionals : RESULT_FILES.map((f) => join(REPO, f));
-const runs = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, "utf8")) as BenchReport));
+const files = positionals.length > 0 ? positionals.map((f) => resolve(f)) : RESULT_FILES;
+const runs = readRuns(REPO, files);
 for (const section of SECTIONS) {
   if (values.write) {
     const path = join(REPO, section.file);

@@ -1,7 +1,7 @@
 // The targets of issue "Scale and start-up" and the figure each one reads from a size's results:
 // one list, which the run's checks and the README's performance table both derive from.
 
-import type { SizeResult } from "./results.js";
+import type { SizeResult, Spread } from "./results.js";
 
 /** Per size: "small" below 10k Services, "large" from 10k. */
 export const TARGETS = {
@@ -27,8 +27,8 @@ export interface TargetFigure {
   readonly limit: (n: number) => number | undefined;
   /** Whether the size's run has this figure at all (e.g. the attributes phase may be off). */
   readonly applies?: (s: SizeResult) => boolean;
-  /** Where a figure has a spread (the restarts' median), its range. */
-  readonly range?: (s: SizeResult) => { readonly min: number; readonly max: number } | undefined;
+  /** A median of several samples (the restarts'): shown with its range. */
+  readonly spread?: (s: SizeResult) => Spread;
   readonly digits?: number;
 }
 
@@ -85,7 +85,7 @@ export const TARGET_FIGURES: readonly TargetFigure[] = [
     unit: "ms",
     value: (s) => s.restarts.fibAllMs.median,
     limit: bySize("warmSyncMs"),
-    range: (s) => s.restarts.fibAllMs,
+    spread: (s) => s.restarts.fibAllMs,
   },
   {
     name: "cold start → all in FIB after session up (ms)",
@@ -101,7 +101,7 @@ export const TARGET_FIGURES: readonly TargetFigure[] = [
     unit: "ms",
     value: (s) => s.restarts.startingMs.median,
     limit: always(TARGETS.startingMs),
-    range: (s) => s.restarts.startingMs,
+    spread: (s) => s.restarts.startingMs,
   },
   {
     name: "RSS once trimmed, max of after sync / churn (MB)",

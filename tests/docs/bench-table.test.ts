@@ -5,12 +5,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
-import { readmeTable, RESULT_FILES, SECTIONS, sectionOf } from "../../bench/lib/readme-table.js";
+import { readmeTable, readRuns, SECTIONS, sectionOf } from "../../bench/lib/readme-table.js";
 import type { BenchReport } from "../../bench/lib/results.js";
 import { TARGET_FIGURES } from "../../bench/lib/targets.js";
 
 const REPO = resolve(import.meta.dirname, "..", "..");
-const runs = RESULT_FILES.map((f) => JSON.parse(readFileSync(join(REPO, f), "utf8")) as BenchReport);
+const runs = readRuns(REPO);
 
 test("the README's performance table and bench/README.md's details are rendered from bench/results/*.json", () => {
   for (const section of SECTIONS) {
