@@ -22,6 +22,7 @@ import type { DebounceReloadResult } from "./lib/debounce-reload.js";
 import type { SeedResult } from "./lib/seed.js";
 import { imageNodeLaunch, type ImageNodeLaunch } from "./lib/image-node-flags.js";
 import { sampleProc } from "./lib/proc.js";
+import { fmt, label, spreadText } from "./lib/format.js";
 import { median, round, rng, summarize, type Summary } from "./lib/stats.js";
 import {
   ChangeTracker,
@@ -37,6 +38,7 @@ import type { ImageInfo } from "./lib/image-sidecar.js";
 import type {
   AppliedSplit,
   AttributesResult,
+  BenchReport,
   ChangeResult,
   Check,
   DrainResult,
@@ -402,8 +404,10 @@ async function main(): Promise<void> {
     for (const n of opts.sizes) sizes.push(await benchSize(ctx, n));
     const seed = opts.seed ? await seedBaselines(opts) : [];
     const debounced = opts.seed ? await debounceBaselines(opts) : [];
-    const report = {
-      meta: { ...meta, loadavgAfter: loadavg().map((x) => round(x, 2)) },
+    // Typed as what bench:readme reads back; the meta holds more than readers need.
+    const fullMeta = { ...meta, loadavgAfter: loadavg().map((x) => round(x, 2)) };
+    const report: BenchReport = {
+      meta: fullMeta,
       floors: { wireMs: FLOOR_WIRE_MS, fibMs: FLOOR_FIB_MS },
       targets: TARGETS,
       sizes,
@@ -1011,7 +1015,7 @@ async function measureSync(
     startingMs: rel(logTime(s.logs.find((l) => l.msg === "starting"))),
     appliedMs: rel(logTime(applied)),
     applyDurationMs: typeof applied?.["ms"] === "number" ? applied["ms"] : undefined,
-    sessionMs: cold ? rel(sessionAt) : undefined,
+    ...(cold ? { sessionMs: rel(sessionAt) } : {}),
     wireAllMs: rel(wireAt),
     fibAllMs: rel(fibAt),
     fibFirstMs: rel(fibAll.first()),
@@ -1501,13 +1505,9 @@ async function debounceBaselines(opts: Options): Promise<DebounceReloadResult[]>
 
 // ------------------------------------------------------------------------------------------ report
 
-/** Figures that are undefined by design (the session is already up in a warm sync). */
-const OPTIONAL_FIGURES = new Set(["syncWarm.sessionMs", "restartWithAttributes.sync.sessionMs"]);
-
 /** Paths of every figure in a size's result that was never measured. */
 function unmeasured(value: unknown, path = ""): string[] {
-  if (value === undefined || (typeof value === "number" && !Number.isFinite(value)))
-    return OPTIONAL_FIGURES.has(path) ? [] : [path];
+  if (value === undefined || (typeof value === "number" && !Number.isFinite(value))) return [path];
   if (value === null || typeof value !== "object" || Array.isArray(value)) return [];
   return Object.entries(value).flatMap(([k, v]) => unmeasured(v, path === "" ? k : `${path}.${k}`));
 }
@@ -1567,19 +1567,6 @@ function checks(sizes: readonly SizeResult[]): Check[] {
     }
   }
   return out;
-}
-
-function spreadText(x: Spread): string {
-  return `${fmt(x.median)} (${fmt(x.min)}–${fmt(x.max)})`;
-}
-
-function label(n: number): string {
-  return n % 1000 === 0 ? `${n / 1000}k` : String(n);
-}
-
-function fmt(x: number | undefined | null, digits = 0): string {
-  if (x === undefined || x === null || !Number.isFinite(x)) return "–";
-  return x.toFixed(digits);
 }
 
 function table(

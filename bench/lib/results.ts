@@ -7,6 +7,7 @@ import type { BulkResult } from "./frr-floor.js";
 import type { ProcSample } from "./proc.js";
 import type { SeedResult } from "./seed.js";
 import type { Summary } from "./stats.js";
+import type { TARGETS } from "./targets.js";
 
 /** The sidecar's own view of its memory (prom-client default metrics on /metrics). */
 export interface HeapSample {
@@ -32,8 +33,8 @@ export interface SyncResult {
   readonly appliedMs: number | undefined;
   /** The first apply's own duration as logged. */
   readonly applyDurationMs: number | undefined;
-  /** Process start → the tor's session Established (cold start only). */
-  readonly sessionMs: number | undefined;
+  /** Process start → the tor's session Established: cold starts only (a warm one finds it up). */
+  readonly sessionMs?: number | undefined;
   /** Process start → all N in the tor's BGP table (pfxRcd) / kernel FIB. */
   readonly wireAllMs: number | undefined;
   readonly fibAllMs: number | undefined;
@@ -245,6 +246,7 @@ export interface Check {
 export interface BenchReport {
   readonly meta: RunMeta;
   readonly floors: { readonly wireMs: number; readonly fibMs: number };
+  readonly targets: typeof TARGETS;
   readonly sizes: readonly SizeResult[];
   readonly seed: readonly SeedRow[];
   readonly debounced: readonly DebounceReloadResult[];
